@@ -1,0 +1,6 @@
+package jlisa.tensor;
+
+/** What a block of memory is for; the {@link MemoryLedger} counts bytes per kind. */
+public enum MemoryKind {
+    PARAMETER, GRADIENT, OPTIMIZER_STATE, ACTIVATION, OTHER
+}

@@ -1,0 +1,116 @@
+package jlisa.tensor;
+
+import java.util.EnumMap;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * Exact count of live and peak bytes per {@link MemoryKind}, for every storage that is allocated.
+ *
+ * <p>Each {@link Storage} records its bytes when it is created and releases them exactly once: when
+ * {@link Storage#release()} is called, or, failing that, when the garbage collector finds it
+ * unreachable. Counters are plain atomics, cheap enough to leave on. Host memory and device memory
+ * are counted apart ({@link #live(MemoryKind, boolean)}), since they are different budgets.
+ *
+ * <p>The kind of a new storage comes from the allocating code: either an explicit argument or the
+ * innermost {@link #scope(MemoryKind)} of the allocating thread (default {@link MemoryKind#OTHER}).
+ */
+public final class MemoryLedger {
+    private static final int KINDS = MemoryKind.values().length;
+    /** Index [device ? 1 : 0][kind]; the last column is the total. */
+    private static final AtomicLong[][] LIVE = counters();
+    private static final AtomicLong[][] PEAK = counters();
+    private static final ThreadLocal<MemoryKind> CURRENT = ThreadLocal.withInitial(() -> MemoryKind.OTHER);
+
+    private MemoryLedger() {}
+
+    private static AtomicLong[][] counters() {
+        AtomicLong[][] c = new AtomicLong[2][KINDS + 1];
+        for (AtomicLong[] row : c) for (int i = 0; i < row.length; i++) row[i] = new AtomicLong();
+        return c;
+    }
+
+    /** The kind new storages get on this thread when none is given explicitly. */
+    public static MemoryKind currentKind() { return CURRENT.get(); }
+
+    /**
+     * Makes {@code kind} the default for allocations on this thread until the returned scope is
+     * closed; scopes nest. Use with try-with-resources.
+     */
+    public static Scope scope(MemoryKind kind) {
+        if (kind == null) throw new IllegalArgumentException("scope: kind must not be null");
+        MemoryKind previous = CURRENT.get();
+        CURRENT.set(kind);
+        return () -> CURRENT.set(previous);
+    }
+
+    /** A scope opened by {@link #scope(MemoryKind)}; closing it restores the previous kind. */
+    @FunctionalInterface
+    public interface Scope extends AutoCloseable {
+        @Override void close();
+    }
+
+    /** Counts {@code bytes} as newly allocated. Called by storages; rarely needed directly. */
+    public static void allocated(MemoryKind kind, boolean device, long bytes) {
+        if (bytes < 0) throw new IllegalArgumentException("allocated: bytes must be >= 0, got " + bytes);
+        AtomicLong[] live = LIVE[device ? 1 : 0], peak = PEAK[device ? 1 : 0];
+        long k = live[kind.ordinal()].addAndGet(bytes);
+        peak[kind.ordinal()].accumulateAndGet(k, Math::max);
+        long t = live[KINDS].addAndGet(bytes);
+        peak[KINDS].accumulateAndGet(t, Math::max);
+    }
+
+    /** Counts {@code bytes} as released. Called exactly once per allocation by storages. */
+    public static void released(MemoryKind kind, boolean device, long bytes) {
+        AtomicLong[] live = LIVE[device ? 1 : 0];
+        live[kind.ordinal()].addAndGet(-bytes);
+        live[KINDS].addAndGet(-bytes);
+    }
+
+    /** Live host bytes of one kind. */
+    public static long live(MemoryKind kind) { return live(kind, false); }
+
+    /** Peak host bytes of one kind since the last {@link #resetPeaks()}. */
+    public static long peak(MemoryKind kind) { return peak(kind, false); }
+
+    /** Live bytes of one kind, on the host or on a device. */
+    public static long live(MemoryKind kind, boolean device) { return LIVE[device ? 1 : 0][kind.ordinal()].get(); }
+
+    /** Peak bytes of one kind, on the host or on a device. */
+    public static long peak(MemoryKind kind, boolean device) { return PEAK[device ? 1 : 0][kind.ordinal()].get(); }
+
+    /** Live host bytes of all kinds. */
+    public static long liveTotal() { return LIVE[0][KINDS].get(); }
+
+    /** Peak of the live host total (not the sum of the per-kind peaks, which may occur at different times). */
+    public static long peakTotal() { return PEAK[0][KINDS].get(); }
+
+    /** Live device bytes of all kinds. */
+    public static long liveDeviceTotal() { return LIVE[1][KINDS].get(); }
+
+    /** Peak device bytes of all kinds. */
+    public static long peakDeviceTotal() { return PEAK[1][KINDS].get(); }
+
+    /** Sets every peak to the current live value, so a new phase can be measured. */
+    public static void resetPeaks() {
+        for (int d = 0; d < 2; d++) for (int i = 0; i <= KINDS; i++) PEAK[d][i].set(LIVE[d][i].get());
+    }
+
+    /** Live and peak host bytes per kind, for reports. */
+    public static Map<MemoryKind, long[]> snapshot() {
+        Map<MemoryKind, long[]> m = new EnumMap<>(MemoryKind.class);
+        for (MemoryKind k : MemoryKind.values()) m.put(k, new long[] {live(k), peak(k)});
+        return m;
+    }
+
+    /** A one-line report: live and peak MiB per kind and in total. */
+    public static String report() {
+        StringBuilder sb = new StringBuilder();
+        for (MemoryKind k : MemoryKind.values()) {
+            sb.append(String.format("%s live=%.2f peak=%.2f MiB; ", k.name().toLowerCase(), mib(live(k)), mib(peak(k))));
+        }
+        return sb.append(String.format("total live=%.2f peak=%.2f MiB", mib(liveTotal()), mib(peakTotal()))).toString();
+    }
+
+    private static double mib(long bytes) { return bytes / (1024.0 * 1024.0); }
+}

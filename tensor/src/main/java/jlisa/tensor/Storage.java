@@ -1,0 +1,63 @@
+package jlisa.tensor;
+
+import java.lang.ref.Cleaner;
+
+/**
+ * A flat block of elements of one {@link DType} that tensors view through shape, strides and offset.
+ *
+ * <p>Kinds: {@link HeapStorage} (a Java array: what kernels compute on), {@link SegmentStorage}
+ * (off-heap or memory-mapped, e.g. safetensors weights read without copying), and device memory,
+ * which a backend (the gpu module) provides by subclassing this class.
+ *
+ * <p>Every storage counts its bytes in the {@link MemoryLedger} under the kind it was allocated with
+ * and un-counts them exactly once: on {@link #release()}, or when it becomes unreachable.
+ */
+public abstract class Storage {
+    private static final Cleaner CLEANER = Cleaner.create();
+
+    private final DType dtype;
+    private final long length;
+    private final MemoryKind kind;
+    private final Cleaner.Cleanable ledgerEntry;
+
+    /** Records {@code length} elements of {@code dtype} under {@code kind} ({@code device}: in device memory). */
+    @SuppressWarnings("this-escape") // the Cleaner only keeps a weak reference to this storage
+    protected Storage(DType dtype, long length, MemoryKind kind, boolean device) {
+        if (length < 0) throw new IllegalArgumentException("storage length must be >= 0, got " + length);
+        this.dtype = dtype;
+        this.length = length;
+        this.kind = kind;
+        long bytes = length * dtype.byteSize();
+        MemoryLedger.allocated(kind, device, bytes);
+        // The action must not reference this storage, or it would never become unreachable.
+        this.ledgerEntry = CLEANER.register(this, () -> MemoryLedger.released(kind, device, bytes));
+    }
+
+    public final DType dtype() { return dtype; }
+
+    /** Number of elements. */
+    public final long length() { return length; }
+
+    public final long byteSize() { return length * dtype.byteSize(); }
+
+    /** What the ledger counts these bytes as. */
+    public final MemoryKind kind() { return kind; }
+
+    /** True for host memory that the CPU kernels can read. */
+    public abstract boolean isCpu();
+
+    /** True if writes are refused (e.g. a read-only memory-mapped file). */
+    public boolean isReadOnly() { return false; }
+
+    /** Element {@code i} widened to double. Slow path for generic loops and tests. */
+    public abstract double get(long i);
+
+    /** Sets element {@code i} (narrowed to this dtype). Slow path. */
+    public abstract void set(long i, double value);
+
+    /**
+     * Releases the memory now: the ledger stops counting it and backends may free it. Idempotent.
+     * The storage must not be used afterwards.
+     */
+    public void release() { ledgerEntry.clean(); }
+}

@@ -1,0 +1,189 @@
+package jlisa.tensor.kernels;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+import jlisa.tensor.DType;
+import jlisa.tensor.HeapStorage;
+import jlisa.tensor.Runs;
+import jlisa.tensor.Shapes;
+import jlisa.tensor.Tensor;
+
+/**
+ * Elementwise maps: {@code out = f(x)} and {@code out = f(a, b)} with NumPy broadcasting, on any
+ * layout. The strided walk is {@link Runs}; along each run the F32 loop is vectorised when the
+ * operands are contiguous or broadcast scalars along it, and scalar otherwise. F64 runs plain loops.
+ * Mixed dtypes compute in {@link DType#promote}.
+ */
+public final class Elementwise {
+    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+
+    private Elementwise() {}
+
+    /** One-argument maps. */
+    public enum Unary {
+        NEG, EXP, LOG, SQRT, RSQRT, ABS, TANH, SIGMOID, RELU, SQUARE, RECIPROCAL;
+
+        /** The map in float64, also the scalar definition the vector path must agree with. */
+        public double apply(double x) {
+            return switch (this) {
+                case NEG -> -x;
+                case EXP -> Math.exp(x);
+                case LOG -> Math.log(x);
+                case SQRT -> Math.sqrt(x);
+                case RSQRT -> 1.0 / Math.sqrt(x);
+                case ABS -> Math.abs(x);
+                case TANH -> Math.tanh(x);
+                case SIGMOID -> 1.0 / (1.0 + Math.exp(-x));
+                case RELU -> x > 0 ? x : (Double.isNaN(x) ? x : 0.0);
+                case SQUARE -> x * x;
+                case RECIPROCAL -> 1.0 / x;
+            };
+        }
+    }
+
+    /** Two-argument maps. MAX and MIN propagate NaN, as PyTorch's maximum/minimum. */
+    public enum Binary {
+        ADD, SUB, MUL, DIV, MAX, MIN, POW;
+
+        public double apply(double a, double b) {
+            return switch (this) {
+                case ADD -> a + b;
+                case SUB -> a - b;
+                case MUL -> a * b;
+                case DIV -> a / b;
+                case MAX -> Math.max(a, b);
+                case MIN -> Math.min(a, b);
+                case POW -> Math.pow(a, b);
+            };
+        }
+
+        float apply(float a, float b) {
+            return switch (this) {
+                case ADD -> a + b;
+                case SUB -> a - b;
+                case MUL -> a * b;
+                case DIV -> a / b;
+                case MAX -> Math.max(a, b);
+                case MIN -> Math.min(a, b);
+                case POW -> (float) Math.pow(a, b);
+            };
+        }
+    }
+
+    // ---------------------------------------------------------------- tensor level
+
+    /** {@code op(x)} elementwise; the result is a new contiguous tensor (BF16 and I32 compute in F32). */
+    public static Tensor unary(Unary op, Tensor x) {
+        DType dtype = x.dtype() == DType.F64 ? DType.F64 : DType.F32;
+        Tensor in = readable(x, dtype);
+        Tensor out = Tensor.zeros(dtype, x.shape());
+        int[] shape = x.shape();
+        Runs.forEach(shape, new int[][] {out.strides(), in.strides()}, new int[] {out.offset(), in.offset()}, (o, n, s) -> {
+            if (dtype == DType.F32) unaryRun(op, in.floatArray(), o[1], s[1], out.floatArray(), o[0], n);
+            else {
+                double[] a = in.doubleArray(), r = out.doubleArray();
+                for (int i = 0, p = o[1]; i < n; i++, p += s[1]) r[o[0] + i] = op.apply(a[p]);
+            }
+        });
+        return out;
+    }
+
+    /** {@code op(a, b)} elementwise with broadcasting; the result has the broadcast shape. */
+    public static Tensor binary(Binary op, Tensor a, Tensor b) {
+        int[] shape = Shapes.broadcast(a.shape(), b.shape(), op.name().toLowerCase());
+        DType dtype = DType.promote(a.dtype(), b.dtype());
+        Tensor x = readable(a, dtype), y = readable(b, dtype);
+        Tensor out = Tensor.zeros(dtype, shape);
+        int[] sx = Shapes.broadcastStrides(x.shape(), x.strides(), shape);
+        int[] sy = Shapes.broadcastStrides(y.shape(), y.strides(), shape);
+        Runs.forEach(shape, new int[][] {out.strides(), sx, sy}, new int[] {out.offset(), x.offset(), y.offset()}, (o, n, s) -> {
+            if (dtype == DType.F32) {
+                binaryRun(op, x.floatArray(), o[1], s[1], y.floatArray(), o[2], s[2], out.floatArray(), o[0], n);
+            } else {
+                double[] p = x.doubleArray(), q = y.doubleArray(), r = out.doubleArray();
+                for (int i = 0, i1 = o[1], i2 = o[2]; i < n; i++, i1 += s[1], i2 += s[2]) r[o[0] + i] = op.apply(p[i1], q[i2]);
+            }
+        });
+        return out;
+    }
+
+    /** {@code op(a, scalar)} elementwise. */
+    public static Tensor scalar(Binary op, Tensor a, double scalar) {
+        DType dtype = a.dtype() == DType.F64 ? DType.F64 : DType.F32;
+        Tensor s = Tensor.full(scalar, dtype);
+        return binary(op, a, s);
+    }
+
+    /** A view of {@code t} whose storage is a heap array of {@code dtype} (a converted copy when needed). */
+    private static Tensor readable(Tensor t, DType dtype) {
+        if (t.storage() instanceof HeapStorage && t.dtype() == dtype) return t;
+        return Tensor.zeros(dtype, t.shape()).copyFrom(t);
+    }
+
+    // ---------------------------------------------------------------- raw F32 kernels
+
+    /** {@code out[outOff + i] = op(x[xOff + i*xStride])} for i in [0, n); vectorised when xStride is 1. */
+    public static void unaryRun(Unary op, float[] x, int xOff, int xStride, float[] out, int outOff, int n) {
+        int i = 0;
+        if (xStride == 1) {
+            for (int bound = S.loopBound(n); i < bound; i += S.length()) {
+                apply(op, FloatVector.fromArray(S, x, xOff + i)).intoArray(out, outOff + i);
+            }
+        }
+        for (int p = xOff + i * xStride; i < n; i++, p += xStride) out[outOff + i] = (float) op.apply(x[p]);
+    }
+
+    /**
+     * {@code out[outOff + i] = op(a[aOff + i*aStride], b[bOff + i*bStride])} for i in [0, n);
+     * vectorised when each input stride is 1 or 0 (a broadcast scalar).
+     */
+    public static void binaryRun(Binary op, float[] a, int aOff, int aStride, float[] b, int bOff, int bStride,
+                                 float[] out, int outOff, int n) {
+        int i = 0;
+        int bound = S.loopBound(n);
+        if (aStride == 1 && bStride == 1) {
+            for (; i < bound; i += S.length()) {
+                apply(op, FloatVector.fromArray(S, a, aOff + i), FloatVector.fromArray(S, b, bOff + i)).intoArray(out, outOff + i);
+            }
+        } else if (aStride == 1 && bStride == 0 && n > 0) {
+            FloatVector vb = FloatVector.broadcast(S, b[bOff]);
+            for (; i < bound; i += S.length()) apply(op, FloatVector.fromArray(S, a, aOff + i), vb).intoArray(out, outOff + i);
+        } else if (aStride == 0 && bStride == 1 && n > 0) {
+            FloatVector va = FloatVector.broadcast(S, a[aOff]);
+            for (; i < bound; i += S.length()) apply(op, va, FloatVector.fromArray(S, b, bOff + i)).intoArray(out, outOff + i);
+        }
+        for (int p = aOff + i * aStride, q = bOff + i * bStride; i < n; i++, p += aStride, q += bStride) {
+            out[outOff + i] = op.apply(a[p], b[q]);
+        }
+    }
+
+    // Small enough to inline into the loops above, so vectors are never boxed.
+    private static FloatVector apply(Unary op, FloatVector x) {
+        return switch (op) {
+            case NEG -> x.neg();
+            case EXP -> x.lanewise(VectorOperators.EXP);
+            case LOG -> x.lanewise(VectorOperators.LOG);
+            case SQRT -> x.sqrt();
+            case RSQRT -> x.broadcast(1f).div(x.sqrt());
+            case ABS -> x.abs();
+            case TANH -> x.lanewise(VectorOperators.TANH);
+            case SIGMOID -> x.broadcast(1f).div(x.neg().lanewise(VectorOperators.EXP).add(1f));
+            case RELU -> x.max(0f).blend(x, x.test(VectorOperators.IS_NAN));
+            case SQUARE -> x.mul(x);
+            case RECIPROCAL -> x.broadcast(1f).div(x);
+        };
+    }
+
+    private static FloatVector apply(Binary op, FloatVector a, FloatVector b) {
+        return switch (op) {
+            case ADD -> a.add(b);
+            case SUB -> a.sub(b);
+            case MUL -> a.mul(b);
+            case DIV -> a.div(b);
+            case MAX -> a.max(b);
+            case MIN -> a.min(b);
+            case POW -> a.lanewise(VectorOperators.POW, b);
+        };
+    }
+}

@@ -1,0 +1,119 @@
+package jlisa.tensor.kernels;
+
+import jlisa.tensor.DType;
+import jlisa.tensor.HeapStorage;
+import jlisa.tensor.SegmentStorage;
+import jlisa.tensor.Shapes;
+import jlisa.tensor.Tensor;
+
+/**
+ * Matrix products on tensors, with PyTorch's {@code matmul} semantics: 1-D operands are promoted
+ * (and the added dim removed again), batch dims broadcast, and transposed operands are read
+ * through their strides by {@link Gemm} (its packing step), never copied here.
+ */
+public final class MatMul {
+    private MatMul() {}
+
+    /** {@code a @ b}. */
+    public static Tensor matmul(Tensor a, Tensor b) {
+        if (a.dim() == 0 || b.dim() == 0) {
+            throw new IllegalArgumentException("matmul: both operands need at least 1 dim, got " + Shapes.str(a.shape())
+                    + " and " + Shapes.str(b.shape()));
+        }
+        boolean vecA = a.dim() == 1, vecB = b.dim() == 1;
+        Tensor x = vecA ? a.unsqueeze(0) : a;
+        Tensor y = vecB ? b.unsqueeze(1) : b;
+        int m = x.size(-2), k = x.size(-1), n = y.size(-1);
+        if (y.size(-2) != k) {
+            throw new IllegalArgumentException("matmul: " + Shapes.str(a.shape()) + " · " + Shapes.str(b.shape())
+                    + " — inner dims " + k + " ≠ " + y.size(-2));
+        }
+        int[] batch = Shapes.broadcast(batchShape(x), batchShape(y), "matmul (batch dims)");
+        int[] outShape = new int[batch.length + 2];
+        System.arraycopy(batch, 0, outShape, 0, batch.length);
+        outShape[batch.length] = m;
+        outShape[batch.length + 1] = n;
+        DType dtype = DType.promote(a.dtype(), b.dtype());
+        Tensor out = Tensor.zeros(dtype, outShape);
+        gemm(1, x, y, 0, out);
+        Tensor r = out;
+        if (vecA) r = r.squeeze(-2);
+        if (vecB) r = r.squeeze(-1);
+        return r;
+    }
+
+    /**
+     * {@code c = alpha · a @ b + beta · c} for {@code a (..., m, k)}, {@code b (..., k, n)} whose batch
+     * dims broadcast to {@code c}'s; {@code c} must be a dense heap tensor of the compute dtype.
+     * This is what backward passes use to accumulate ({@code dW += dyᵀ · x} is
+     * {@code gemm(1, dy.transpose(-1, -2), x, 1, dW)}).
+     */
+    public static void gemm(double alpha, Tensor a, Tensor b, double beta, Tensor c) {
+        if (a.dim() < 2 || b.dim() < 2 || c.dim() < 2) {
+            throw new IllegalArgumentException("gemm: operands need at least 2 dims, got " + Shapes.str(a.shape()) + " · "
+                    + Shapes.str(b.shape()) + " → " + Shapes.str(c.shape()));
+        }
+        int m = a.size(-2), k = a.size(-1), n = b.size(-1);
+        if (b.size(-2) != k || c.size(-2) != m || c.size(-1) != n) {
+            throw new IllegalArgumentException("gemm: " + Shapes.str(a.shape()) + " · " + Shapes.str(b.shape()) + " → "
+                    + Shapes.str(c.shape()) + " — expected (…, " + m + ", " + k + ") · (…, " + k + ", " + n + ") → (…, "
+                    + m + ", " + n + ")");
+        }
+        int[] batch = batchShape(c);
+        int[] bb = Shapes.broadcast(Shapes.broadcast(batchShape(a), batchShape(b), "gemm (batch dims)"), batch, "gemm (batch dims)");
+        if (!java.util.Arrays.equals(bb, batch)) {
+            throw new IllegalArgumentException("gemm: batch dims of " + Shapes.str(a.shape()) + " and " + Shapes.str(b.shape())
+                    + " do not broadcast to the output's " + Shapes.str(batch));
+        }
+        DType dtype = c.dtype();
+        if (!c.isDense() || (dtype != DType.F32 && dtype != DType.F64)) {
+            throw new IllegalArgumentException("gemm: output must be a dense F32 or F64 heap tensor, got " + c.describe());
+        }
+        Tensor x = readable(a, dtype), y = readable(b, dtype);
+        int[] sa = Shapes.broadcastStrides(batchShape(x), batchStrides(x), batch);
+        int[] sb = Shapes.broadcastStrides(batchShape(y), batchStrides(y), batch);
+        int count = Shapes.numel(batch);
+        int[] index = new int[batch.length];
+        int xRow = x.stride(-2), xCol = x.stride(-1), yRow = y.stride(-2), yCol = y.stride(-1);
+        for (int t = 0; t < count; t++) {
+            int offA = x.offset(), offB = y.offset(), offC = c.offset() + t * m * n;
+            for (int d = 0; d < batch.length; d++) {
+                offA += index[d] * sa[d];
+                offB += index[d] * sb[d];
+            }
+            if (dtype == DType.F64) {
+                Gemm.dgemm(m, n, k, alpha, x.doubleArray(), offA, xRow, xCol, y.doubleArray(), offB, yRow, yCol,
+                        beta, c.doubleArray(), offC, n);
+            } else if (x.storage() instanceof HeapStorage && y.storage() instanceof HeapStorage) {
+                Gemm.sgemm(m, n, k, (float) alpha, x.floatArray(), offA, xRow, xCol, y.floatArray(), offB, yRow, yCol,
+                        (float) beta, c.floatArray(), offC, n);
+            } else {
+                Gemm.sgemm(m, n, k, (float) alpha, segment(x), offA, xRow, xCol, segment(y), offB, yRow, yCol,
+                        (float) beta, c.floatArray(), offC, n);
+            }
+            for (int d = batch.length - 1; d >= 0 && ++index[d] == batch[d]; d--) index[d] = 0;
+        }
+    }
+
+    /** {@code t} itself when Gemm can read its storage as {@code dtype}, else a converted copy (same shape). */
+    private static Tensor readable(Tensor t, DType dtype) {
+        boolean ok = t.dtype() == dtype && (t.storage() instanceof HeapStorage
+                || (dtype == DType.F32 && t.storage() instanceof SegmentStorage s && s.isNativeOrder()));
+        return ok ? t : Tensor.zeros(dtype, t.shape()).copyFrom(t);
+    }
+
+    private static java.lang.foreign.MemorySegment segment(Tensor t) {
+        if (t.storage() instanceof SegmentStorage s) return s.segment();
+        return java.lang.foreign.MemorySegment.ofArray(t.floatArray());
+    }
+
+    private static int[] batchShape(Tensor t) {
+        int[] s = t.shape();
+        return java.util.Arrays.copyOf(s, s.length - 2);
+    }
+
+    private static int[] batchStrides(Tensor t) {
+        int[] s = t.strides();
+        return java.util.Arrays.copyOf(s, s.length - 2);
+    }
+}
