@@ -1,0 +1,253 @@
+package jlisa.tensor.kernels;
+
+import java.lang.foreign.MemorySegment;
+
+import jlisa.tensor.Parallel;
+
+/**
+ * General matrix multiply: C = alpha · op(A) · op(B) + beta · C.
+ *
+ * <p>float32 is a packed, cache-blocked GEMM in the Goto/BLIS shape:
+ * <pre>
+ *   for jc over n in NC columns            (threads split rows or columns of C, never k)
+ *     for pc over k in KC                  pack B[pc.., jc..]  → KC × NC panel, NR-wide micro-panels
+ *       for ic over m in MC rows           pack A[ic.., pc..]  → MC × KC block, MR-tall micro-panels
+ *         for jr, ir: {@link GemmKernel}   MR × NR tile of C in registers
+ * </pre>
+ * A and B are read only by the packing loops, through their strides, so NN, NT, TN and TT are just stride
+ * choices; the microkernel reads only the packed float[] buffers (thread-local scratch, reused across calls).
+ * Every element of C is computed by the same sequence of fmas whatever the thread count or its position in a
+ * tile, so results are bitwise identical for any parallelism.
+ *
+ * <p>float64 ({@link #dgemm}) is a plain i-p-j loop, the reference-quality path used by gradient checks.
+ */
+public final class Gemm {
+    private Gemm() {}
+
+    static final int MR = GemmKernel.MR;
+    static final int NR = GemmKernel.NR;
+    /** Depth of a packed block: an MR × KC A micro-panel and a KC × NR B micro-panel stay in L1/L2. */
+    static final int KC = Integer.getInteger("jlisa.gemm.kc", 256);
+    /** Rows of the packed A block (MC × KC floats live in L2). Multiple of MR. */
+    static final int MC = roundUp(Integer.getInteger("jlisa.gemm.mc", 192), MR);
+    /** Columns of the packed B panel (KC × NC floats live in L3). Multiple of NR. */
+    static final int NC = roundUp(Integer.getInteger("jlisa.gemm.nc", 2048), NR);
+    /** Below this many flops a thread is not worth waking. */
+    private static final long MIN_FLOPS_PER_TASK = 1L << 22;
+
+
+    // ------------------------------------------------------------------------------------------------ float32 API
+
+    /**
+     * C = alpha · op(A) · op(B) + beta · C, float32, row-major C (m × n, element (i,j) at c[cOff + i·ldc + j]).
+     * op(A) is m × k with element (i,p) at a[aOff + i·aRowStride + p·aColStride]; op(B) is k × n with element
+     * (p,j) at b[bOff + p·bRowStride + j·bColStride]. beta == 0 overwrites C (NaNs in the old C are ignored);
+     * alpha == 0 or k == 0 gives C = beta · C without reading A or B.
+     *
+     * @throws IllegalArgumentException for negative sizes, or offsets/strides that reach outside an array
+     */
+    public static void sgemm(int m, int n, int k, float alpha,
+                             float[] a, int aOff, int aRowStride, int aColStride,
+                             float[] b, int bOff, int bRowStride, int bColStride,
+                             float beta, float[] c, int cOff, int ldc) {
+        checkSizes("sgemm", m, n, k);
+        boolean reads = alpha != 0f && k > 0 && m > 0 && n > 0;
+        if (reads) {
+            checkOperand("sgemm", "A", a == null ? -1 : a.length, aOff, m, k, aRowStride, aColStride);
+            checkOperand("sgemm", "B", b == null ? -1 : b.length, bOff, k, n, bRowStride, bColStride);
+        }
+        checkC("sgemm", c == null ? -1 : c.length, cOff, m, n, ldc);
+        if (m == 0 || n == 0) return;
+        if (!reads) {
+            scale(m, n, beta, c, cOff, ldc);
+            return;
+        }
+        run(m, n, k, alpha, a, null, aOff, aRowStride, aColStride, b, null, bOff, bRowStride, bColStride,
+                beta, c, cOff, ldc);
+    }
+
+    /**
+     * Same as {@link #sgemm(int, int, int, float, float[], int, int, int, float[], int, int, int, float, float[], int, int)}
+     * with A and B in memory segments (off-heap, memory-mapped, or {@code MemorySegment.ofArray}) of native-order
+     * float32; offsets and strides in elements.
+     */
+    public static void sgemm(int m, int n, int k, float alpha,
+                             MemorySegment a, long aOff, int aRowStride, int aColStride,
+                             MemorySegment b, long bOff, int bRowStride, int bColStride,
+                             float beta, float[] c, int cOff, int ldc) {
+        checkSizes("sgemm", m, n, k);
+        boolean reads = alpha != 0f && k > 0 && m > 0 && n > 0;
+        if (reads) {
+            checkOperand("sgemm", "A", a == null ? -1 : a.byteSize() / 4, aOff, m, k, aRowStride, aColStride);
+            checkOperand("sgemm", "B", b == null ? -1 : b.byteSize() / 4, bOff, k, n, bRowStride, bColStride);
+        }
+        checkC("sgemm", c == null ? -1 : c.length, cOff, m, n, ldc);
+        if (m == 0 || n == 0) return;
+        if (!reads) {
+            scale(m, n, beta, c, cOff, ldc);
+            return;
+        }
+        // A segment over a float[] is read as the array itself (the fast packing paths).
+        float[] aArr = heapArray(a, aOff), bArr = heapArray(b, bOff);
+        long aBase = aArr == null ? aOff : a.address() / 4 + aOff;
+        long bBase = bArr == null ? bOff : b.address() / 4 + bOff;
+        run(m, n, k, alpha, aArr, aArr == null ? a : null, aBase, aRowStride, aColStride,
+                bArr, bArr == null ? b : null, bBase, bRowStride, bColStride, beta, c, cOff, ldc);
+    }
+
+    private static float[] heapArray(MemorySegment s, long off) {
+        if (s.heapBase().orElse(null) instanceof float[] arr && s.address() % 4 == 0) return arr;
+        return null;
+    }
+
+    // ------------------------------------------------------------------------------------------------ float64 API
+
+    /** float64 C = alpha · op(A) · op(B) + beta · C, same layout conventions as sgemm; plain loops (reference). */
+    public static void dgemm(int m, int n, int k, double alpha,
+                             double[] a, int aOff, int aRowStride, int aColStride,
+                             double[] b, int bOff, int bRowStride, int bColStride,
+                             double beta, double[] c, int cOff, int ldc) {
+        checkSizes("dgemm", m, n, k);
+        boolean reads = alpha != 0 && k > 0 && m > 0 && n > 0;
+        if (reads) {
+            checkOperand("dgemm", "A", a == null ? -1 : a.length, aOff, m, k, aRowStride, aColStride);
+            checkOperand("dgemm", "B", b == null ? -1 : b.length, bOff, k, n, bRowStride, bColStride);
+        }
+        checkC("dgemm", c == null ? -1 : c.length, cOff, m, n, ldc);
+        for (int i = 0; i < m; i++) {
+            int ci = cOff + i * ldc;
+            for (int j = 0; j < n; j++) c[ci + j] = beta == 0 ? 0 : beta * c[ci + j];
+            if (!reads) continue;
+            for (int p = 0; p < k; p++) {
+                double aip = alpha * a[aOff + i * aRowStride + p * aColStride];
+                int bp = bOff + p * bRowStride;
+                for (int j = 0; j < n; j++) c[ci + j] += aip * b[bp + j * bColStride];
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------------ driver
+
+    /**
+     * Splits C over threads (columns when n ≥ m, else rows, in whole micro-panels) and runs the blocked loops on
+     * each part. Exactly one of aArr/aSeg (and bArr/bSeg) is non-null; aOff/bOff are element offsets into it.
+     */
+    static void run(int m, int n, int k, float alpha,
+                    float[] aArr, MemorySegment aSeg, long aOff, int ars, int acs,
+                    float[] bArr, MemorySegment bSeg, long bOff, int brs, int bcs,
+                    float beta, float[] c, int cOff, int ldc) {
+        boolean splitColumns = n >= m;
+        int panel = splitColumns ? NR : MR;
+        int panels = ceilDiv(splitColumns ? n : m, panel);
+        long flopsPerPanel = 2L * k * panel * (splitColumns ? m : n);
+        int grain = (int) Math.max(1, Math.min(panels, MIN_FLOPS_PER_TASK / Math.max(1, flopsPerPanel)));
+        Parallel.forRange(0, panels, grain, (lo, hi) -> {
+            int m0 = 0, m1 = m, n0 = 0, n1 = n;
+            if (splitColumns) {
+                n0 = lo * NR;
+                n1 = Math.min(n, hi * NR);
+            } else {
+                m0 = lo * MR;
+                m1 = Math.min(m, hi * MR);
+            }
+            blocked(m0, m1, n0, n1, k, alpha, aArr, aSeg, aOff, ars, acs, bArr, bSeg, bOff, brs, bcs,
+                    beta, c, cOff, ldc);
+        });
+    }
+
+    /** Per-thread packing buffers, allocated once per thread at the block sizes. */
+    private static final class Scratch {
+        final float[] a = new float[MC * KC];
+        final float[] b = new float[KC * NC];
+        final float[] tile = new float[MR * NR];
+    }
+
+    private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
+
+    /** The Goto loops over the rows [m0, m1) and columns [n0, n1) of C. */
+    private static void blocked(int m0, int m1, int n0, int n1, int k, float alpha,
+                                float[] aArr, MemorySegment aSeg, long aOff, int ars, int acs,
+                                float[] bArr, MemorySegment bSeg, long bOff, int brs, int bcs,
+                                float beta, float[] c, int cOff, int ldc) {
+        Scratch s = SCRATCH.get();
+        float[] ap = s.a, bp = s.b, tile = s.tile;
+        for (int jc = n0; jc < n1; jc += NC) {
+            int ncb = Math.min(NC, n1 - jc);
+            for (int pc = 0; pc < k; pc += KC) {
+                int kcb = Math.min(KC, k - pc);
+                float betaBlock = pc == 0 ? beta : 1f;
+                long bBase = bOff + (long) pc * brs + (long) jc * bcs;
+                if (bArr != null) GemmPack.packB(bArr, (int) bBase, brs, bcs, kcb, ncb, bp);
+                else GemmPack.packB(bSeg, bBase, brs, bcs, kcb, ncb, bp);
+                for (int ic = m0; ic < m1; ic += MC) {
+                    int mcb = Math.min(MC, m1 - ic);
+                    long aBase = aOff + (long) ic * ars + (long) pc * acs;
+                    if (aArr != null) GemmPack.packA(aArr, (int) aBase, ars, acs, mcb, kcb, ap);
+                    else GemmPack.packA(aSeg, aBase, ars, acs, mcb, kcb, ap);
+                    macro(mcb, ncb, kcb, alpha, ap, bp, betaBlock, c, cOff + ic * ldc + jc, ldc, tile);
+                }
+            }
+        }
+    }
+
+    /** All MR × NR tiles of one packed A block times one packed B panel. */
+    private static void macro(int mcb, int ncb, int kcb, float alpha, float[] ap, float[] bp, float beta,
+                              float[] c, int co, int ldc, float[] tile) {
+        for (int jr = 0; jr < ncb; jr += NR) {
+            int cols = Math.min(NR, ncb - jr);
+            for (int ir = 0; ir < mcb; ir += MR) {
+                int rows = Math.min(MR, mcb - ir);
+                GemmKernel.tile(kcb, ap, ir * kcb, bp, jr * kcb, alpha, beta, c, co + ir * ldc + jr, ldc,
+                        rows, cols, tile);
+            }
+        }
+    }
+
+    /** C = beta · C (beta == 0 writes zeros, ignoring NaNs). */
+    private static void scale(int m, int n, float beta, float[] c, int cOff, int ldc) {
+        for (int i = 0; i < m; i++) {
+            int ci = cOff + i * ldc;
+            for (int j = 0; j < n; j++) c[ci + j] = beta == 0f ? 0f : beta * c[ci + j];
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------------ checks
+
+    private static void checkSizes(String op, int m, int n, int k) {
+        if (m < 0 || n < 0 || k < 0)
+            throw new IllegalArgumentException(op + ": sizes must be ≥ 0, got m=" + m + ", n=" + n + ", k=" + k);
+    }
+
+    /** Every element (i, p) at off + i·rs + p·cs, i < rows, p < cols, must lie inside [0, length). */
+    private static void checkOperand(String op, String name, long length, long off, int rows, int cols,
+                                     int rs, int cs) {
+        if (rows == 0 || cols == 0) return;
+        String shape = "(" + rows + " × " + cols + ", strides " + rs + "," + cs + ")";
+        if (length < 0) throw new IllegalArgumentException(op + ": " + name + " is null but " + shape + " is read");
+        long spanR = (long) (rows - 1) * rs, spanC = (long) (cols - 1) * cs;
+        long lo = off + Math.min(0, spanR) + Math.min(0, spanC);
+        long hi = off + Math.max(0, spanR) + Math.max(0, spanC);
+        if (off < 0 || lo < 0)
+            throw new IllegalArgumentException(op + ": " + name + " " + shape + " from offset " + off
+                    + " reads index " + lo + ", below 0");
+        if (hi >= length)
+            throw new IllegalArgumentException(op + ": " + name + " needs " + (hi - off + 1)
+                    + " elements from offset " + off + " for " + shape + " but has " + Math.max(0, length - off)
+                    + " (length " + length + ")");
+    }
+
+    private static void checkC(String op, long length, int cOff, int m, int n, int ldc) {
+        if (m > 1 && ldc < n)
+            throw new IllegalArgumentException(op + ": C needs ldc ≥ n = " + n + " (rows may not overlap), got ldc="
+                    + ldc);
+        checkOperand(op, "C", length, cOff, m, n, ldc, 1);
+    }
+
+    private static int ceilDiv(int a, int b) {
+        return (a + b - 1) / b;
+    }
+
+    private static int roundUp(int a, int b) {
+        return Math.max(b, ceilDiv(a, b) * b);
+    }
+}

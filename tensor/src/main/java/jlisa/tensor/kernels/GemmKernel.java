@@ -1,0 +1,120 @@
+package jlisa.tensor.kernels;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * The register-tiled microkernel of {@link Gemm}: one MR × NR = 8 × 2·L tile of C from packed panels
+ * (L = lanes of the preferred float species, 16 with AVX-512): C_tile = alpha · Σ_p a_p ⊗ b_p + beta · C_tile.
+ *
+ * <p>The 16 accumulators are local variables (zmm registers): 8 rows × 2 vectors of L floats. Each step p
+ * loads 2 vectors of the packed B micro-panel (NR floats per p) and broadcasts 8 scalars of the packed A
+ * micro-panel (MR floats per p). Unrolled by hand because C2 keeps vectors in registers only when every
+ * accumulator is a plain local; no vector is passed to or returned from a call.
+ *
+ * <p>Full tiles are written straight into C; edge tiles (fewer than MR rows or NR columns left) go through
+ * {@code tile} and a scalar loop, with the same fma per element, so the bits do not depend on where a tile sits.
+ */
+final class GemmKernel {
+    private GemmKernel() {}
+
+    static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    /** Floats per vector: 16 with AVX-512. */
+    static final int L = S.length();
+    static final int MR = 8;
+    static final int NR = 2 * L;
+
+    /**
+     * @param kc    depth of this block
+     * @param ap    packed A, micro-panel at {@code ao}: element (r, p) at ao + p·MR + r
+     * @param bp    packed B, micro-panel at {@code bo}: element (p, j) at bo + p·NR + j
+     * @param beta  0 overwrites C without reading it
+     * @param rows  rows of C to write (≤ MR); cols columns (≤ NR)
+     * @param tile  scratch of MR·NR floats for edge tiles
+     */
+    static void tile(int kc, float[] ap, int ao, float[] bp, int bo, float alpha, float beta,
+                     float[] c, int co, int ldc, int rows, int cols, float[] tile) {
+        FloatVector c00 = FloatVector.zero(S); FloatVector c01 = FloatVector.zero(S);
+        FloatVector c10 = FloatVector.zero(S); FloatVector c11 = FloatVector.zero(S);
+        FloatVector c20 = FloatVector.zero(S); FloatVector c21 = FloatVector.zero(S);
+        FloatVector c30 = FloatVector.zero(S); FloatVector c31 = FloatVector.zero(S);
+        FloatVector c40 = FloatVector.zero(S); FloatVector c41 = FloatVector.zero(S);
+        FloatVector c50 = FloatVector.zero(S); FloatVector c51 = FloatVector.zero(S);
+        FloatVector c60 = FloatVector.zero(S); FloatVector c61 = FloatVector.zero(S);
+        FloatVector c70 = FloatVector.zero(S); FloatVector c71 = FloatVector.zero(S);
+        for (int p = 0; p < kc; p++) {
+            int bi = bo + p * NR, ai = ao + p * MR;
+            FloatVector b0 = FloatVector.fromArray(S, bp, bi + 0);
+            FloatVector b1 = FloatVector.fromArray(S, bp, bi + L);
+            FloatVector a0 = FloatVector.broadcast(S, ap[ai]);
+            c00 = a0.fma(b0, c00); c01 = a0.fma(b1, c01);
+            FloatVector a1 = FloatVector.broadcast(S, ap[ai + 1]);
+            c10 = a1.fma(b0, c10); c11 = a1.fma(b1, c11);
+            FloatVector a2 = FloatVector.broadcast(S, ap[ai + 2]);
+            c20 = a2.fma(b0, c20); c21 = a2.fma(b1, c21);
+            FloatVector a3 = FloatVector.broadcast(S, ap[ai + 3]);
+            c30 = a3.fma(b0, c30); c31 = a3.fma(b1, c31);
+            FloatVector a4 = FloatVector.broadcast(S, ap[ai + 4]);
+            c40 = a4.fma(b0, c40); c41 = a4.fma(b1, c41);
+            FloatVector a5 = FloatVector.broadcast(S, ap[ai + 5]);
+            c50 = a5.fma(b0, c50); c51 = a5.fma(b1, c51);
+            FloatVector a6 = FloatVector.broadcast(S, ap[ai + 6]);
+            c60 = a6.fma(b0, c60); c61 = a6.fma(b1, c61);
+            FloatVector a7 = FloatVector.broadcast(S, ap[ai + 7]);
+            c70 = a7.fma(b0, c70); c71 = a7.fma(b1, c71);
+        }
+        if (rows == MR && cols == NR) {
+            FloatVector va = FloatVector.broadcast(S, alpha);
+            if (beta == 0f) {
+                c00.mul(va).intoArray(c, co); c01.mul(va).intoArray(c, co + L);
+                c10.mul(va).intoArray(c, co + ldc); c11.mul(va).intoArray(c, co + ldc + L);
+                c20.mul(va).intoArray(c, co + 2 * ldc); c21.mul(va).intoArray(c, co + 2 * ldc + L);
+                c30.mul(va).intoArray(c, co + 3 * ldc); c31.mul(va).intoArray(c, co + 3 * ldc + L);
+                c40.mul(va).intoArray(c, co + 4 * ldc); c41.mul(va).intoArray(c, co + 4 * ldc + L);
+                c50.mul(va).intoArray(c, co + 5 * ldc); c51.mul(va).intoArray(c, co + 5 * ldc + L);
+                c60.mul(va).intoArray(c, co + 6 * ldc); c61.mul(va).intoArray(c, co + 6 * ldc + L);
+                c70.mul(va).intoArray(c, co + 7 * ldc); c71.mul(va).intoArray(c, co + 7 * ldc + L);
+            } else {
+                FloatVector vb = FloatVector.broadcast(S, beta);
+                c00.fma(va, FloatVector.fromArray(S, c, co).mul(vb)).intoArray(c, co);
+                c01.fma(va, FloatVector.fromArray(S, c, co + L).mul(vb)).intoArray(c, co + L);
+                c10.fma(va, FloatVector.fromArray(S, c, co + ldc).mul(vb)).intoArray(c, co + ldc);
+                c11.fma(va, FloatVector.fromArray(S, c, co + ldc + L).mul(vb)).intoArray(c, co + ldc + L);
+                c20.fma(va, FloatVector.fromArray(S, c, co + 2 * ldc).mul(vb)).intoArray(c, co + 2 * ldc);
+                c21.fma(va, FloatVector.fromArray(S, c, co + 2 * ldc + L).mul(vb)).intoArray(c, co + 2 * ldc + L);
+                c30.fma(va, FloatVector.fromArray(S, c, co + 3 * ldc).mul(vb)).intoArray(c, co + 3 * ldc);
+                c31.fma(va, FloatVector.fromArray(S, c, co + 3 * ldc + L).mul(vb)).intoArray(c, co + 3 * ldc + L);
+                c40.fma(va, FloatVector.fromArray(S, c, co + 4 * ldc).mul(vb)).intoArray(c, co + 4 * ldc);
+                c41.fma(va, FloatVector.fromArray(S, c, co + 4 * ldc + L).mul(vb)).intoArray(c, co + 4 * ldc + L);
+                c50.fma(va, FloatVector.fromArray(S, c, co + 5 * ldc).mul(vb)).intoArray(c, co + 5 * ldc);
+                c51.fma(va, FloatVector.fromArray(S, c, co + 5 * ldc + L).mul(vb)).intoArray(c, co + 5 * ldc + L);
+                c60.fma(va, FloatVector.fromArray(S, c, co + 6 * ldc).mul(vb)).intoArray(c, co + 6 * ldc);
+                c61.fma(va, FloatVector.fromArray(S, c, co + 6 * ldc + L).mul(vb)).intoArray(c, co + 6 * ldc + L);
+                c70.fma(va, FloatVector.fromArray(S, c, co + 7 * ldc).mul(vb)).intoArray(c, co + 7 * ldc);
+                c71.fma(va, FloatVector.fromArray(S, c, co + 7 * ldc + L).mul(vb)).intoArray(c, co + 7 * ldc + L);
+            }
+        } else {
+            c00.intoArray(tile, 0); c01.intoArray(tile, L);
+            c10.intoArray(tile, 1 * NR); c11.intoArray(tile, 1 * NR + L);
+            c20.intoArray(tile, 2 * NR); c21.intoArray(tile, 2 * NR + L);
+            c30.intoArray(tile, 3 * NR); c31.intoArray(tile, 3 * NR + L);
+            c40.intoArray(tile, 4 * NR); c41.intoArray(tile, 4 * NR + L);
+            c50.intoArray(tile, 5 * NR); c51.intoArray(tile, 5 * NR + L);
+            c60.intoArray(tile, 6 * NR); c61.intoArray(tile, 6 * NR + L);
+            c70.intoArray(tile, 7 * NR); c71.intoArray(tile, 7 * NR + L);
+            writeEdge(tile, alpha, beta, c, co, ldc, rows, cols);
+        }
+    }
+
+    /** Same arithmetic as the vector write-back: alpha·acc, or fma(acc, alpha, beta·C). */
+    private static void writeEdge(float[] tile, float alpha, float beta, float[] c, int co, int ldc, int rows, int cols) {
+        for (int r = 0; r < rows; r++) {
+            int ci = co + r * ldc, ti = r * NR;
+            if (beta == 0f) {
+                for (int j = 0; j < cols; j++) c[ci + j] = tile[ti + j] * alpha;
+            } else {
+                for (int j = 0; j < cols; j++) c[ci + j] = Math.fma(tile[ti + j], alpha, c[ci + j] * beta);
+            }
+        }
+    }
+}

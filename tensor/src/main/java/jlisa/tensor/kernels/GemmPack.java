@@ -1,0 +1,100 @@
+package jlisa.tensor.kernels;
+
+import static jlisa.tensor.kernels.GemmKernel.MR;
+import static jlisa.tensor.kernels.GemmKernel.NR;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+
+/**
+ * Packing for {@link Gemm}: copies a block of op(A) or op(B), read through its strides, into the contiguous
+ * micro-panel order the microkernel streams, zero-padding the last micro-panel.
+ *
+ * <ul>
+ *   <li>A block (mcb × kcb) → micro-panels of MR rows; element (r, p) of panel ir at ir·kcb + p·MR + r.</li>
+ *   <li>B panel (kcb × ncb) → micro-panels of NR columns; element (p, j) of panel jr at jr·kcb + p·NR + j.</li>
+ * </ul>
+ * The array paths have fast cases for unit column stride (row-major) and unit row stride (transposed);
+ * segments are read element by element (packing is O(size), the multiply O(size^1.5)).
+ */
+final class GemmPack {
+    private GemmPack() {}
+
+    private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED;
+
+    /** Packs A[i, p] = a[base + i·rs + p·cs], i < mcb, p < kcb. */
+    static void packA(float[] a, int base, int rs, int cs, int mcb, int kcb, float[] ap) {
+        for (int ir = 0; ir < mcb; ir += MR) {
+            int rows = Math.min(MR, mcb - ir), dst = ir * kcb, src = base + ir * rs;
+            if (rows == MR && cs == 1) {
+                for (int r = 0; r < MR; r++) {
+                    int s = src + r * rs;
+                    for (int p = 0; p < kcb; p++) ap[dst + p * MR + r] = a[s + p];
+                }
+            } else if (rows == MR && rs == 1) {
+                for (int p = 0; p < kcb; p++) System.arraycopy(a, src + p * cs, ap, dst + p * MR, MR);
+            } else {
+                for (int p = 0; p < kcb; p++) {
+                    int d = dst + p * MR, s = src + p * cs;
+                    for (int r = 0; r < rows; r++) ap[d + r] = a[s + r * rs];
+                    for (int r = rows; r < MR; r++) ap[d + r] = 0f;
+                }
+            }
+        }
+    }
+
+    /** Packs B[p, j] = b[base + p·rs + j·cs], p < kcb, j < ncb. */
+    static void packB(float[] b, int base, int rs, int cs, int kcb, int ncb, float[] bp) {
+        for (int jr = 0; jr < ncb; jr += NR) {
+            int cols = Math.min(NR, ncb - jr), dst = jr * kcb, src = base + jr * cs;
+            if (cols == NR && cs == 1) {
+                for (int p = 0; p < kcb; p++) System.arraycopy(b, src + p * rs, bp, dst + p * NR, NR);
+            } else if (cols == NR && rs == 1) {
+                for (int j = 0; j < NR; j++) {
+                    int s = src + j * cs;
+                    for (int p = 0; p < kcb; p++) bp[dst + p * NR + j] = b[s + p];
+                }
+            } else {
+                for (int p = 0; p < kcb; p++) {
+                    int d = dst + p * NR, s = src + p * rs;
+                    for (int j = 0; j < cols; j++) bp[d + j] = b[s + j * cs];
+                    for (int j = cols; j < NR; j++) bp[d + j] = 0f;
+                }
+            }
+        }
+    }
+
+    /** Segment version of {@link #packA(float[], int, int, int, int, int, float[])}; base in elements. */
+    static void packA(MemorySegment a, long base, int rs, int cs, int mcb, int kcb, float[] ap) {
+        for (int ir = 0; ir < mcb; ir += MR) {
+            int rows = Math.min(MR, mcb - ir), dst = ir * kcb;
+            long src = base + (long) ir * rs;
+            for (int p = 0; p < kcb; p++) {
+                int d = dst + p * MR;
+                long s = src + (long) p * cs;
+                for (int r = 0; r < rows; r++) ap[d + r] = a.getAtIndex(F32, s + (long) r * rs);
+                for (int r = rows; r < MR; r++) ap[d + r] = 0f;
+            }
+        }
+    }
+
+    /** Segment version of {@link #packB(float[], int, int, int, int, int, float[])}; base in elements. */
+    static void packB(MemorySegment b, long base, int rs, int cs, int kcb, int ncb, float[] bp) {
+        for (int jr = 0; jr < ncb; jr += NR) {
+            int cols = Math.min(NR, ncb - jr), dst = jr * kcb;
+            long src = base + (long) jr * cs;
+            if (cols == NR && cs == 1) {
+                for (int p = 0; p < kcb; p++) {
+                    MemorySegment.copy(b, F32, (src + (long) p * rs) * 4, bp, dst + p * NR, NR);
+                }
+            } else {
+                for (int p = 0; p < kcb; p++) {
+                    int d = dst + p * NR;
+                    long s = src + (long) p * rs;
+                    for (int j = 0; j < cols; j++) bp[d + j] = b.getAtIndex(F32, s + (long) j * cs);
+                    for (int j = cols; j < NR; j++) bp[d + j] = 0f;
+                }
+            }
+        }
+    }
+}
