@@ -143,6 +143,7 @@ public final class Tensor {
 
     /** True if the elements are laid out row-major without gaps (size-1 dims may have any stride). */
     public boolean isContiguous() {
+        if (numel() == 0) return true;
         int expected = 1;
         for (int i = shape.length - 1; i >= 0; i--) {
             if (shape[i] == 1) continue;

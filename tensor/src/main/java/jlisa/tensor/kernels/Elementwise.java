@@ -34,7 +34,7 @@ public final class Elementwise {
                 case RSQRT -> 1.0 / Math.sqrt(x);
                 case ABS -> Math.abs(x);
                 case TANH -> Math.tanh(x);
-                case SIGMOID -> 1.0 / (1.0 + Math.exp(-x));
+                case SIGMOID -> x >= 0 ? 1.0 / (1.0 + Math.exp(-x)) : Math.exp(x) / (1.0 + Math.exp(x));
                 case RELU -> x > 0 ? x : (Double.isNaN(x) ? x : 0.0);
                 case SQUARE -> x * x;
                 case RECIPROCAL -> 1.0 / x;
@@ -168,7 +168,11 @@ public final class Elementwise {
             case RSQRT -> x.broadcast(1f).div(x.sqrt());
             case ABS -> x.abs();
             case TANH -> x.lanewise(VectorOperators.TANH);
-            case SIGMOID -> x.broadcast(1f).div(x.neg().lanewise(VectorOperators.EXP).add(1f));
+            case SIGMOID -> {   // e = exp(-|x|) never overflows: σ(x) = 1/(1+e) for x ≥ 0, e/(1+e) below
+                FloatVector e = x.abs().neg().lanewise(VectorOperators.EXP);
+                FloatVector r = e.add(1f).broadcast(1f).div(e.add(1f));
+                yield r.blend(e.mul(r), x.lt(0f));
+            }
             case RELU -> x.max(0f).blend(x, x.test(VectorOperators.IS_NAN));
             case SQUARE -> x.mul(x);
             case RECIPROCAL -> x.broadcast(1f).div(x);

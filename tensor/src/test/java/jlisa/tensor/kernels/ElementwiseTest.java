@@ -1,0 +1,122 @@
+package jlisa.tensor.kernels;
+
+import static jlisa.tensor.TestTensors.assertClose;
+import static jlisa.tensor.TestTensors.forEachIndex;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.util.Arrays;
+
+import jlisa.tensor.DType;
+import jlisa.tensor.Rng;
+import jlisa.tensor.Shapes;
+import jlisa.tensor.Tensor;
+import jlisa.tensor.TestTensors;
+import jlisa.tensor.kernels.Elementwise.Binary;
+import jlisa.tensor.kernels.Elementwise.Unary;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+import org.junit.jupiter.api.Test;
+
+class ElementwiseTest {
+    private static final int[][][] BROADCAST_CASES = {
+        {{1}, {1}}, {{17}, {17}}, {{33}, {1}}, {{1}, {100}}, {{4, 17}, {17}}, {{4, 1}, {1, 33}},
+        {{3, 1, 5}, {2, 1}}, {{2, 3, 4, 5}, {3, 1, 5}}, {{0, 3}, {3}}, {{}, {7, 3}}, {{65, 3}, {65, 1}},
+    };
+
+    /** The naive float64 reference: op applied at every broadcast index. */
+    private static Tensor reference(Binary op, Tensor a, Tensor b) {
+        int[] shape = Shapes.broadcast(a.shape(), b.shape(), "ref");
+        Tensor out = Tensor.zeros(DType.F64, shape);
+        forEachIndex(shape, idx -> out.set(op.apply(a.get(project(idx, a.shape())), b.get(project(idx, b.shape()))), idx));
+        return out;
+    }
+
+    private static int[] project(int[] idx, int[] shape) {
+        int[] r = new int[shape.length];
+        for (int i = 0; i < shape.length; i++) {
+            int j = idx.length - shape.length + i;
+            r[i] = shape[i] == 1 ? 0 : idx[j];
+        }
+        return r;
+    }
+
+    @ParameterizedTest
+    @EnumSource(Binary.class)
+    void binaryOpsMatchTheFloat64ReferenceUnderBroadcastingAndViews(Binary op) {
+        Rng rng = new Rng(op.ordinal());
+        for (int[][] c : BROADCAST_CASES) {
+            for (boolean strided : new boolean[] {false, true}) {
+                for (DType dtype : new DType[] {DType.F32, DType.F64}) {
+                    Tensor a = TestTensors.random(rng, dtype, strided, c[0]);
+                    Tensor b = TestTensors.random(rng, dtype, !strided, c[1]);
+                    if (op == Binary.POW) a = a.abs().add(0.1);          // real powers need a positive base
+                    Tensor got = Elementwise.binary(op, a, b);
+                    assertThat(got.dtype()).isEqualTo(dtype);
+                    assertClose(got, reference(op, a, b), dtype == DType.F32 ? 2e-6 : 1e-15);
+                    assertClose(Elementwise.binary(op, b.abs().add(0.1), a), reference(op, b.abs().add(0.1), a),
+                            dtype == DType.F32 ? 2e-6 : 1e-15);
+                }
+            }
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(Unary.class)
+    void unaryOpsMatchTheFloat64Reference(Unary op) {
+        Rng rng = new Rng(100 + op.ordinal());
+        for (int[] shape : new int[][] {{}, {1}, {15}, {16}, {17}, {3, 33}, {2, 65, 3}, {0}}) {
+            for (boolean strided : new boolean[] {false, true}) {
+                for (DType dtype : new DType[] {DType.F32, DType.F64}) {
+                    Tensor x = TestTensors.random(rng, dtype, strided, shape);
+                    if (op == Unary.LOG || op == Unary.SQRT || op == Unary.RSQRT) x = x.abs().add(0.01);
+                    Tensor ref = Tensor.zeros(DType.F64, shape);
+                    Tensor xx = x;
+                    forEachIndex(shape, idx -> ref.set(op.apply(xx.get(idx)), idx));
+                    assertClose(Elementwise.unary(op, x), ref, dtype == DType.F32 ? 4e-6 : 1e-15);
+                }
+            }
+        }
+    }
+
+    @Test
+    void specialValuesFollowIeeeAndPytorch() {
+        Tensor x = Tensor.of(new float[] {Float.NaN, -0f, Float.POSITIVE_INFINITY, -1, 2}, 5);
+        assertThat(x.relu().toFloatArray()).containsExactly(Float.NaN, 0f, Float.POSITIVE_INFINITY, 0f, 2f);
+        assertThat(x.maximum(Tensor.zeros(5)).toFloatArray()[0]).isNaN();
+        assertThat(x.exp().toFloatArray()[2]).isEqualTo(Float.POSITIVE_INFINITY);
+        float[] sig = Tensor.of(new float[] {-100f, 100f, -90f, 0f, -1f, 2f, 3f, 4f, 5f, 6f, 7f, 8f, 9f, 10f, 11f, 12f, -100f}, 17)
+                .sigmoid().toFloatArray();
+        assertThat(sig[0]).isEqualTo(sig[16]).isBetween(3.7e-44f, 3.9e-44f);   // torch: 3.7835e-44, vector and tail agree
+        assertThat(sig[1]).isEqualTo(1f);
+        assertThat(sig[3]).isEqualTo(0.5f);
+    }
+
+    @Test
+    void scalarOpsAndMixedDtypesPromote() {
+        Tensor a = Tensor.arange(20);
+        assertThat(a.mul(2).add(1).toFloatArray()[19]).isEqualTo(39f);
+        assertThat(a.add(Tensor.arange(0, 20, 1, DType.F64)).dtype()).isEqualTo(DType.F64);
+        assertThat(Tensor.of(new int[] {1, 2}, 2).mul(1.5).toFloatArray()).containsExactly(1.5f, 3f);
+        assertThat(a.to(DType.BF16).add(1.0).dtype()).isEqualTo(DType.F32);
+    }
+
+    @Test
+    void mismatchedShapesNameBothShapes() {
+        assertThatThrownBy(() -> Tensor.zeros(2, 3).add(Tensor.zeros(4, 3)))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("(2, 3)").hasMessageContaining("(4, 3)").hasMessageContaining("add");
+        assertThatThrownBy(() -> Tensor.zeros(5).mul(Tensor.zeros(3)))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("(5,)").hasMessageContaining("(3,)");
+    }
+
+    @Test
+    void resultsAreFreshContiguousTensors() {
+        Tensor a = Tensor.arange(12).reshape(3, 4).t();
+        Tensor r = a.neg();
+        assertThat(r.isContiguous()).isTrue();
+        assertThat(r.storage()).isNotSameAs(a.storage());
+        assertThat(Arrays.equals(r.shape(), new int[] {4, 3})).isTrue();
+        assertThat(r.get(3, 2)).isEqualTo(-11);
+    }
+}
