@@ -1,0 +1,51 @@
+package jlisa.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+
+import org.junit.jupiter.api.Test;
+
+class MainTest {
+    private static String[] run(String... args) {
+        PrintStream out = System.out, err = System.err;
+        ByteArrayOutputStream o = new ByteArrayOutputStream(), e = new ByteArrayOutputStream();
+        System.setOut(new PrintStream(o, true));
+        System.setErr(new PrintStream(e, true));
+        try {
+            int rc = Main.run(args);
+            return new String[] {String.valueOf(rc), o.toString(), e.toString()};
+        } finally {
+            System.setOut(out);
+            System.setErr(err);
+        }
+    }
+
+    @Test
+    void benchGemmPrintsTheOneLineContract() {
+        String[] r = run("bench", "gemm", "--n", "64", "--layout", "nt", "--threads", "1");
+        assertThat(r[0]).isEqualTo("0");
+        assertThat(r[1].strip()).matches("gemm n=64 layout=NT threads=1 gflops=[0-9]+\\.[0-9]");
+    }
+
+    @Test
+    void badOptionsGiveAMessageAndANonZeroExit() {
+        String[] r = run("bench", "gemm", "--layout", "XY");
+        assertThat(r[0]).isNotEqualTo("0");
+        assertThat(r[2]).contains("--layout must be NN, NT, TN or TT, got 'XY'");
+        r = run("bench", "gemm", "--n", "0");
+        assertThat(r[0]).isNotEqualTo("0");
+        assertThat(r[2]).contains("--n must be ≥ 1, got 0");
+        r = run("no-such-command");
+        assertThat(r[0]).isNotEqualTo("0");
+        assertThat(r[2]).contains("no-such-command");
+    }
+
+    @Test
+    void infoNamesTheJvmAndSimdWidth() {
+        String[] r = run("info");
+        assertThat(r[0]).isEqualTo("0");
+        assertThat(r[1]).contains("java").contains("simd").contains("threads");
+    }
+}
