@@ -5,6 +5,7 @@ import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 import jlisa.tensor.DType;
 import jlisa.tensor.HeapStorage;
+import jlisa.tensor.Parallel;
 import jlisa.tensor.Runs;
 import jlisa.tensor.Shapes;
 import jlisa.tensor.Tensor;
@@ -12,11 +13,15 @@ import jlisa.tensor.Tensor;
 /**
  * Elementwise maps: {@code out = f(x)} and {@code out = f(a, b)} with NumPy broadcasting, on any
  * layout. The strided walk is {@link Runs}; along each run the F32 loop is vectorised when the
- * operands are contiguous or broadcast scalars along it, and scalar otherwise. F64 runs plain loops.
+ * operands are contiguous or broadcast scalars along it, and scalar otherwise; long runs are split
+ * across the {@link Parallel} pool (every element is computed alone, so any split gives the same
+ * bits). F64 runs plain loops.
  * Mixed dtypes compute in {@link DType#promote}.
  */
 public final class Elementwise {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    /** Elements below which a run is not worth splitting across threads (memory-bound work). */
+    private static final int GRAIN = 1 << 15;
 
     private Elementwise() {}
 
@@ -79,13 +84,15 @@ public final class Elementwise {
         Tensor in = readable(x, dtype);
         Tensor out = Tensor.zeros(dtype, x.shape());
         int[] shape = x.shape();
-        Runs.forEach(shape, new int[][] {out.strides(), in.strides()}, new int[] {out.offset(), in.offset()}, (o, n, s) -> {
-            if (dtype == DType.F32) unaryRun(op, in.floatArray(), o[1], s[1], out.floatArray(), o[0], n);
-            else {
-                double[] a = in.doubleArray(), r = out.doubleArray();
-                for (int i = 0, p = o[1]; i < n; i++, p += s[1]) r[o[0] + i] = op.apply(a[p]);
-            }
-        });
+        Runs.forEach(shape, new int[][] {out.strides(), in.strides()}, new int[] {out.offset(), in.offset()}, (o, n, s) ->
+            Parallel.forRange(0, n, GRAIN, (lo, hi) -> {
+                if (dtype == DType.F32) {
+                    unaryRun(op, in.floatArray(), o[1] + lo * s[1], s[1], out.floatArray(), o[0] + lo, hi - lo);
+                } else {
+                    double[] a = in.doubleArray(), r = out.doubleArray();
+                    for (int i = lo, p = o[1] + lo * s[1]; i < hi; i++, p += s[1]) r[o[0] + i] = op.apply(a[p]);
+                }
+            }));
         return out;
     }
 
@@ -97,14 +104,16 @@ public final class Elementwise {
         Tensor out = Tensor.zeros(dtype, shape);
         int[] sx = Shapes.broadcastStrides(x.shape(), x.strides(), shape);
         int[] sy = Shapes.broadcastStrides(y.shape(), y.strides(), shape);
-        Runs.forEach(shape, new int[][] {out.strides(), sx, sy}, new int[] {out.offset(), x.offset(), y.offset()}, (o, n, s) -> {
-            if (dtype == DType.F32) {
-                binaryRun(op, x.floatArray(), o[1], s[1], y.floatArray(), o[2], s[2], out.floatArray(), o[0], n);
-            } else {
-                double[] p = x.doubleArray(), q = y.doubleArray(), r = out.doubleArray();
-                for (int i = 0, i1 = o[1], i2 = o[2]; i < n; i++, i1 += s[1], i2 += s[2]) r[o[0] + i] = op.apply(p[i1], q[i2]);
-            }
-        });
+        Runs.forEach(shape, new int[][] {out.strides(), sx, sy}, new int[] {out.offset(), x.offset(), y.offset()}, (o, n, s) ->
+            Parallel.forRange(0, n, GRAIN, (lo, hi) -> {
+                int ox = o[1] + lo * s[1], oy = o[2] + lo * s[2];
+                if (dtype == DType.F32) {
+                    binaryRun(op, x.floatArray(), ox, s[1], y.floatArray(), oy, s[2], out.floatArray(), o[0] + lo, hi - lo);
+                } else {
+                    double[] p = x.doubleArray(), q = y.doubleArray(), r = out.doubleArray();
+                    for (int i = lo, i1 = ox, i2 = oy; i < hi; i++, i1 += s[1], i2 += s[2]) r[o[0] + i] = op.apply(p[i1], q[i2]);
+                }
+            }));
         return out;
     }
 

@@ -8,6 +8,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import java.util.Arrays;
 
 import jlisa.tensor.DType;
+import jlisa.tensor.Parallel;
 import jlisa.tensor.Rng;
 import jlisa.tensor.Shapes;
 import jlisa.tensor.Tensor;
@@ -108,6 +109,18 @@ class ElementwiseTest {
                 .hasMessageContaining("(2, 3)").hasMessageContaining("(4, 3)").hasMessageContaining("add");
         assertThatThrownBy(() -> Tensor.zeros(5).mul(Tensor.zeros(3)))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("(5,)").hasMessageContaining("(3,)");
+    }
+
+    @Test
+    void longRunsSplitAcrossThreadsGiveTheSameBits() {
+        Rng rng = new Rng(77);
+        Tensor a = Tensor.randn(rng, 3, 100_003), b = Tensor.randn(rng, 100_003);
+        Tensor[] one = new Tensor[2], two = new Tensor[2];
+        Parallel.withThreads(1, () -> { one[0] = a.mul(b); one[1] = a.t().tanh(); });
+        Parallel.withThreads(2, () -> { two[0] = a.mul(b); two[1] = a.t().tanh(); });
+        assertThat(two[0].toFloatArray()).containsExactly(one[0].toFloatArray());
+        assertThat(two[1].toFloatArray()).containsExactly(one[1].toFloatArray());
+        assertThat(one[0].get(2, 99_999)).isEqualTo((float) (a.get(2, 99_999) * b.get(99_999)));
     }
 
     @Test
