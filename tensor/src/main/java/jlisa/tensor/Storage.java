@@ -19,6 +19,7 @@ public abstract class Storage {
     private final long length;
     private final MemoryKind kind;
     private final Cleaner.Cleanable ledgerEntry;
+    private int version;
 
     /** Records {@code length} elements of {@code dtype} under {@code kind} ({@code device}: in device memory). */
     @SuppressWarnings("this-escape") // the Cleaner only keeps a weak reference to this storage
@@ -48,6 +49,16 @@ public abstract class Storage {
 
     /** True if writes are refused (e.g. a read-only memory-mapped file). */
     public boolean isReadOnly() { return false; }
+
+    /**
+     * Counts in-place writes to this storage (shared by all its views), as PyTorch's version
+     * counter: autograd records it when it saves a tensor and refuses a backward pass that would
+     * read a tensor modified since.
+     */
+    public final int version() { return version; }
+
+    /** Marks an in-place write; every code path that mutates a live tensor's elements calls it. */
+    public final void bumpVersion() { version++; }
 
     /** Element {@code i} widened to double. Slow path for generic loops and tests. */
     public abstract double get(long i);

@@ -141,6 +141,9 @@ public final class Tensor {
 
     public int numel() { return Shapes.numel(shape); }
 
+    /** The storage's in-place write counter (see {@link Storage#version()}). */
+    public int version() { return storage.version(); }
+
     /** True if the elements are laid out row-major without gaps (size-1 dims may have any stride). */
     public boolean isContiguous() {
         if (numel() == 0) return true;
@@ -218,6 +221,7 @@ public final class Tensor {
         }
         int[] srcStrides = Shapes.broadcastStrides(src.shape, src.strides, shape);
         Storage from = src.storage, to = storage;
+        to.bumpVersion();
         Runs.forEach(shape, new int[][] {strides, srcStrides}, new int[] {offset, src.offset}, (o, n, s) -> {
             if (from instanceof HeapStorage hf && to instanceof HeapStorage ht && from.dtype() == to.dtype()
                     && from.dtype() != DType.BF16 && s[0] == 1 && s[1] == 1) {
@@ -240,6 +244,7 @@ public final class Tensor {
     /** Sets every element to {@code value}. */
     public Tensor fill(double value) {
         if (storage.isReadOnly()) throw new IllegalStateException("fill: tensor is read-only: " + describe());
+        storage.bumpVersion();
         Runs.forEach(shape, new int[][] {strides}, new int[] {offset}, (o, n, s) -> {
             if (storage instanceof HeapStorage h && dtype() == DType.F32 && s[0] == 1) {
                 Arrays.fill(h.floats(), o[0], o[0] + n, (float) value);
@@ -256,7 +261,10 @@ public final class Tensor {
     public double get(int... index) { return storage.get(elementOffset(index)); }
 
     /** Sets the element at {@code index}. */
-    public void set(double value, int... index) { storage.set(elementOffset(index), value); }
+    public void set(double value, int... index) {
+        storage.bumpVersion();
+        storage.set(elementOffset(index), value);
+    }
 
     /** The value of a one-element tensor. */
     public double item() {
@@ -500,6 +508,47 @@ public final class Tensor {
                     + Shapes.str(shape) + ")");
         }
         return new Tensor(storage, remove(shape, d), remove(strides, d), offset);
+    }
+
+    /** Joins tensors along {@code dim}; all other sizes must agree. The result is a new contiguous tensor. */
+    public static Tensor cat(int dim, Tensor... parts) {
+        if (parts.length == 0) throw new IllegalArgumentException("cat: expected at least one tensor, got none");
+        int rank = parts[0].dim();
+        int d = Shapes.dim(dim, rank, "cat");
+        int[] out = parts[0].shape();
+        DType dtype = parts[0].dtype().computeType();
+        for (int i = 1; i < parts.length; i++) {
+            int[] s = parts[i].shape;
+            boolean ok = s.length == rank;
+            for (int j = 0; ok && j < rank; j++) ok = j == d || s[j] == out[j];
+            if (!ok) {
+                throw new IllegalArgumentException("cat: tensor " + i + " has shape " + Shapes.str(s) + " but tensor 0 has "
+                        + Shapes.str(parts[0].shape) + "; all sizes but dim " + d + " must match");
+            }
+            out[d] += s[d];
+            dtype = DType.promote(dtype, parts[i].dtype());
+        }
+        Tensor result = zeros(dtype, out);
+        int at = 0;
+        for (Tensor p : parts) {
+            result.narrow(d, at, p.shape[d]).copyFrom(p);
+            at += p.shape[d];
+        }
+        return result;
+    }
+
+    /** Views of consecutive pieces along {@code dim} with the given sizes, which must add up to the dim's size. */
+    public Tensor[] split(int dim, int... sizes) {
+        int d = Shapes.dim(dim, shape.length, "split");
+        long total = 0;
+        for (int s : sizes) total += s;
+        if (total != shape[d]) {
+            throw new IllegalArgumentException("split: sizes " + Arrays.toString(sizes) + " add up to " + total
+                    + " but dim " + d + " of " + Shapes.str(shape) + " has " + shape[d]);
+        }
+        Tensor[] out = new Tensor[sizes.length];
+        for (int i = 0, at = 0; i < sizes.length; at += sizes[i++]) out[i] = narrow(d, at, sizes[i]);
+        return out;
     }
 
     private static int[] remove(int[] a, int i) {

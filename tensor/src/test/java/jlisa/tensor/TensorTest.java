@@ -156,6 +156,35 @@ class TensorTest {
     }
 
     @Test
+    void catJoinsAndSplitViewsAlongADim() {
+        Tensor a = Tensor.arange(6).reshape(2, 3), b = Tensor.arange(0, 4, 1, DType.F64).reshape(2, 2);
+        Tensor c = Tensor.cat(1, a, b.mul(-1.0), a.narrow(1, 0, 1));
+        assertThat(c.shape()).containsExactly(2, 6);
+        assertThat(c.dtype()).isEqualTo(DType.F64);
+        assertThat(c.toDoubleArray()).containsExactly(0, 1, 2, -0.0, -1, 0, 3, 4, 5, -2, -3, 3);
+        Tensor[] parts = c.split(-1, 3, 2, 1);
+        assertClose(parts[0], a, 0);
+        assertThat(parts[1].storage()).isSameAs(c.storage());
+        assertThatThrownBy(() -> Tensor.cat(0, a, b)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("(2, 2)").hasMessageContaining("(2, 3)");
+        assertThatThrownBy(() -> c.split(1, 3, 2)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("add up to 5");
+    }
+
+    @Test
+    void inPlaceWritesBumpTheSharedVersionCounter() {
+        Tensor x = Tensor.zeros(3, 4);
+        Tensor v = x.t();
+        int v0 = x.version();
+        x.fill(1);
+        v.set(2, 0, 1);
+        x.narrow(0, 0, 1).copyFrom(Tensor.ones(4));
+        assertThat(v.version()).isEqualTo(x.version()).isEqualTo(v0 + 3);
+        x.add(1.0);                                          // out-of-place ops do not touch it
+        assertThat(x.version()).isEqualTo(v0 + 3);
+    }
+
+    @Test
     void copyFromBroadcastsAndConverts() {
         Tensor dst = Tensor.zeros(DType.F64, 2, 3);
         dst.copyFrom(Tensor.of(new float[] {1, 2, 3}, 3));
