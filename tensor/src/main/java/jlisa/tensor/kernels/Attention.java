@@ -183,9 +183,9 @@ public final class Attention {
     /** One (b, h): query tiles × key tiles with an online softmax; kv head index {@code bkv} = b·Hkv + h/group. */
     private static void forwardHead(float[] out, float[] lse, float[] q, float[] k, float[] v, int bh, int bkv,
                                     int Tq, int Tk, int D, float scale, Tiles s) {
-        int dp = s.dp, tkp = s.tkp, offset = Tk - Tq;
+        int dp = s.dp, offset = Tk - Tq;
         int qBase = bh * Tq * D, kvBase = bkv * Tk * D;
-        transpose(k, kvBase, Tk, D, s.kt, tkp);
+        transposeToPanels(k, kvBase, Tk, D, s.kt);
         float[] vRows = v;
         int vOff = kvBase;
         if (D != dp) {
@@ -195,7 +195,7 @@ public final class Attention {
         }
         float[] qs = s.qs, acc = s.acc, sc = s.scores, m = s.rowMax, l = s.rowSum;
         for (int i0 = 0; i0 < Tq; i0 += BQ) {
-            int rows = Math.min(BQ, Tq - i0), mq = roundUp(rows, 4);
+            int rows = Math.min(BQ, Tq - i0), mq = roundUp(rows, MR);
             loadRows(q, qBase + i0 * D, rows, mq, D, scale, qs, dp);
             Arrays.fill(m, Float.NEGATIVE_INFINITY);
             Arrays.fill(l, 0f);
@@ -203,7 +203,7 @@ public final class Attention {
             int keyEnd = offset + i0 + rows; // the tile's last row sees keys < keyEnd
             for (int j0 = 0; j0 < keyEnd; j0 += BK) {
                 int jw = Math.min(BK, keyEnd - j0), n = roundUp(jw, L);
-                gemm(qs, 0, dp, s.kt, j0, tkp, sc, 0, BK, mq, n, D, false);
+                gemm(qs, 0, dp, s.kt, j0 * D, BK, sc, 0, BK, mq, n, D, false);
                 for (int r = 0; r < mq; r++) {
                     int valid = Math.min(jw, offset + i0 + Math.min(r, rows - 1) + 1 - j0);
                     int row = r * BK;
@@ -279,10 +279,10 @@ public final class Attention {
     private static void backwardKvHead(float[] dq, float[] dk, float[] dv, float[] dout, float[] q, float[] k, float[] v,
                                        float[] out, float[] lse, int bkv, int H, int Hkv, int Tq, int Tk, int D,
                                        float scale, Tiles s) {
-        int dp = s.dp, tkp = s.tkp, offset = Tk - Tq, group = H / Hkv, b = bkv / Hkv, kvh = bkv % Hkv;
+        int dp = s.dp, offset = Tk - Tq, group = H / Hkv, b = bkv / Hkv, kvh = bkv % Hkv;
         int kvBase = bkv * Tk * D;
-        transpose(k, kvBase, Tk, D, s.kt, tkp);
-        transpose(v, kvBase, Tk, D, s.vt, tkp);
+        transposeToPanels(k, kvBase, Tk, D, s.kt);
+        transposeToPanels(v, kvBase, Tk, D, s.vt);
         float[] kRows = k;
         int kOff = kvBase;
         if (D != dp) {
@@ -297,7 +297,7 @@ public final class Attention {
         for (int h = kvh * group; h < (kvh + 1) * group; h++) {
             int bh = b * H + h, qBase = bh * Tq * D;
             for (int i0 = 0; i0 < Tq; i0 += BQ) {
-                int rows = Math.min(BQ, Tq - i0), mq = roundUp(rows, 4);
+                int rows = Math.min(BQ, Tq - i0), mq = roundUp(rows, MR);
                 loadRows(q, qBase + i0 * D, rows, mq, D, scale, qs, dp);
                 loadRows(dout, qBase + i0 * D, rows, mq, D, 1f, go, dp);
                 for (int r = 0; r < rows; r++) {
@@ -310,9 +310,9 @@ public final class Attention {
                 Arrays.fill(dqAcc, 0, mq * dp, 0f);
                 int keyEnd = offset + i0 + rows;
                 for (int j0 = 0; j0 < keyEnd; j0 += BK) {
-                    int jw = Math.min(BK, keyEnd - j0), n = roundUp(jw, L), jp = roundUp(jw, 4);
-                    gemm(qs, 0, dp, s.kt, j0, tkp, p, 0, BK, mq, n, D, false);
-                    gemm(go, 0, dp, s.vt, j0, tkp, ds, 0, BK, mq, n, D, false);
+                    int jw = Math.min(BK, keyEnd - j0), n = roundUp(jw, L), jp = roundUp(jw, MR);
+                    gemm(qs, 0, dp, s.kt, j0 * D, BK, p, 0, BK, mq, n, D, false);
+                    gemm(go, 0, dp, s.vt, j0 * D, BK, ds, 0, BK, mq, n, D, false);
                     for (int r = 0; r < mq; r++) {
                         int row = r * BK;
                         int valid = r < rows ? Math.min(jw, offset + i0 + r + 1 - j0) : 0;
@@ -390,69 +390,100 @@ public final class Attention {
         }
     }
 
+    /** Rows of the gemm register block. */
+    static final int MR = 8;
+
     /**
-     * c[m×n] (+)= a[m×kDim]·b[kDim×n], row-major with leading dims lda, ldb, ldc; m a multiple of 4, n of L.
-     * A 4-row × 2-vector register block: per step of the reduction, 4 broadcasts and 2 loads feed 8 FMAs.
+     * c[m×n] (+)= a[m×kDim]·b[kDim×n], row-major with leading dims lda, ldb, ldc; m a multiple of {@value #MR}, n of
+     * L. An 8-row × 2-vector register block (16 accumulators, as {@link GemmKernel}): per step of the reduction,
+     * 8 broadcasts of a and 2 loads of b feed 16 FMAs; an 8 × 1-vector block takes an odd last vector.
      */
     private static void gemm(float[] a, int aOff, int lda, float[] b, int bOff, int ldb, float[] c, int cOff, int ldc,
                              int m, int n, int kDim, boolean accumulate) {
         int n2 = n - n % (2 * L);
-        for (int i = 0; i < m; i += 4) {
-            int a0 = aOff + i * lda, a1 = a0 + lda, a2 = a1 + lda, a3 = a2 + lda;
-            int c0 = cOff + i * ldc, c1 = c0 + ldc, c2 = c1 + ldc, c3 = c2 + ldc;
+        for (int i = 0; i < m; i += MR) {
+            int a0 = aOff + i * lda, c0 = cOff + i * ldc;
             for (int j = 0; j < n2; j += 2 * L) {
-                FloatVector x00, x01, x10, x11, x20, x21, x30, x31;
+                FloatVector x00, x01, x10, x11, x20, x21, x30, x31, x40, x41, x50, x51, x60, x61, x70, x71;
                 if (accumulate) {
                     x00 = FloatVector.fromArray(F, c, c0 + j); x01 = FloatVector.fromArray(F, c, c0 + j + L);
-                    x10 = FloatVector.fromArray(F, c, c1 + j); x11 = FloatVector.fromArray(F, c, c1 + j + L);
-                    x20 = FloatVector.fromArray(F, c, c2 + j); x21 = FloatVector.fromArray(F, c, c2 + j + L);
-                    x30 = FloatVector.fromArray(F, c, c3 + j); x31 = FloatVector.fromArray(F, c, c3 + j + L);
+                    x10 = FloatVector.fromArray(F, c, c0 + 1 * ldc + j); x11 = FloatVector.fromArray(F, c, c0 + 1 * ldc + j + L);
+                    x20 = FloatVector.fromArray(F, c, c0 + 2 * ldc + j); x21 = FloatVector.fromArray(F, c, c0 + 2 * ldc + j + L);
+                    x30 = FloatVector.fromArray(F, c, c0 + 3 * ldc + j); x31 = FloatVector.fromArray(F, c, c0 + 3 * ldc + j + L);
+                    x40 = FloatVector.fromArray(F, c, c0 + 4 * ldc + j); x41 = FloatVector.fromArray(F, c, c0 + 4 * ldc + j + L);
+                    x50 = FloatVector.fromArray(F, c, c0 + 5 * ldc + j); x51 = FloatVector.fromArray(F, c, c0 + 5 * ldc + j + L);
+                    x60 = FloatVector.fromArray(F, c, c0 + 6 * ldc + j); x61 = FloatVector.fromArray(F, c, c0 + 6 * ldc + j + L);
+                    x70 = FloatVector.fromArray(F, c, c0 + 7 * ldc + j); x71 = FloatVector.fromArray(F, c, c0 + 7 * ldc + j + L);
                 } else {
-                    x00 = x01 = x10 = x11 = x20 = x21 = x30 = x31 = FloatVector.zero(F);
+                    x00 = x01 = x10 = x11 = x20 = x21 = x30 = x31 = x40 = x41 = x50 = x51 = x60 = x61 = x70 = x71 = FloatVector.zero(F);
                 }
                 for (int p = 0, bp = bOff + j; p < kDim; p++, bp += ldb) {
-                    FloatVector b0 = FloatVector.fromArray(F, b, bp), b1 = FloatVector.fromArray(F, b, bp + L);
-                    FloatVector s0 = FloatVector.broadcast(F, a[a0 + p]);
-                    x00 = s0.fma(b0, x00); x01 = s0.fma(b1, x01);
-                    FloatVector s1 = FloatVector.broadcast(F, a[a1 + p]);
-                    x10 = s1.fma(b0, x10); x11 = s1.fma(b1, x11);
-                    FloatVector s2 = FloatVector.broadcast(F, a[a2 + p]);
-                    x20 = s2.fma(b0, x20); x21 = s2.fma(b1, x21);
-                    FloatVector s3 = FloatVector.broadcast(F, a[a3 + p]);
-                    x30 = s3.fma(b0, x30); x31 = s3.fma(b1, x31);
+                    FloatVector b0 = FloatVector.fromArray(F, b, bp), b1 = FloatVector.fromArray(F, b, bp + L), s;
+                    s = FloatVector.broadcast(F, a[a0 + p]); x00 = s.fma(b0, x00); x01 = s.fma(b1, x01);
+                    s = FloatVector.broadcast(F, a[a0 + 1 * lda + p]); x10 = s.fma(b0, x10); x11 = s.fma(b1, x11);
+                    s = FloatVector.broadcast(F, a[a0 + 2 * lda + p]); x20 = s.fma(b0, x20); x21 = s.fma(b1, x21);
+                    s = FloatVector.broadcast(F, a[a0 + 3 * lda + p]); x30 = s.fma(b0, x30); x31 = s.fma(b1, x31);
+                    s = FloatVector.broadcast(F, a[a0 + 4 * lda + p]); x40 = s.fma(b0, x40); x41 = s.fma(b1, x41);
+                    s = FloatVector.broadcast(F, a[a0 + 5 * lda + p]); x50 = s.fma(b0, x50); x51 = s.fma(b1, x51);
+                    s = FloatVector.broadcast(F, a[a0 + 6 * lda + p]); x60 = s.fma(b0, x60); x61 = s.fma(b1, x61);
+                    s = FloatVector.broadcast(F, a[a0 + 7 * lda + p]); x70 = s.fma(b0, x70); x71 = s.fma(b1, x71);
                 }
                 x00.intoArray(c, c0 + j); x01.intoArray(c, c0 + j + L);
-                x10.intoArray(c, c1 + j); x11.intoArray(c, c1 + j + L);
-                x20.intoArray(c, c2 + j); x21.intoArray(c, c2 + j + L);
-                x30.intoArray(c, c3 + j); x31.intoArray(c, c3 + j + L);
+                x10.intoArray(c, c0 + 1 * ldc + j); x11.intoArray(c, c0 + 1 * ldc + j + L);
+                x20.intoArray(c, c0 + 2 * ldc + j); x21.intoArray(c, c0 + 2 * ldc + j + L);
+                x30.intoArray(c, c0 + 3 * ldc + j); x31.intoArray(c, c0 + 3 * ldc + j + L);
+                x40.intoArray(c, c0 + 4 * ldc + j); x41.intoArray(c, c0 + 4 * ldc + j + L);
+                x50.intoArray(c, c0 + 5 * ldc + j); x51.intoArray(c, c0 + 5 * ldc + j + L);
+                x60.intoArray(c, c0 + 6 * ldc + j); x61.intoArray(c, c0 + 6 * ldc + j + L);
+                x70.intoArray(c, c0 + 7 * ldc + j); x71.intoArray(c, c0 + 7 * ldc + j + L);
             }
             if (n2 < n) {
                 int j = n2;
-                FloatVector x0, x1, x2, x3;
+                FloatVector x00, x10, x20, x30, x40, x50, x60, x70;
                 if (accumulate) {
-                    x0 = FloatVector.fromArray(F, c, c0 + j); x1 = FloatVector.fromArray(F, c, c1 + j);
-                    x2 = FloatVector.fromArray(F, c, c2 + j); x3 = FloatVector.fromArray(F, c, c3 + j);
+                    x00 = FloatVector.fromArray(F, c, c0 + j);
+                    x10 = FloatVector.fromArray(F, c, c0 + 1 * ldc + j);
+                    x20 = FloatVector.fromArray(F, c, c0 + 2 * ldc + j);
+                    x30 = FloatVector.fromArray(F, c, c0 + 3 * ldc + j);
+                    x40 = FloatVector.fromArray(F, c, c0 + 4 * ldc + j);
+                    x50 = FloatVector.fromArray(F, c, c0 + 5 * ldc + j);
+                    x60 = FloatVector.fromArray(F, c, c0 + 6 * ldc + j);
+                    x70 = FloatVector.fromArray(F, c, c0 + 7 * ldc + j);
                 } else {
-                    x0 = x1 = x2 = x3 = FloatVector.zero(F);
+                    x00 = x10 = x20 = x30 = x40 = x50 = x60 = x70 = FloatVector.zero(F);
                 }
                 for (int p = 0, bp = bOff + j; p < kDim; p++, bp += ldb) {
                     FloatVector b0 = FloatVector.fromArray(F, b, bp);
-                    x0 = FloatVector.broadcast(F, a[a0 + p]).fma(b0, x0);
-                    x1 = FloatVector.broadcast(F, a[a1 + p]).fma(b0, x1);
-                    x2 = FloatVector.broadcast(F, a[a2 + p]).fma(b0, x2);
-                    x3 = FloatVector.broadcast(F, a[a3 + p]).fma(b0, x3);
+                    x00 = FloatVector.broadcast(F, a[a0 + p]).fma(b0, x00);
+                    x10 = FloatVector.broadcast(F, a[a0 + 1 * lda + p]).fma(b0, x10);
+                    x20 = FloatVector.broadcast(F, a[a0 + 2 * lda + p]).fma(b0, x20);
+                    x30 = FloatVector.broadcast(F, a[a0 + 3 * lda + p]).fma(b0, x30);
+                    x40 = FloatVector.broadcast(F, a[a0 + 4 * lda + p]).fma(b0, x40);
+                    x50 = FloatVector.broadcast(F, a[a0 + 5 * lda + p]).fma(b0, x50);
+                    x60 = FloatVector.broadcast(F, a[a0 + 6 * lda + p]).fma(b0, x60);
+                    x70 = FloatVector.broadcast(F, a[a0 + 7 * lda + p]).fma(b0, x70);
                 }
-                x0.intoArray(c, c0 + j); x1.intoArray(c, c1 + j);
-                x2.intoArray(c, c2 + j); x3.intoArray(c, c3 + j);
+                x00.intoArray(c, c0 + j);
+                x10.intoArray(c, c0 + 1 * ldc + j);
+                x20.intoArray(c, c0 + 2 * ldc + j);
+                x30.intoArray(c, c0 + 3 * ldc + j);
+                x40.intoArray(c, c0 + 4 * ldc + j);
+                x50.intoArray(c, c0 + 5 * ldc + j);
+                x60.intoArray(c, c0 + 6 * ldc + j);
+                x70.intoArray(c, c0 + 7 * ldc + j);
             }
         }
     }
 
-    /** dst[d·ld + j] = src[off + j·D + d]: a head's (T, D) rows as D rows of length ld (columns ≥ T stay zero). */
-    private static void transpose(float[] src, int off, int T, int D, float[] dst, int ld) {
+    /**
+     * A head's (T, D) rows transposed into panels of {@value #BK} keys: key j, dim d at (j/BK)·D·BK + d·BK + j%BK, so
+     * key tile j0 is the D × BK row-major block at j0·D (columns ≥ T stay zero). Panels rather than one D × T matrix:
+     * a row stride of T floats (4 KiB at T = 1024) maps every row of a tile to the same L1 set.
+     */
+    private static void transposeToPanels(float[] src, int off, int T, int D, float[] dst) {
         for (int j = 0; j < T; j++) {
-            int o = off + j * D;
-            for (int d = 0; d < D; d++) dst[d * ld + j] = src[o + d];
+            int o = off + j * D, t = (j / BK) * D * BK + j % BK;
+            for (int d = 0; d < D; d++) dst[t + d * BK] = src[o + d];
         }
     }
 
