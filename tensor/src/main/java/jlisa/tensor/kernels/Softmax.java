@@ -35,6 +35,55 @@ public final class Softmax {
         return s;
     }
 
+    // ---------------------------------------------------------------- exp, the same bits in every JIT tier
+
+    // exp(x) = 2^k · e^r with k = round(x·log2 e) and |r| ≤ ln2/2 (Cody–Waite split of ln 2), e^r by Cephes'
+    // expf polynomial (about 1 ulp). Built from fma/mul/add only, so the interpreter, C1, C2, vector lanes and
+    // scalar tails all give the same bits; lanewise(EXP) does not (C2 calls SVML, the fallback Math.exp), which
+    // would make results depend on warm-up and on where a row's vector loop ends.
+    private static final float LOG2E = 1.44269504088896341f, LN2_HI = 0.693359375f, LN2_LO = -2.12194440e-4f;
+    private static final float ROUND = 12582912f; // 1.5·2^23: adding it rounds to an integer, kept in the low bits
+    private static final int ROUND_BITS = Float.floatToRawIntBits(ROUND);
+    private static final float EXP_LO = -87.33654f, EXP_HI = 88.37626f; // above: k = 128, past the float exponent range
+    private static final float P0 = 1.9875691500e-4f, P1 = 1.3981999507e-3f, P2 = 8.3334519073e-3f,
+            P3 = 4.1665795894e-2f, P4 = 1.6666665459e-1f, P5 = 5.0000001201e-1f;
+
+    /** e^x per lane: 0 below -87.34 (where e^x leaves the normal floats), +inf above 88.38 (near float overflow), NaN stays NaN. */
+    static FloatVector exp(FloatVector x) {
+        FloatVector t = x.fma(FloatVector.broadcast(S, LOG2E), FloatVector.broadcast(S, ROUND));
+        FloatVector k = t.sub(ROUND);
+        FloatVector r = k.fma(FloatVector.broadcast(S, -LN2_HI), x);
+        r = k.fma(FloatVector.broadcast(S, -LN2_LO), r);
+        FloatVector p = r.fma(FloatVector.broadcast(S, P0), FloatVector.broadcast(S, P1));
+        p = p.fma(r, FloatVector.broadcast(S, P2));
+        p = p.fma(r, FloatVector.broadcast(S, P3));
+        p = p.fma(r, FloatVector.broadcast(S, P4));
+        p = p.fma(r, FloatVector.broadcast(S, P5));
+        FloatVector y = p.fma(r.mul(r), r).add(1f);
+        FloatVector scale = t.reinterpretAsInts().sub(ROUND_BITS - 127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
+        FloatVector e = y.mul(scale);
+        e = e.blend(0f, x.compare(VectorOperators.LT, EXP_LO));
+        return e.blend(Float.POSITIVE_INFINITY, x.compare(VectorOperators.GT, EXP_HI));
+    }
+
+    /** e^x with exactly the arithmetic of {@link #exp(FloatVector)}, for scalar tails. */
+    static float exp(float x) {
+        if (x < EXP_LO) return 0f;
+        if (x > EXP_HI) return Float.POSITIVE_INFINITY;
+        float t = Math.fma(x, LOG2E, ROUND);
+        float k = t - ROUND;
+        float r = Math.fma(k, -LN2_HI, x);
+        r = Math.fma(k, -LN2_LO, r);
+        float p = Math.fma(r, P0, P1);
+        p = Math.fma(p, r, P2);
+        p = Math.fma(p, r, P3);
+        p = Math.fma(p, r, P4);
+        p = Math.fma(p, r, P5);
+        float y = Math.fma(p, r * r, r) + 1f;
+        float scale = Float.intBitsToFloat((Float.floatToRawIntBits(t) - (ROUND_BITS - 127)) << 23);
+        return y * scale;
+    }
+
     // ================================================================ softmax, F32
 
     /** out[r,:] = exp(x[r,:] - max_r) / Σ exp(x[r,:] - max_r). {@code out} may alias {@code x} (same offset). */
@@ -58,13 +107,13 @@ public final class Softmax {
         FloatVector vm = FloatVector.broadcast(S, max);
         FloatVector vsum = FloatVector.zero(S);
         for (i = 0; i < upper; i += L) {
-            FloatVector e = FloatVector.fromArray(S, x, xo + i).sub(vm).lanewise(VectorOperators.EXP);
+            FloatVector e = exp(FloatVector.fromArray(S, x, xo + i).sub(vm));
             e.intoArray(out, oo + i);
             vsum = vsum.add(e);
         }
         float sum = sumLanes(vsum);
         for (; i < cols; i++) {
-            float e = (float) Math.exp(x[xo + i] - max);
+            float e = exp(x[xo + i] - max);
             out[oo + i] = e;
             sum += e;
         }
@@ -115,10 +164,10 @@ public final class Softmax {
                 FloatVector vm = FloatVector.broadcast(S, max);
                 FloatVector vsum = FloatVector.zero(S);
                 for (i = 0; i < upper; i += L) {
-                    vsum = vsum.add(FloatVector.fromArray(S, x, xo + i).sub(vm).lanewise(VectorOperators.EXP));
+                    vsum = vsum.add(exp(FloatVector.fromArray(S, x, xo + i).sub(vm)));
                 }
                 float sum = sumLanes(vsum);
-                for (; i < cols; i++) sum += (float) Math.exp(x[xo + i] - max);
+                for (; i < cols; i++) sum += exp(x[xo + i] - max);
                 float shift = max + (float) Math.log(sum);
                 FloatVector vs = FloatVector.broadcast(S, shift);
                 for (i = 0; i < upper; i += L) FloatVector.fromArray(S, x, xo + i).sub(vs).intoArray(out, oo + i);
@@ -139,10 +188,10 @@ public final class Softmax {
                 for (; i < cols; i++) sum += dy[go + i];
                 FloatVector vsum = FloatVector.broadcast(S, sum);
                 for (i = 0; i < upper; i += L) {
-                    FloatVector p = FloatVector.fromArray(S, y, yo + i).lanewise(VectorOperators.EXP);
+                    FloatVector p = exp(FloatVector.fromArray(S, y, yo + i));
                     FloatVector.fromArray(S, dy, go + i).sub(p.mul(vsum)).intoArray(dx, xo + i);
                 }
-                for (; i < cols; i++) dx[xo + i] = dy[go + i] - (float) Math.exp(y[yo + i]) * sum;
+                for (; i < cols; i++) dx[xo + i] = dy[go + i] - exp(y[yo + i]) * sum;
             }
         });
     }

@@ -214,20 +214,42 @@ class SoftmaxTest {
         Tensor x = Tensor.randn(rng, 0, 3, DType.F32, 300, 257);
         Tensor dy = Tensor.randn(rng, 0, 1, DType.F32, 300, 257);
         float[][] ref = null;
+        // the first run is cold (interpreted), later ones compiled: Softmax.exp gives the same bits in every tier
         for (int threads : new int[] {1, 2, 3, 1}) {
             float[][] got = new float[4][];
             Parallel.withThreads(threads, () -> {
-                for (int rep = 0; rep < 5; rep++) { // warm: the interpreter's exp and C2's may round differently
-                    Tensor y = Softmax.softmax(x), ly = Softmax.logSoftmax(x);
-                    got[0] = y.toFloatArray();
-                    got[1] = ly.toFloatArray();
-                    got[2] = Softmax.softmaxBackward(y, dy).toFloatArray();
-                    got[3] = Softmax.logSoftmaxBackward(ly, dy).toFloatArray();
-                }
+                Tensor y = Softmax.softmax(x), ly = Softmax.logSoftmax(x);
+                got[0] = y.toFloatArray();
+                got[1] = ly.toFloatArray();
+                got[2] = Softmax.softmaxBackward(y, dy).toFloatArray();
+                got[3] = Softmax.logSoftmaxBackward(ly, dy).toFloatArray();
             });
             if (ref == null) ref = got;
             else for (int k = 0; k < 4; k++) assertThat(got[k]).as("output %d with %d threads", k, threads).isEqualTo(ref[k]);
         }
+    }
+
+    @Test
+    void sharedExpIsWithinTwoUlpsAndVectorLanesMatchTheScalarBitForBit() {
+        int n = 1 << 13;
+        float[] x = new float[n];
+        for (int i = 0; i < n; i++) x[i] = -87.3f + (87.3f + 88.3f) * i / (n - 1);
+        int lanes = jdk.incubator.vector.FloatVector.SPECIES_PREFERRED.length();
+        float[] v = new float[n];
+        for (int i = 0; i + lanes <= n; i += lanes) {
+            Softmax.exp(jdk.incubator.vector.FloatVector.fromArray(jdk.incubator.vector.FloatVector.SPECIES_PREFERRED, x, i)).intoArray(v, i);
+        }
+        for (int i = 0; i < n; i++) {
+            float e = Softmax.exp(x[i]);
+            if (Float.floatToRawIntBits(v[i]) != Float.floatToRawIntBits(e)) throw new AssertionError("lane " + v[i] + " vs scalar " + e + " at x=" + x[i]);
+            double exact = Math.exp(x[i]);
+            if (Math.abs(e - exact) > 2 * Math.ulp((float) exact)) throw new AssertionError("exp(" + x[i] + ") = " + e + ", exact " + exact);
+        }
+        assertThat(Softmax.exp(0f)).isEqualTo(1f);
+        assertThat(Softmax.exp(Float.NEGATIVE_INFINITY)).isZero();
+        assertThat(Softmax.exp(-1000f)).isZero();
+        assertThat(Softmax.exp(Float.POSITIVE_INFINITY)).isInfinite();
+        assertThat(Softmax.exp(Float.NaN)).isNaN();
     }
 
     // ---------------------------------------------------------------- bad input
