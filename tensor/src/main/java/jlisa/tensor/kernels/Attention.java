@@ -33,7 +33,10 @@ public final class Attention {
     private Attention() {}
 
     /** Query rows per tile. */
-    static final int BQ = 32;
+    static final int BQ = 16;
+    /** Query rows per tile in backward: dv += Pᵀ·dout and dk += dSᵀ·q reduce over them, so longer pays. */
+    static final int BQ_BACKWARD = 32;
+    private static final int BQ_MAX = Math.max(BQ, BQ_BACKWARD);
     /** Keys per tile (a multiple of twice the vector length). */
     static final int BK = 64;
 
@@ -203,7 +206,7 @@ public final class Attention {
             int keyEnd = offset + i0 + rows; // the tile's last row sees keys < keyEnd
             for (int j0 = 0; j0 < keyEnd; j0 += BK) {
                 int jw = Math.min(BK, keyEnd - j0), n = roundUp(jw, L);
-                gemm(qs, 0, dp, s.kt, j0 * D, BK, sc, 0, BK, mq, n, D, false);
+                gemm(qs, 0, dp, 1, s.kt, j0 * D, BK, sc, 0, BK, mq, n, D, false);
                 for (int r = 0; r < mq; r++) {
                     int valid = Math.min(jw, offset + i0 + Math.min(r, rows - 1) + 1 - j0);
                     int row = r * BK;
@@ -226,7 +229,7 @@ public final class Attention {
                     m[r] = mNew;
                     if (alpha != 1f) scaleRow(acc, r * dp, dp, alpha);
                 }
-                gemm(sc, 0, BK, vRows, vOff + j0 * dp, dp, acc, 0, dp, mq, dp, jw, true);
+                gemm(sc, 0, BK, 1, vRows, vOff + j0 * dp, dp, acc, 0, dp, mq, dp, jw, true);
             }
             for (int r = 0; r < rows; r++) {
                 int o = qBase + (i0 + r) * D;
@@ -291,13 +294,13 @@ public final class Attention {
             kOff = 0;
         }
         float[] dkAcc = s.dkAcc, dvAcc = s.dvAcc, qs = s.qs, go = s.gradOut, dqAcc = s.acc;
-        float[] p = s.scores, ds = s.dScores, pt = s.scoresT, dst = s.dScoresT, lseRow = s.rowMax, di = s.rowSum;
+        float[] p = s.scores, ds = s.dScores, lseRow = s.rowMax, di = s.rowSum;
         Arrays.fill(dkAcc, 0f);
         Arrays.fill(dvAcc, 0f);
         for (int h = kvh * group; h < (kvh + 1) * group; h++) {
             int bh = b * H + h, qBase = bh * Tq * D;
-            for (int i0 = 0; i0 < Tq; i0 += BQ) {
-                int rows = Math.min(BQ, Tq - i0), mq = roundUp(rows, MR);
+            for (int i0 = 0; i0 < Tq; i0 += BQ_BACKWARD) {
+                int rows = Math.min(BQ_BACKWARD, Tq - i0), mq = roundUp(rows, MR);
                 loadRows(q, qBase + i0 * D, rows, mq, D, scale, qs, dp);
                 loadRows(dout, qBase + i0 * D, rows, mq, D, 1f, go, dp);
                 for (int r = 0; r < rows; r++) {
@@ -311,8 +314,8 @@ public final class Attention {
                 int keyEnd = offset + i0 + rows;
                 for (int j0 = 0; j0 < keyEnd; j0 += BK) {
                     int jw = Math.min(BK, keyEnd - j0), n = roundUp(jw, L), jp = roundUp(jw, MR);
-                    gemm(qs, 0, dp, s.kt, j0 * D, BK, p, 0, BK, mq, n, D, false);
-                    gemm(go, 0, dp, s.vt, j0 * D, BK, ds, 0, BK, mq, n, D, false);
+                    gemm(qs, 0, dp, 1, s.kt, j0 * D, BK, p, 0, BK, mq, n, D, false);
+                    gemm(go, 0, dp, 1, s.vt, j0 * D, BK, ds, 0, BK, mq, n, D, false);
                     for (int r = 0; r < mq; r++) {
                         int row = r * BK;
                         int valid = r < rows ? Math.min(jw, offset + i0 + r + 1 - j0) : 0;
@@ -330,22 +333,10 @@ public final class Attention {
                         Arrays.fill(p, row + valid, row + n, 0f);
                         Arrays.fill(ds, row + valid, row + n, 0f);
                     }
-                    // ds now holds dS = P ∘ (dP − D_i). Transposes feed dv += Pᵀ·dout and dk += dSᵀ·(q·scale).
-                    for (int c = 0; c < jp; c++) {
-                        int t = c * BQ;
-                        if (c < jw) {
-                            for (int r = 0; r < mq; r++) {
-                                pt[t + r] = p[r * BK + c];
-                                dst[t + r] = ds[r * BK + c];
-                            }
-                        } else {
-                            Arrays.fill(pt, t, t + mq, 0f);
-                            Arrays.fill(dst, t, t + mq, 0f);
-                        }
-                    }
-                    gemm(pt, 0, BQ, go, 0, dp, dvAcc, j0 * dp, dp, jp, dp, mq, true);
-                    gemm(dst, 0, BQ, qs, 0, dp, dkAcc, j0 * dp, dp, jp, dp, mq, true);
-                    gemm(ds, 0, BK, kRows, kOff + j0 * dp, dp, dqAcc, 0, dp, mq, dp, jw, true);
+                    // ds now holds dS = P ∘ (dP − D_i); P and dS are zero outside the mask and in padding rows.
+                    gemm(p, 0, 1, BK, go, 0, dp, dvAcc, j0 * dp, dp, jp, dp, mq, true);   // dv += Pᵀ·dout
+                    gemm(ds, 0, 1, BK, qs, 0, dp, dkAcc, j0 * dp, dp, jp, dp, mq, true);  // dk += dSᵀ·(q·scale)
+                    gemm(ds, 0, BK, 1, kRows, kOff + j0 * dp, dp, dqAcc, 0, dp, mq, dp, jw, true); // dq += dS·k
                 }
                 for (int r = 0; r < rows; r++) {
                     int o = qBase + (i0 + r) * D;
@@ -364,27 +355,25 @@ public final class Attention {
     private static final class Tiles {
         final int dp, tkp;
         final float[] kt, vp, qs, acc, scores, rowMax, rowSum, lanes;
-        float[] vt, gradOut, dScores, scoresT, dScoresT, dkAcc, dvAcc;
+        float[] vt, gradOut, dScores, dkAcc, dvAcc;
 
         Tiles(int Tk, int D) {
             dp = roundUp(D, L);
             tkp = roundUp(Math.max(Tk, 1), BK);
             kt = new float[D * tkp];
             vp = D == dp ? null : new float[Tk * dp];
-            qs = new float[BQ * dp];
-            acc = new float[BQ * dp];
-            scores = new float[BQ * BK];
-            rowMax = new float[BQ];
-            rowSum = new float[BQ];
+            qs = new float[BQ_MAX * dp];
+            acc = new float[BQ_MAX * dp];
+            scores = new float[BQ_MAX * BK];
+            rowMax = new float[BQ_MAX];
+            rowSum = new float[BQ_MAX];
             lanes = new float[L];
         }
 
         void allocateBackward() {
             vt = new float[dp * tkp];
-            gradOut = new float[BQ * dp];
-            dScores = new float[BQ * BK];
-            scoresT = new float[BK * BQ];
-            dScoresT = new float[BK * BQ];
+            gradOut = new float[BQ_MAX * dp];
+            dScores = new float[BQ_MAX * BK];
             dkAcc = new float[tkp * dp];
             dvAcc = new float[tkp * dp];
         }
@@ -394,15 +383,17 @@ public final class Attention {
     static final int MR = 8;
 
     /**
-     * c[m×n] (+)= a[m×kDim]·b[kDim×n], row-major with leading dims lda, ldb, ldc; m a multiple of {@value #MR}, n of
-     * L. An 8-row × 2-vector register block (16 accumulators, as {@link GemmKernel}): per step of the reduction,
-     * 8 broadcasts of a and 2 loads of b feed 16 FMAs; an 8 × 1-vector block takes an odd last vector.
+     * c[m×n] (+)= a[m×kDim]·b[kDim×n]: element (r, p) of a at aOff + r·ars + p·acs (ars = lda, acs = 1 reads a as
+     * stored; ars = 1, acs = lda reads its transpose, so Pᵀ·dout needs no transposed copy), b and c row-major with
+     * leading dims ldb, ldc; m a multiple of {@value #MR}, n of L. An 8-row × 2-vector register block (16
+     * accumulators, as {@link GemmKernel}): per step of the reduction, 8 broadcasts of a and 2 loads of b feed 16
+     * FMAs; an 8 × 1-vector block takes an odd last vector.
      */
-    private static void gemm(float[] a, int aOff, int lda, float[] b, int bOff, int ldb, float[] c, int cOff, int ldc,
+    private static void gemm(float[] a, int aOff, int ars, int acs, float[] b, int bOff, int ldb, float[] c, int cOff, int ldc,
                              int m, int n, int kDim, boolean accumulate) {
         int n2 = n - n % (2 * L);
         for (int i = 0; i < m; i += MR) {
-            int a0 = aOff + i * lda, c0 = cOff + i * ldc;
+            int a0 = aOff + i * ars, c0 = cOff + i * ldc;
             for (int j = 0; j < n2; j += 2 * L) {
                 FloatVector x00, x01, x10, x11, x20, x21, x30, x31, x40, x41, x50, x51, x60, x61, x70, x71;
                 if (accumulate) {
@@ -417,16 +408,16 @@ public final class Attention {
                 } else {
                     x00 = x01 = x10 = x11 = x20 = x21 = x30 = x31 = x40 = x41 = x50 = x51 = x60 = x61 = x70 = x71 = FloatVector.zero(F);
                 }
-                for (int p = 0, bp = bOff + j; p < kDim; p++, bp += ldb) {
+                for (int p = 0, ap = a0, bp = bOff + j; p < kDim; p++, ap += acs, bp += ldb) {
                     FloatVector b0 = FloatVector.fromArray(F, b, bp), b1 = FloatVector.fromArray(F, b, bp + L), s;
-                    s = FloatVector.broadcast(F, a[a0 + p]); x00 = s.fma(b0, x00); x01 = s.fma(b1, x01);
-                    s = FloatVector.broadcast(F, a[a0 + 1 * lda + p]); x10 = s.fma(b0, x10); x11 = s.fma(b1, x11);
-                    s = FloatVector.broadcast(F, a[a0 + 2 * lda + p]); x20 = s.fma(b0, x20); x21 = s.fma(b1, x21);
-                    s = FloatVector.broadcast(F, a[a0 + 3 * lda + p]); x30 = s.fma(b0, x30); x31 = s.fma(b1, x31);
-                    s = FloatVector.broadcast(F, a[a0 + 4 * lda + p]); x40 = s.fma(b0, x40); x41 = s.fma(b1, x41);
-                    s = FloatVector.broadcast(F, a[a0 + 5 * lda + p]); x50 = s.fma(b0, x50); x51 = s.fma(b1, x51);
-                    s = FloatVector.broadcast(F, a[a0 + 6 * lda + p]); x60 = s.fma(b0, x60); x61 = s.fma(b1, x61);
-                    s = FloatVector.broadcast(F, a[a0 + 7 * lda + p]); x70 = s.fma(b0, x70); x71 = s.fma(b1, x71);
+                    s = FloatVector.broadcast(F, a[ap]); x00 = s.fma(b0, x00); x01 = s.fma(b1, x01);
+                    s = FloatVector.broadcast(F, a[ap + 1 * ars]); x10 = s.fma(b0, x10); x11 = s.fma(b1, x11);
+                    s = FloatVector.broadcast(F, a[ap + 2 * ars]); x20 = s.fma(b0, x20); x21 = s.fma(b1, x21);
+                    s = FloatVector.broadcast(F, a[ap + 3 * ars]); x30 = s.fma(b0, x30); x31 = s.fma(b1, x31);
+                    s = FloatVector.broadcast(F, a[ap + 4 * ars]); x40 = s.fma(b0, x40); x41 = s.fma(b1, x41);
+                    s = FloatVector.broadcast(F, a[ap + 5 * ars]); x50 = s.fma(b0, x50); x51 = s.fma(b1, x51);
+                    s = FloatVector.broadcast(F, a[ap + 6 * ars]); x60 = s.fma(b0, x60); x61 = s.fma(b1, x61);
+                    s = FloatVector.broadcast(F, a[ap + 7 * ars]); x70 = s.fma(b0, x70); x71 = s.fma(b1, x71);
                 }
                 x00.intoArray(c, c0 + j); x01.intoArray(c, c0 + j + L);
                 x10.intoArray(c, c0 + 1 * ldc + j); x11.intoArray(c, c0 + 1 * ldc + j + L);
@@ -452,16 +443,16 @@ public final class Attention {
                 } else {
                     x00 = x10 = x20 = x30 = x40 = x50 = x60 = x70 = FloatVector.zero(F);
                 }
-                for (int p = 0, bp = bOff + j; p < kDim; p++, bp += ldb) {
+                for (int p = 0, ap = a0, bp = bOff + j; p < kDim; p++, ap += acs, bp += ldb) {
                     FloatVector b0 = FloatVector.fromArray(F, b, bp);
-                    x00 = FloatVector.broadcast(F, a[a0 + p]).fma(b0, x00);
-                    x10 = FloatVector.broadcast(F, a[a0 + 1 * lda + p]).fma(b0, x10);
-                    x20 = FloatVector.broadcast(F, a[a0 + 2 * lda + p]).fma(b0, x20);
-                    x30 = FloatVector.broadcast(F, a[a0 + 3 * lda + p]).fma(b0, x30);
-                    x40 = FloatVector.broadcast(F, a[a0 + 4 * lda + p]).fma(b0, x40);
-                    x50 = FloatVector.broadcast(F, a[a0 + 5 * lda + p]).fma(b0, x50);
-                    x60 = FloatVector.broadcast(F, a[a0 + 6 * lda + p]).fma(b0, x60);
-                    x70 = FloatVector.broadcast(F, a[a0 + 7 * lda + p]).fma(b0, x70);
+                    x00 = FloatVector.broadcast(F, a[ap]).fma(b0, x00);
+                    x10 = FloatVector.broadcast(F, a[ap + 1 * ars]).fma(b0, x10);
+                    x20 = FloatVector.broadcast(F, a[ap + 2 * ars]).fma(b0, x20);
+                    x30 = FloatVector.broadcast(F, a[ap + 3 * ars]).fma(b0, x30);
+                    x40 = FloatVector.broadcast(F, a[ap + 4 * ars]).fma(b0, x40);
+                    x50 = FloatVector.broadcast(F, a[ap + 5 * ars]).fma(b0, x50);
+                    x60 = FloatVector.broadcast(F, a[ap + 6 * ars]).fma(b0, x60);
+                    x70 = FloatVector.broadcast(F, a[ap + 7 * ars]).fma(b0, x70);
                 }
                 x00.intoArray(c, c0 + j);
                 x10.intoArray(c, c0 + 1 * ldc + j);
