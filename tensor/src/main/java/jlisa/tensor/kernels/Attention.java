@@ -3,6 +3,7 @@ package jlisa.tensor.kernels;
 import java.util.Arrays;
 
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 import jlisa.tensor.DType;
@@ -22,8 +23,11 @@ import jlisa.tensor.Tensor;
  *
  * The F32 kernels never hold a Tq×Tk score matrix: each (b, h) walks tiles of {@value #BQ} query rows, streams
  * over tiles of {@value #BK} keys with an online softmax (running max and sum) and keeps only the log-sum-exp per
- * query row for the backward pass, which recomputes the probabilities tile by tile. The F64 kernels are plain loops
- * (one score row at a time) for gradcheck and references.
+ * query row for the backward pass, which recomputes the probabilities tile by tile. Score tiles are stored
+ * transposed (keys × queries), so each vector holds {@code L} query rows and the softmax bookkeeping is lanewise; the
+ * five tile products per step run through one small register-blocked {@code gemm} that reads either operand layout
+ * in place. exp is a fixed polynomial, so the bits never depend on the JIT. The F64 kernels are plain loops (one
+ * score row at a time) for gradcheck and references.
  *
  * <p>Deterministic for any thread count: the forward pass gives each (b, h) to one task; the backward pass gives
  * each (b, kv head) to one task, which loops over the query heads of its group in order, so dk and dv are summed in
@@ -32,12 +36,9 @@ import jlisa.tensor.Tensor;
 public final class Attention {
     private Attention() {}
 
-    /** Query rows per tile. */
-    static final int BQ = 16;
-    /** Query rows per tile in backward: dv += Pᵀ·dout and dk += dSᵀ·q reduce over them, so longer pays. */
-    static final int BQ_BACKWARD = 32;
-    private static final int BQ_MAX = Math.max(BQ, BQ_BACKWARD);
-    /** Keys per tile (a multiple of twice the vector length). */
+    /** Query rows per tile: the lanes of the transposed score tiles, a multiple of 2·L (two vectors per gemm step). */
+    static final int BQ = 32;
+    /** Keys per tile. */
     static final int BK = 64;
 
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
@@ -183,53 +184,57 @@ public final class Attention {
         });
     }
 
-    /** One (b, h): query tiles × key tiles with an online softmax; kv head index {@code bkv} = b·Hkv + h/group. */
+    /**
+     * One (b, h); kv head index {@code bkv} = b·Hkv + h/group. Scores are kept transposed, keys × queries (Sᵀ = k·qᵀ),
+     * so a vector holds L query rows: the running max, running sum, rescale factors and causal mask are lanewise,
+     * with no horizontal reductions, and k and v are read in place as the row operand of the tile products.
+     */
     private static void forwardHead(float[] out, float[] lse, float[] q, float[] k, float[] v, int bh, int bkv,
                                     int Tq, int Tk, int D, float scale, Tiles s) {
         int dp = s.dp, offset = Tk - Tq;
         int qBase = bh * Tq * D, kvBase = bkv * Tk * D;
-        transposeToPanels(k, kvBase, Tk, D, s.kt);
         float[] vRows = v;
         int vOff = kvBase;
         if (D != dp) {
-            padRows(v, kvBase, Tk, D, s.vp, dp);
-            vRows = s.vp;
+            padRows(v, kvBase, Tk, D, s.kvPadded, dp);
+            vRows = s.kvPadded;
             vOff = 0;
         }
-        float[] qs = s.qs, acc = s.acc, sc = s.scores, m = s.rowMax, l = s.rowSum;
+        float[] qt = s.qT, st = s.scoresT, acc = s.acc, m = s.rowMax, l = s.rowSum, alpha = s.alpha;
         for (int i0 = 0; i0 < Tq; i0 += BQ) {
-            int rows = Math.min(BQ, Tq - i0), mq = roundUp(rows, MR);
-            loadRows(q, qBase + i0 * D, rows, mq, D, scale, qs, dp);
+            int rows = Math.min(BQ, Tq - i0);
+            loadTransposed(q, qBase + i0 * D, rows, D, scale, qt);
             Arrays.fill(m, Float.NEGATIVE_INFINITY);
             Arrays.fill(l, 0f);
-            Arrays.fill(acc, 0, mq * dp, 0f);
-            int keyEnd = offset + i0 + rows; // the tile's last row sees keys < keyEnd
+            Arrays.fill(acc, 0, rows * dp, 0f);
+            int firstPos = offset + i0, keyEnd = firstPos + rows; // query row r sits at firstPos + r
             for (int j0 = 0; j0 < keyEnd; j0 += BK) {
-                int jw = Math.min(BK, keyEnd - j0), n = roundUp(jw, L);
-                gemm(qs, 0, dp, 1, s.kt, j0 * D, BK, sc, 0, BK, mq, n, D, false);
-                for (int r = 0; r < mq; r++) {
-                    int valid = Math.min(jw, offset + i0 + Math.min(r, rows - 1) + 1 - j0);
-                    int row = r * BK;
-                    if (valid <= 0) { // this row's keys all lie in earlier tiles
-                        Arrays.fill(sc, row, row + jw, 0f);
-                        continue;
+                int jw = Math.min(BK, keyEnd - j0);
+                boolean masked = j0 + jw - 1 > firstPos;             // some key is after some query of the tile
+                gemm(k, kvBase + j0 * D, D, 1, qt, 0, BQ, st, 0, BQ, jw, BQ, D, false); // Sᵀ = k·(q·scale)ᵀ
+                for (int c0 = 0; c0 < BQ; c0 += L) {
+                    FloatVector mOld = FloatVector.fromArray(F, m, c0), mx = mOld;
+                    for (int jj = 0; jj < jw; jj++) {
+                        FloatVector sv = FloatVector.fromArray(F, st, jj * BQ + c0);
+                        if (masked) { // lane r sees key j0 + jj iff r ≥ j0 + jj − firstPos
+                            sv = sv.blend(Float.NEGATIVE_INFINITY, laneBelow(j0 + jj - firstPos - c0));
+                            sv.intoArray(st, jj * BQ + c0);
+                        }
+                        mx = mx.max(sv);
                     }
-                    Arrays.fill(sc, row + valid, row + n, Float.NEGATIVE_INFINITY);
-                    FloatVector mx = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
-                    for (int c = 0; c < n; c += L) mx = mx.max(FloatVector.fromArray(F, sc, row + c));
-                    float mOld = m[r], mNew = Math.max(mOld, mx.reduceLanes(VectorOperators.MAX));
-                    FloatVector mv = FloatVector.broadcast(F, mNew), sum = FloatVector.zero(F);
-                    for (int c = 0; c < n; c += L) {
-                        FloatVector p = exp(FloatVector.fromArray(F, sc, row + c).sub(mv));
-                        p.intoArray(sc, row + c);
+                    FloatVector sum = FloatVector.zero(F);
+                    for (int jj = 0; jj < jw; jj++) {
+                        FloatVector p = exp(FloatVector.fromArray(F, st, jj * BQ + c0).sub(mx));
+                        p.intoArray(st, jj * BQ + c0);
                         sum = sum.add(p);
                     }
-                    float alpha = (float) Math.exp(mOld - mNew);
-                    l[r] = l[r] * alpha + sumLanes(sum, s.lanes);
-                    m[r] = mNew;
-                    if (alpha != 1f) scaleRow(acc, r * dp, dp, alpha);
+                    FloatVector a = exp(mOld.sub(mx)); // 0 on the first tile (mOld = −∞), 1 while the max holds
+                    a.intoArray(alpha, c0);
+                    FloatVector.fromArray(F, l, c0).fma(a, sum).intoArray(l, c0);
+                    mx.intoArray(m, c0);
                 }
-                gemm(sc, 0, BK, 1, vRows, vOff + j0 * dp, dp, acc, 0, dp, mq, dp, jw, true);
+                for (int r = 0; r < rows; r++) if (alpha[r] != 1f) scaleRow(acc, r * dp, dp, alpha[r]);
+                gemm(st, 0, 1, BQ, vRows, vOff + j0 * dp, dp, acc, 0, dp, rows, dp, jw, true); // acc += P·v
             }
             for (int r = 0; r < rows; r++) {
                 int o = qBase + (i0 + r) * D;
@@ -238,6 +243,19 @@ public final class Attention {
                 lse[bh * Tq + i0 + r] = m[r] + (float) Math.log(l[r]);
             }
         }
+    }
+
+    /** Lanes whose index is below {@code n} (n may be ≤ 0: none, or ≥ L: all). */
+    private static VectorMask<Float> laneBelow(int n) {
+        return IOTA.compare(VectorOperators.LT, (float) n);
+    }
+
+    private static final FloatVector IOTA = FloatVector.fromArray(F, iota(), 0);
+
+    private static float[] iota() {
+        float[] a = new float[L];
+        for (int i = 0; i < L; i++) a[i] = i;
+        return a;
     }
 
     /** Plain causal self-attention backward: Tq == Tk == T. */
@@ -273,36 +291,41 @@ public final class Attention {
         }
         Parallel.forRange(0, B * Hkv, 1, (lo, hi) -> {
             Tiles s = new Tiles(Tk, D);
-            s.allocateBackward();
+            s.allocateBackward(Tk);
             for (int bkv = lo; bkv < hi; bkv++) backwardKvHead(dq, dk, dv, dout, q, k, v, out, lse, bkv, H, Hkv, Tq, Tk, D, scale, s);
         });
     }
 
-    /** One (b, kv head): every query head of its group, query tiles × key tiles, in a fixed order. */
+    /**
+     * One (b, kv head): every query head of its group, query tiles × key tiles, in a fixed order. Scores and their
+     * gradients are kept transposed (keys × queries) as in the forward pass.
+     */
     private static void backwardKvHead(float[] dq, float[] dk, float[] dv, float[] dout, float[] q, float[] k, float[] v,
                                        float[] out, float[] lse, int bkv, int H, int Hkv, int Tq, int Tk, int D,
                                        float scale, Tiles s) {
         int dp = s.dp, offset = Tk - Tq, group = H / Hkv, b = bkv / Hkv, kvh = bkv % Hkv;
         int kvBase = bkv * Tk * D;
-        transposeToPanels(k, kvBase, Tk, D, s.kt);
-        transposeToPanels(v, kvBase, Tk, D, s.vt);
         float[] kRows = k;
         int kOff = kvBase;
         if (D != dp) {
-            padRows(k, kvBase, Tk, D, s.vp, dp); // vp holds padded k rows in backward
-            kRows = s.vp;
+            padRows(k, kvBase, Tk, D, s.kvPadded, dp);
+            kRows = s.kvPadded;
             kOff = 0;
         }
-        float[] dkAcc = s.dkAcc, dvAcc = s.dvAcc, qs = s.qs, go = s.gradOut, dqAcc = s.acc;
-        float[] p = s.scores, ds = s.dScores, lseRow = s.rowMax, di = s.rowSum;
+        float[] dkAcc = s.dkAcc, dvAcc = s.dvAcc, qs = s.qRows, go = s.gradOutRows, dqAcc = s.acc;
+        float[] qt = s.qT, got = s.gradOutT, pt = s.scoresT, dst = s.dScoresT, lseRow = s.rowMax, di = s.rowSum;
         Arrays.fill(dkAcc, 0f);
         Arrays.fill(dvAcc, 0f);
         for (int h = kvh * group; h < (kvh + 1) * group; h++) {
             int bh = b * H + h, qBase = bh * Tq * D;
-            for (int i0 = 0; i0 < Tq; i0 += BQ_BACKWARD) {
-                int rows = Math.min(BQ_BACKWARD, Tq - i0), mq = roundUp(rows, MR);
-                loadRows(q, qBase + i0 * D, rows, mq, D, scale, qs, dp);
-                loadRows(dout, qBase + i0 * D, rows, mq, D, 1f, go, dp);
+            for (int i0 = 0; i0 < Tq; i0 += BQ) {
+                int rows = Math.min(BQ, Tq - i0);
+                loadTransposed(q, qBase + i0 * D, rows, D, scale, qt);
+                loadTransposed(dout, qBase + i0 * D, rows, D, 1f, got);
+                loadRows(q, qBase + i0 * D, rows, D, scale, qs, dp);
+                loadRows(dout, qBase + i0 * D, rows, D, 1f, go, dp);
+                Arrays.fill(lseRow, 0f);
+                Arrays.fill(di, 0f);
                 for (int r = 0; r < rows; r++) {
                     int o = qBase + (i0 + r) * D;
                     float sum = 0f;
@@ -310,33 +333,28 @@ public final class Attention {
                     di[r] = sum;
                     lseRow[r] = lse[bh * Tq + i0 + r];
                 }
-                Arrays.fill(dqAcc, 0, mq * dp, 0f);
-                int keyEnd = offset + i0 + rows;
+                Arrays.fill(dqAcc, 0, rows * dp, 0f);
+                int firstPos = offset + i0, keyEnd = firstPos + rows;
                 for (int j0 = 0; j0 < keyEnd; j0 += BK) {
-                    int jw = Math.min(BK, keyEnd - j0), n = roundUp(jw, L), jp = roundUp(jw, MR);
-                    gemm(qs, 0, dp, 1, s.kt, j0 * D, BK, p, 0, BK, mq, n, D, false);
-                    gemm(go, 0, dp, 1, s.vt, j0 * D, BK, ds, 0, BK, mq, n, D, false);
-                    for (int r = 0; r < mq; r++) {
-                        int row = r * BK;
-                        int valid = r < rows ? Math.min(jw, offset + i0 + r + 1 - j0) : 0;
-                        if (valid <= 0) {
-                            Arrays.fill(p, row, row + n, 0f);
-                            Arrays.fill(ds, row, row + n, 0f);
-                            continue;
+                    int jw = Math.min(BK, keyEnd - j0);
+                    boolean masked = j0 + jw - 1 > firstPos || rows < BQ;
+                    gemm(k, kvBase + j0 * D, D, 1, qt, 0, BQ, pt, 0, BQ, jw, BQ, D, false);   // Sᵀ
+                    gemm(v, kvBase + j0 * D, D, 1, got, 0, BQ, dst, 0, BQ, jw, BQ, D, false); // dPᵀ = v·doutᵀ
+                    for (int c0 = 0; c0 < BQ; c0 += L) {
+                        FloatVector lv = FloatVector.fromArray(F, lseRow, c0), dv0 = FloatVector.fromArray(F, di, c0);
+                        VectorMask<Float> padding = laneBelow(rows - c0).not();
+                        for (int jj = 0; jj < jw; jj++) {
+                            int t = jj * BQ + c0;
+                            FloatVector p = exp(FloatVector.fromArray(F, pt, t).sub(lv));
+                            if (masked) p = p.blend(0f, laneBelow(j0 + jj - firstPos - c0).or(padding));
+                            p.intoArray(pt, t);
+                            p.mul(FloatVector.fromArray(F, dst, t).sub(dv0)).intoArray(dst, t); // dS = P ∘ (dP − D_i)
                         }
-                        FloatVector lv = FloatVector.broadcast(F, lseRow[r]), div = FloatVector.broadcast(F, di[r]);
-                        for (int c = 0; c < n; c += L) {
-                            FloatVector pv = exp(FloatVector.fromArray(F, p, row + c).sub(lv));
-                            pv.intoArray(p, row + c);
-                            pv.mul(FloatVector.fromArray(F, ds, row + c).sub(div)).intoArray(ds, row + c);
-                        }
-                        Arrays.fill(p, row + valid, row + n, 0f);
-                        Arrays.fill(ds, row + valid, row + n, 0f);
                     }
-                    // ds now holds dS = P ∘ (dP − D_i); P and dS are zero outside the mask and in padding rows.
-                    gemm(p, 0, 1, BK, go, 0, dp, dvAcc, j0 * dp, dp, jp, dp, mq, true);   // dv += Pᵀ·dout
-                    gemm(ds, 0, 1, BK, qs, 0, dp, dkAcc, j0 * dp, dp, jp, dp, mq, true);  // dk += dSᵀ·(q·scale)
-                    gemm(ds, 0, BK, 1, kRows, kOff + j0 * dp, dp, dqAcc, 0, dp, mq, dp, jw, true); // dq += dS·k
+                    // P and dS are zero outside the mask and in padding lanes, so the products below may run over BQ lanes.
+                    gemm(pt, 0, BQ, 1, go, 0, dp, dvAcc, j0 * dp, dp, jw, dp, rows, true);   // dv += Pᵀ·dout
+                    gemm(dst, 0, BQ, 1, qs, 0, dp, dkAcc, j0 * dp, dp, jw, dp, rows, true);  // dk += dSᵀ·(q·scale)
+                    gemm(dst, 0, 1, BQ, kRows, kOff + j0 * dp, dp, dqAcc, 0, dp, rows, dp, jw, true); // dq += dS·k
                 }
                 for (int r = 0; r < rows; r++) {
                     int o = qBase + (i0 + r) * D;
@@ -353,29 +371,28 @@ public final class Attention {
 
     /** Per-task scratch, sized for one head: nothing here grows with Tq·Tk. */
     private static final class Tiles {
-        final int dp, tkp;
-        final float[] kt, vp, qs, acc, scores, rowMax, rowSum, lanes;
-        float[] vt, gradOut, dScores, dkAcc, dvAcc;
+        final int dp;
+        final float[] kvPadded, qT, scoresT, acc, rowMax, rowSum, alpha;
+        float[] gradOutT, dScoresT, qRows, gradOutRows, dkAcc, dvAcc;
 
         Tiles(int Tk, int D) {
             dp = roundUp(D, L);
-            tkp = roundUp(Math.max(Tk, 1), BK);
-            kt = new float[D * tkp];
-            vp = D == dp ? null : new float[Tk * dp];
-            qs = new float[BQ_MAX * dp];
-            acc = new float[BQ_MAX * dp];
-            scores = new float[BQ_MAX * BK];
-            rowMax = new float[BQ_MAX];
-            rowSum = new float[BQ_MAX];
-            lanes = new float[L];
+            kvPadded = D == dp ? null : new float[Tk * dp];
+            qT = new float[D * BQ];
+            scoresT = new float[BK * BQ];
+            acc = new float[BQ * dp];
+            rowMax = new float[BQ];
+            rowSum = new float[BQ];
+            alpha = new float[BQ];
         }
 
-        void allocateBackward() {
-            vt = new float[dp * tkp];
-            gradOut = new float[BQ_MAX * dp];
-            dScores = new float[BQ_MAX * BK];
-            dkAcc = new float[tkp * dp];
-            dvAcc = new float[tkp * dp];
+        void allocateBackward(int Tk) {
+            gradOutT = new float[qT.length];
+            dScoresT = new float[BK * BQ];
+            qRows = new float[BQ * dp];
+            gradOutRows = new float[BQ * dp];
+            dkAcc = new float[Tk * dp];
+            dvAcc = new float[Tk * dp];
         }
     }
 
@@ -385,16 +402,16 @@ public final class Attention {
     /**
      * c[m×n] (+)= a[m×kDim]·b[kDim×n]: element (r, p) of a at aOff + r·ars + p·acs (ars = lda, acs = 1 reads a as
      * stored; ars = 1, acs = lda reads its transpose, so Pᵀ·dout needs no transposed copy), b and c row-major with
-     * leading dims ldb, ldc; m a multiple of {@value #MR}, n of L. An 8-row × 2-vector register block (16
+     * leading dims ldb, ldc; n a multiple of L. An 8-row × 2-vector register block (16
      * accumulators, as {@link GemmKernel}): per step of the reduction, 8 broadcasts of a and 2 loads of b feed 16
      * FMAs; an 8 × 1-vector block takes an odd last vector.
      */
     private static void gemm(float[] a, int aOff, int ars, int acs, float[] b, int bOff, int ldb, float[] c, int cOff, int ldc,
                              int m, int n, int kDim, boolean accumulate) {
-        int n2 = n - n % (2 * L);
-        for (int i = 0; i < m; i += MR) {
-            int a0 = aOff + i * ars, c0 = cOff + i * ldc;
-            for (int j = 0; j < n2; j += 2 * L) {
+        int n2 = n - n % (2 * L), m8 = m - m % MR;
+        for (int j = 0; j < n2; j += 2 * L) { // column blocks outside: one kDim × 2L panel of b stays in L1
+            for (int i = 0; i < m8; i += MR) {
+                int a0 = aOff + i * ars, c0 = cOff + i * ldc;
                 FloatVector x00, x01, x10, x11, x20, x21, x30, x31, x40, x41, x50, x51, x60, x61, x70, x71;
                 if (accumulate) {
                     x00 = FloatVector.fromArray(F, c, c0 + j); x01 = FloatVector.fromArray(F, c, c0 + j + L);
@@ -428,8 +445,11 @@ public final class Attention {
                 x60.intoArray(c, c0 + 6 * ldc + j); x61.intoArray(c, c0 + 6 * ldc + j + L);
                 x70.intoArray(c, c0 + 7 * ldc + j); x71.intoArray(c, c0 + 7 * ldc + j + L);
             }
-            if (n2 < n) {
-                int j = n2;
+        }
+        if (n2 < n) {
+            int j = n2;
+            for (int i = 0; i < m8; i += MR) {
+                int a0 = aOff + i * ars, c0 = cOff + i * ldc;
                 FloatVector x00, x10, x20, x30, x40, x50, x60, x70;
                 if (accumulate) {
                     x00 = FloatVector.fromArray(F, c, c0 + j);
@@ -464,17 +484,15 @@ public final class Attention {
                 x70.intoArray(c, c0 + 7 * ldc + j);
             }
         }
-    }
-
-    /**
-     * A head's (T, D) rows transposed into panels of {@value #BK} keys: key j, dim d at (j/BK)·D·BK + d·BK + j%BK, so
-     * key tile j0 is the D × BK row-major block at j0·D (columns ≥ T stay zero). Panels rather than one D × T matrix:
-     * a row stride of T floats (4 KiB at T = 1024) maps every row of a tile to the same L1 set.
-     */
-    private static void transposeToPanels(float[] src, int off, int T, int D, float[] dst) {
-        for (int j = 0; j < T; j++) {
-            int o = off + j * D, t = (j / BK) * D * BK + j % BK;
-            for (int d = 0; d < D; d++) dst[t + d * BK] = src[o + d];
+        for (int i = m8; i < m; i++) { // the last m % 8 rows, one vector at a time
+            int a0 = aOff + i * ars, c0 = cOff + i * ldc;
+            for (int j = 0; j < n; j += L) {
+                FloatVector x = accumulate ? FloatVector.fromArray(F, c, c0 + j) : FloatVector.zero(F);
+                for (int p = 0, ap = a0, bp = bOff + j; p < kDim; p++, ap += acs, bp += ldb) {
+                    x = FloatVector.broadcast(F, a[ap]).fma(FloatVector.fromArray(F, b, bp), x);
+                }
+                x.intoArray(c, c0 + j);
+            }
         }
     }
 
@@ -483,26 +501,26 @@ public final class Attention {
         for (int j = 0; j < T; j++) System.arraycopy(src, off + j * D, dst, j * dp, D);
     }
 
-    /** rows of src times {@code scale} into dst (stride dp), then zero rows up to mq. */
-    private static void loadRows(float[] src, int off, int rows, int mq, int D, float scale, float[] dst, int dp) {
+    /** {@code rows} rows of src times {@code scale} into dst with row stride dp. */
+    private static void loadRows(float[] src, int off, int rows, int D, float scale, float[] dst, int dp) {
         for (int r = 0; r < rows; r++) {
             int o = off + r * D, t = r * dp;
             for (int d = 0; d < D; d++) dst[t + d] = src[o + d] * scale;
         }
-        Arrays.fill(dst, rows * dp, mq * dp, 0f);
+    }
+
+    /** dst[d·BQ + r] = src[off + r·D + d]·scale: a query tile transposed to D × BQ, lanes r ≥ rows zero. */
+    private static void loadTransposed(float[] src, int off, int rows, int D, float scale, float[] dst) {
+        if (rows < BQ) Arrays.fill(dst, 0, D * BQ, 0f);
+        for (int r = 0; r < rows; r++) {
+            int o = off + r * D;
+            for (int d = 0; d < D; d++) dst[d * BQ + r] = src[o + d] * scale;
+        }
     }
 
     private static void scaleRow(float[] a, int off, int n, float s) {
         FloatVector sv = FloatVector.broadcast(F, s);
         for (int c = 0; c < n; c += L) FloatVector.fromArray(F, a, off + c).mul(sv).intoArray(a, off + c);
-    }
-
-    /** The lanes of v added in lane order (a fixed order, unlike reduceLanes(ADD), so results never depend on the JIT). */
-    private static float sumLanes(FloatVector v, float[] lanes) {
-        v.intoArray(lanes, 0);
-        float s = 0f;
-        for (int i = 0; i < L; i++) s += lanes[i];
-        return s;
     }
 
     private static final float EXP_HI = 88f, EXP_LO = -87f, LOG2E = 1.44269504088896341f;
