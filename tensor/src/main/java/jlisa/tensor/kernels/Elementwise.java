@@ -132,15 +132,20 @@ public final class Elementwise {
 
     // ---------------------------------------------------------------- raw F32 kernels
 
-    /** {@code out[outOff + i] = op(x[xOff + i*xStride])} for i in [0, n); vectorised when xStride is 1. */
+    /**
+     * {@code out[outOff + i] = op(x[xOff + i*xStride])} for i in [0, n); vectorised when xStride is 1.
+     * Lanes and the scalar tail compute the same bits (exp is {@link Softmax#exp}, not SVML), so where
+     * a vector loop ends, and so the thread count, never changes a result. LOG has no such vector
+     * form here and runs the scalar {@code Math.log}, which is the same in every JIT tier.
+     */
     public static void unaryRun(Unary op, float[] x, int xOff, int xStride, float[] out, int outOff, int n) {
         int i = 0;
-        if (xStride == 1) {
+        if (xStride == 1 && op != Unary.LOG) {
             for (int bound = S.loopBound(n); i < bound; i += S.length()) {
                 apply(op, FloatVector.fromArray(S, x, xOff + i)).intoArray(out, outOff + i);
             }
         }
-        for (int p = xOff + i * xStride; i < n; i++, p += xStride) out[outOff + i] = (float) op.apply(x[p]);
+        for (int p = xOff + i * xStride; i < n; i++, p += xStride) out[outOff + i] = apply(op, x[p]);
     }
 
     /**
@@ -150,7 +155,7 @@ public final class Elementwise {
     public static void binaryRun(Binary op, float[] a, int aOff, int aStride, float[] b, int bOff, int bStride,
                                  float[] out, int outOff, int n) {
         int i = 0;
-        int bound = S.loopBound(n);
+        int bound = op == Binary.POW ? 0 : S.loopBound(n);   // POW: scalar Math.pow, the same in every JIT tier
         if (aStride == 1 && bStride == 1) {
             for (; i < bound; i += S.length()) {
                 apply(op, FloatVector.fromArray(S, a, aOff + i), FloatVector.fromArray(S, b, bOff + i)).intoArray(out, outOff + i);
@@ -167,24 +172,53 @@ public final class Elementwise {
         }
     }
 
-    // Small enough to inline into the loops above, so vectors are never boxed.
+    // Small enough to inline into the loops above, so vectors are never boxed. Each case computes
+    // what the float version below computes, bit for bit.
     private static FloatVector apply(Unary op, FloatVector x) {
         return switch (op) {
             case NEG -> x.neg();
-            case EXP -> x.lanewise(VectorOperators.EXP);
-            case LOG -> x.lanewise(VectorOperators.LOG);
+            case EXP -> Softmax.exp(x);
+            case LOG -> throw new AssertionError("LOG runs the scalar loop");
             case SQRT -> x.sqrt();
             case RSQRT -> x.broadcast(1f).div(x.sqrt());
             case ABS -> x.abs();
-            case TANH -> x.lanewise(VectorOperators.TANH);
+            case TANH -> {      // tanh|x| = (1 - e)/(1 + e) with e = exp(-2|x|), which never overflows
+                FloatVector e = Softmax.exp(x.abs().mul(-2f));
+                FloatVector t = x.broadcast(1f).sub(e).div(e.add(1f));
+                yield t.blend(t.neg(), x.lt(0f)).blend(x, x.test(VectorOperators.IS_NAN));
+            }
             case SIGMOID -> {   // e = exp(-|x|) never overflows: σ(x) = 1/(1+e) for x ≥ 0, e/(1+e) below
-                FloatVector e = x.abs().neg().lanewise(VectorOperators.EXP);
-                FloatVector r = e.add(1f).broadcast(1f).div(e.add(1f));
+                FloatVector e = Softmax.exp(x.abs().neg());
+                FloatVector r = x.broadcast(1f).div(e.add(1f));
                 yield r.blend(e.mul(r), x.lt(0f));
             }
             case RELU -> x.max(0f).blend(x, x.test(VectorOperators.IS_NAN));
             case SQUARE -> x.mul(x);
             case RECIPROCAL -> x.broadcast(1f).div(x);
+        };
+    }
+
+    private static float apply(Unary op, float x) {
+        return switch (op) {
+            case NEG -> -x;
+            case EXP -> Softmax.exp(x);
+            case LOG -> (float) Math.log(x);
+            case SQRT -> (float) Math.sqrt(x);
+            case RSQRT -> 1f / (float) Math.sqrt(x);
+            case ABS -> Math.abs(x);
+            case TANH -> {
+                float e = Softmax.exp(-2f * Math.abs(x));
+                float t = (1f - e) / (e + 1f);
+                yield Float.isNaN(x) ? x : x < 0 ? -t : t;
+            }
+            case SIGMOID -> {
+                float e = Softmax.exp(-Math.abs(x));
+                float r = 1f / (e + 1f);
+                yield x < 0 ? e * r : r;
+            }
+            case RELU -> x > 0 || Float.isNaN(x) ? x : 0f;
+            case SQUARE -> x * x;
+            case RECIPROCAL -> 1f / x;
         };
     }
 
