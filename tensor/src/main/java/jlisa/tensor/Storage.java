@@ -17,9 +17,11 @@ public abstract class Storage {
 
     private final DType dtype;
     private final long length;
-    private final MemoryKind kind;
-    private final Cleaner.Cleanable ledgerEntry;
+    private MemoryKind kind;
+    private final boolean device;
+    private Cleaner.Cleanable ledgerEntry;
     private int version;
+    private boolean released;
 
     /** Records {@code length} elements of {@code dtype} under {@code kind} ({@code device}: in device memory). */
     @SuppressWarnings("this-escape") // the Cleaner only keeps a weak reference to this storage
@@ -28,10 +30,29 @@ public abstract class Storage {
         this.dtype = dtype;
         this.length = length;
         this.kind = kind;
-        long bytes = length * dtype.byteSize();
-        MemoryLedger.allocated(kind, device, bytes);
+        this.device = device;
+        MemoryLedger.allocated(kind, device, byteSize());
+        this.ledgerEntry = register(kind);
+    }
+
+    private Cleaner.Cleanable register(MemoryKind k) {
+        long bytes = byteSize();
+        boolean dev = device;
         // The action must not reference this storage, or it would never become unreachable.
-        this.ledgerEntry = CLEANER.register(this, () -> MemoryLedger.released(kind, device, bytes));
+        return CLEANER.register(this, () -> MemoryLedger.released(k, dev, bytes));
+    }
+
+    /**
+     * Moves these bytes to another kind in the ledger: a gradient that autograd computed as a
+     * temporary and then adopts as a parameter's {@code .grad} becomes GRADIENT without a copy.
+     * Does nothing once released.
+     */
+    public final synchronized void relabel(MemoryKind newKind) {
+        if (newKind == kind || released) return;
+        ledgerEntry.clean();
+        kind = newKind;
+        MemoryLedger.allocated(newKind, device, byteSize());
+        ledgerEntry = register(newKind);
     }
 
     public final DType dtype() { return dtype; }
@@ -42,7 +63,7 @@ public abstract class Storage {
     public final long byteSize() { return length * dtype.byteSize(); }
 
     /** What the ledger counts these bytes as. */
-    public final MemoryKind kind() { return kind; }
+    public final synchronized MemoryKind kind() { return kind; }
 
     /** True for host memory that the CPU kernels can read. */
     public abstract boolean isCpu();
@@ -70,5 +91,11 @@ public abstract class Storage {
      * Releases the memory now: the ledger stops counting it and backends may free it. Idempotent.
      * The storage must not be used afterwards.
      */
-    public void release() { ledgerEntry.clean(); }
+    public synchronized void release() {
+        released = true;
+        ledgerEntry.clean();
+    }
+
+    /** True once {@link #release()} was called. */
+    public final boolean isReleased() { return released; }
 }

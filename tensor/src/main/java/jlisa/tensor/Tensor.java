@@ -584,6 +584,12 @@ public final class Tensor {
 
     public Tensor pow(double s) { return Elementwise.scalar(Binary.POW, this, s); }
 
+    /** {@code this += other} in place (other broadcasts to this shape); this must be dense. Returns this. */
+    public Tensor addInPlace(Tensor other) { return Elementwise.binaryInto(Binary.ADD, this, other, this); }
+
+    /** {@code this *= s} in place; this must be dense. Returns this. */
+    public Tensor mulInPlace(double s) { return Elementwise.binaryInto(Binary.MUL, this, full(s, dtype()), this); }
+
     public Tensor neg() { return Elementwise.unary(Unary.NEG, this); }
 
     public Tensor exp() { return Elementwise.unary(Unary.EXP, this); }

@@ -58,6 +58,21 @@ class MemoryLedgerTest {
     }
 
     @Test
+    void relabelMovesBytesBetweenKindsWithoutACopy() {
+        long grad0 = MemoryLedger.live(MemoryKind.GRADIENT), state0 = MemoryLedger.live(MemoryKind.OPTIMIZER_STATE);
+        Tensor t = Tensor.zeros(DType.F32, MemoryKind.OPTIMIZER_STATE, 25);
+        t.storage().relabel(MemoryKind.GRADIENT);
+        assertThat(t.storage().kind()).isEqualTo(MemoryKind.GRADIENT);
+        assertThat(MemoryLedger.live(MemoryKind.GRADIENT) - grad0).isEqualTo(100);
+        assertThat(MemoryLedger.live(MemoryKind.OPTIMIZER_STATE)).isEqualTo(state0);
+        t.storage().release();
+        t.storage().relabel(MemoryKind.OPTIMIZER_STATE);                            // no effect once released
+        assertThat(t.storage().isReleased()).isTrue();
+        assertThat(MemoryLedger.live(MemoryKind.GRADIENT)).isEqualTo(grad0);
+        assertThat(MemoryLedger.live(MemoryKind.OPTIMIZER_STATE)).isEqualTo(state0);
+    }
+
+    @Test
     void unreachableStoragesAreUncountedByTheCollector() throws InterruptedException {
         long before = MemoryLedger.live(MemoryKind.ACTIVATION);
         try (var scope = MemoryLedger.scope(MemoryKind.ACTIVATION)) {

@@ -99,9 +99,29 @@ public final class Elementwise {
     /** {@code op(a, b)} elementwise with broadcasting; the result has the broadcast shape. */
     public static Tensor binary(Binary op, Tensor a, Tensor b) {
         int[] shape = Shapes.broadcast(a.shape(), b.shape(), op.name().toLowerCase());
-        DType dtype = DType.promote(a.dtype(), b.dtype());
+        Tensor out = Tensor.zeros(DType.promote(a.dtype(), b.dtype()), shape);
+        return binaryInto(op, a, b, out);
+    }
+
+    /**
+     * {@code out = op(a, b)} into an existing dense F32 or F64 heap tensor whose shape is the broadcast
+     * shape; {@code out} may be {@code a} or {@code b} itself (in-place updates: optimizers, gradient
+     * accumulation), since every element is read before it is written at the same position.
+     */
+    public static Tensor binaryInto(Binary op, Tensor a, Tensor b, Tensor out) {
+        int[] shape = Shapes.broadcast(a.shape(), b.shape(), op.name().toLowerCase());
+        if (!java.util.Arrays.equals(shape, out.shape())) {
+            throw new IllegalArgumentException(op.name().toLowerCase() + ": result of " + Shapes.str(a.shape()) + " and "
+                    + Shapes.str(b.shape()) + " has shape " + Shapes.str(shape) + " but the destination is "
+                    + Shapes.str(out.shape()));
+        }
+        if (!out.isDense() || (out.dtype() != DType.F32 && out.dtype() != DType.F64) || out.storage().isReadOnly()) {
+            throw new IllegalArgumentException(op.name().toLowerCase() + ": destination must be a dense writable F32 or F64 "
+                    + "heap tensor, got " + out.describe());
+        }
+        DType dtype = out.dtype();
         Tensor x = readable(a, dtype), y = readable(b, dtype);
-        Tensor out = Tensor.zeros(dtype, shape);
+        out.storage().bumpVersion();
         int[] sx = Shapes.broadcastStrides(x.shape(), x.strides(), shape);
         int[] sy = Shapes.broadcastStrides(y.shape(), y.strides(), shape);
         Runs.forEach(shape, new int[][] {out.strides(), sx, sy}, new int[] {out.offset(), x.offset(), y.offset()}, (o, n, s) ->

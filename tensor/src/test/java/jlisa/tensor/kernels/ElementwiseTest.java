@@ -142,6 +142,19 @@ class ElementwiseTest {
     }
 
     @Test
+    void inPlaceUpdatesBroadcastAndBumpTheVersion() {
+        Tensor acc = Tensor.arange(6).reshape(2, 3);
+        int v = acc.version();
+        acc.addInPlace(Tensor.of(new float[] {10, 20, 30}, 3)).mulInPlace(0.5);
+        assertThat(acc.toFloatArray()).containsExactly(5, 10.5f, 16, 6.5f, 12, 17.5f);
+        assertThat(acc.version()).isEqualTo(v + 2);
+        assertThatThrownBy(() -> acc.addInPlace(Tensor.zeros(4, 2, 3))).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("(4, 2, 3)").hasMessageContaining("destination is (2, 3)");
+        assertThatThrownBy(() -> acc.t().addInPlace(Tensor.zeros(3, 2))).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("dense");
+    }
+
+    @Test
     void resultsAreFreshContiguousTensors() {
         Tensor a = Tensor.arange(12).reshape(3, 4).t();
         Tensor r = a.neg();
