@@ -26,10 +26,11 @@ public final class Gemm {
 
     static final int MR = GemmKernel.MR;
     static final int NR = GemmKernel.NR;
-    /** Depth of a packed block: an MR × KC A micro-panel and a KC × NR B micro-panel stay in L1/L2. */
-    static final int KC = Integer.getInteger("jlisa.gemm.kc", 256);
-    /** Rows of the packed A block (MC × KC floats live in L2). Multiple of MR. */
-    static final int MC = roundUp(Integer.getInteger("jlisa.gemm.mc", 192), MR);
+    // Block sizes, measured on Zen 4 (1 MiB L2 per core, 32 MiB L3) with the 6 × 64 kernel; see bench/RESULTS.md.
+    /** Largest depth of a packed block. A deep block writes C back rarely: k ≤ KC is one pass over C. */
+    static final int KC = Integer.getInteger("jlisa.gemm.kc", 1024);
+    /** Rows of the packed A block (MC × KC floats, 384 KiB, live in L2 beside one B micro-panel). Multiple of MR. */
+    static final int MC = roundUp(Integer.getInteger("jlisa.gemm.mc", 96), MR);
     /** Columns of the packed B panel (KC × NC floats live in L3). Multiple of NR. */
     static final int NC = roundUp(Integer.getInteger("jlisa.gemm.nc", 2048), NR);
     /** Below this many flops a thread is not worth waking. */
@@ -155,11 +156,20 @@ public final class Gemm {
         });
     }
 
-    /** Per-thread packing buffers, allocated once per thread at the block sizes. */
+    /** Per-thread packing buffers, grown to the largest blocks seen and then reused. */
     private static final class Scratch {
-        final float[] a = new float[MC * KC];
-        final float[] b = new float[KC * NC];
+        float[] a = new float[0], b = new float[0];
         final float[] tile = new float[MR * NR];
+
+        float[] a(int size) {
+            if (a.length < size) a = new float[size];
+            return a;
+        }
+
+        float[] b(int size) {
+            if (b.length < size) b = new float[size];
+            return b;
+        }
     }
 
     private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
@@ -169,12 +179,17 @@ public final class Gemm {
                                 float[] aArr, MemorySegment aSeg, long aOff, int ars, int acs,
                                 float[] bArr, MemorySegment bSeg, long bOff, int brs, int bcs,
                                 float beta, float[] c, int cOff, int ldc) {
+        // Equal blocks no larger than KC / NC: k = 1536 is two depth blocks of 768, not 1024 + 512.
+        // The depth blocking depends on k alone, so each C element sees the same fma sequence for any thread split.
+        int kcStep = ceilDiv(k, ceilDiv(k, KC));
+        int ncStep = roundUp(ceilDiv(n1 - n0, ceilDiv(n1 - n0, NC)), NR);
+        int mcStep = Math.min(MC, roundUp(m1 - m0, MR));
         Scratch s = SCRATCH.get();
-        float[] ap = s.a, bp = s.b, tile = s.tile;
-        for (int jc = n0; jc < n1; jc += NC) {
-            int ncb = Math.min(NC, n1 - jc);
-            for (int pc = 0; pc < k; pc += KC) {
-                int kcb = Math.min(KC, k - pc);
+        float[] ap = s.a(mcStep * kcStep), bp = s.b(kcStep * ncStep), tile = s.tile;
+        for (int jc = n0; jc < n1; jc += ncStep) {
+            int ncb = Math.min(ncStep, n1 - jc);
+            for (int pc = 0; pc < k; pc += kcStep) {
+                int kcb = Math.min(kcStep, k - pc);
                 float betaBlock = pc == 0 ? beta : 1f;
                 long bBase = bOff + (long) pc * brs + (long) jc * bcs;
                 if (bArr != null) GemmPack.packB(bArr, (int) bBase, brs, bcs, kcb, ncb, bp);

@@ -4,11 +4,11 @@ import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * The register-tiled microkernel of {@link Gemm}: one MR × NR = 8 × 2·L tile of C from packed panels
+ * The register-tiled microkernel of {@link Gemm}: one MR × NR = 6 × 4·L tile of C from packed panels
  * (L = lanes of the preferred float species, 16 with AVX-512): C_tile = alpha · Σ_p a_p ⊗ b_p + beta · C_tile.
  *
- * <p>The 16 accumulators are local variables (zmm registers): 8 rows × 2 vectors of L floats. Each step p
- * loads 2 vectors of the packed B micro-panel (NR floats per p) and broadcasts 8 scalars of the packed A
+ * <p>The 24 accumulators are local variables (zmm registers): 6 rows × 4 vectors of L floats. Each step p
+ * loads 4 vectors of the packed B micro-panel (NR floats per p) and broadcasts 6 scalars of the packed A
  * micro-panel (MR floats per p). Unrolled by hand because C2 keeps vectors in registers only when every
  * accumulator is a plain local; no vector is passed to or returned from a call.
  *
@@ -21,8 +21,8 @@ final class GemmKernel {
     static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     /** Floats per vector: 16 with AVX-512. */
     static final int L = S.length();
-    static final int MR = 8;
-    static final int NR = 2 * L;
+    static final int MR = 6;
+    static final int NR = 4 * L;
 
     /**
      * @param kc    depth of this block
@@ -34,74 +34,74 @@ final class GemmKernel {
      */
     static void tile(int kc, float[] ap, int ao, float[] bp, int bo, float alpha, float beta,
                      float[] c, int co, int ldc, int rows, int cols, float[] tile) {
-        FloatVector c00 = FloatVector.zero(S); FloatVector c01 = FloatVector.zero(S);
-        FloatVector c10 = FloatVector.zero(S); FloatVector c11 = FloatVector.zero(S);
-        FloatVector c20 = FloatVector.zero(S); FloatVector c21 = FloatVector.zero(S);
-        FloatVector c30 = FloatVector.zero(S); FloatVector c31 = FloatVector.zero(S);
-        FloatVector c40 = FloatVector.zero(S); FloatVector c41 = FloatVector.zero(S);
-        FloatVector c50 = FloatVector.zero(S); FloatVector c51 = FloatVector.zero(S);
-        FloatVector c60 = FloatVector.zero(S); FloatVector c61 = FloatVector.zero(S);
-        FloatVector c70 = FloatVector.zero(S); FloatVector c71 = FloatVector.zero(S);
+        FloatVector c00 = FloatVector.zero(S); FloatVector c01 = FloatVector.zero(S); FloatVector c02 = FloatVector.zero(S); FloatVector c03 = FloatVector.zero(S);
+        FloatVector c10 = FloatVector.zero(S); FloatVector c11 = FloatVector.zero(S); FloatVector c12 = FloatVector.zero(S); FloatVector c13 = FloatVector.zero(S);
+        FloatVector c20 = FloatVector.zero(S); FloatVector c21 = FloatVector.zero(S); FloatVector c22 = FloatVector.zero(S); FloatVector c23 = FloatVector.zero(S);
+        FloatVector c30 = FloatVector.zero(S); FloatVector c31 = FloatVector.zero(S); FloatVector c32 = FloatVector.zero(S); FloatVector c33 = FloatVector.zero(S);
+        FloatVector c40 = FloatVector.zero(S); FloatVector c41 = FloatVector.zero(S); FloatVector c42 = FloatVector.zero(S); FloatVector c43 = FloatVector.zero(S);
+        FloatVector c50 = FloatVector.zero(S); FloatVector c51 = FloatVector.zero(S); FloatVector c52 = FloatVector.zero(S); FloatVector c53 = FloatVector.zero(S);
         for (int p = 0; p < kc; p++) {
             int bi = bo + p * NR, ai = ao + p * MR;
-            FloatVector b0 = FloatVector.fromArray(S, bp, bi + 0);
+            FloatVector b0 = FloatVector.fromArray(S, bp, bi);
             FloatVector b1 = FloatVector.fromArray(S, bp, bi + L);
+            FloatVector b2 = FloatVector.fromArray(S, bp, bi + 2 * L);
+            FloatVector b3 = FloatVector.fromArray(S, bp, bi + 3 * L);
             FloatVector a0 = FloatVector.broadcast(S, ap[ai]);
-            c00 = a0.fma(b0, c00); c01 = a0.fma(b1, c01);
+            c00 = a0.fma(b0, c00); c01 = a0.fma(b1, c01); c02 = a0.fma(b2, c02); c03 = a0.fma(b3, c03);
             FloatVector a1 = FloatVector.broadcast(S, ap[ai + 1]);
-            c10 = a1.fma(b0, c10); c11 = a1.fma(b1, c11);
+            c10 = a1.fma(b0, c10); c11 = a1.fma(b1, c11); c12 = a1.fma(b2, c12); c13 = a1.fma(b3, c13);
             FloatVector a2 = FloatVector.broadcast(S, ap[ai + 2]);
-            c20 = a2.fma(b0, c20); c21 = a2.fma(b1, c21);
+            c20 = a2.fma(b0, c20); c21 = a2.fma(b1, c21); c22 = a2.fma(b2, c22); c23 = a2.fma(b3, c23);
             FloatVector a3 = FloatVector.broadcast(S, ap[ai + 3]);
-            c30 = a3.fma(b0, c30); c31 = a3.fma(b1, c31);
+            c30 = a3.fma(b0, c30); c31 = a3.fma(b1, c31); c32 = a3.fma(b2, c32); c33 = a3.fma(b3, c33);
             FloatVector a4 = FloatVector.broadcast(S, ap[ai + 4]);
-            c40 = a4.fma(b0, c40); c41 = a4.fma(b1, c41);
+            c40 = a4.fma(b0, c40); c41 = a4.fma(b1, c41); c42 = a4.fma(b2, c42); c43 = a4.fma(b3, c43);
             FloatVector a5 = FloatVector.broadcast(S, ap[ai + 5]);
-            c50 = a5.fma(b0, c50); c51 = a5.fma(b1, c51);
-            FloatVector a6 = FloatVector.broadcast(S, ap[ai + 6]);
-            c60 = a6.fma(b0, c60); c61 = a6.fma(b1, c61);
-            FloatVector a7 = FloatVector.broadcast(S, ap[ai + 7]);
-            c70 = a7.fma(b0, c70); c71 = a7.fma(b1, c71);
+            c50 = a5.fma(b0, c50); c51 = a5.fma(b1, c51); c52 = a5.fma(b2, c52); c53 = a5.fma(b3, c53);
         }
         if (rows == MR && cols == NR) {
             FloatVector va = FloatVector.broadcast(S, alpha);
             if (beta == 0f) {
-                c00.mul(va).intoArray(c, co); c01.mul(va).intoArray(c, co + L);
-                c10.mul(va).intoArray(c, co + ldc); c11.mul(va).intoArray(c, co + ldc + L);
-                c20.mul(va).intoArray(c, co + 2 * ldc); c21.mul(va).intoArray(c, co + 2 * ldc + L);
-                c30.mul(va).intoArray(c, co + 3 * ldc); c31.mul(va).intoArray(c, co + 3 * ldc + L);
-                c40.mul(va).intoArray(c, co + 4 * ldc); c41.mul(va).intoArray(c, co + 4 * ldc + L);
-                c50.mul(va).intoArray(c, co + 5 * ldc); c51.mul(va).intoArray(c, co + 5 * ldc + L);
-                c60.mul(va).intoArray(c, co + 6 * ldc); c61.mul(va).intoArray(c, co + 6 * ldc + L);
-                c70.mul(va).intoArray(c, co + 7 * ldc); c71.mul(va).intoArray(c, co + 7 * ldc + L);
+                c00.mul(va).intoArray(c, co); c01.mul(va).intoArray(c, co + L); c02.mul(va).intoArray(c, co + 2 * L); c03.mul(va).intoArray(c, co + 3 * L);
+                c10.mul(va).intoArray(c, co + ldc); c11.mul(va).intoArray(c, co + ldc + L); c12.mul(va).intoArray(c, co + ldc + 2 * L); c13.mul(va).intoArray(c, co + ldc + 3 * L);
+                c20.mul(va).intoArray(c, co + 2 * ldc); c21.mul(va).intoArray(c, co + 2 * ldc + L); c22.mul(va).intoArray(c, co + 2 * ldc + 2 * L); c23.mul(va).intoArray(c, co + 2 * ldc + 3 * L);
+                c30.mul(va).intoArray(c, co + 3 * ldc); c31.mul(va).intoArray(c, co + 3 * ldc + L); c32.mul(va).intoArray(c, co + 3 * ldc + 2 * L); c33.mul(va).intoArray(c, co + 3 * ldc + 3 * L);
+                c40.mul(va).intoArray(c, co + 4 * ldc); c41.mul(va).intoArray(c, co + 4 * ldc + L); c42.mul(va).intoArray(c, co + 4 * ldc + 2 * L); c43.mul(va).intoArray(c, co + 4 * ldc + 3 * L);
+                c50.mul(va).intoArray(c, co + 5 * ldc); c51.mul(va).intoArray(c, co + 5 * ldc + L); c52.mul(va).intoArray(c, co + 5 * ldc + 2 * L); c53.mul(va).intoArray(c, co + 5 * ldc + 3 * L);
             } else {
                 FloatVector vb = FloatVector.broadcast(S, beta);
                 c00.fma(va, FloatVector.fromArray(S, c, co).mul(vb)).intoArray(c, co);
                 c01.fma(va, FloatVector.fromArray(S, c, co + L).mul(vb)).intoArray(c, co + L);
+                c02.fma(va, FloatVector.fromArray(S, c, co + 2 * L).mul(vb)).intoArray(c, co + 2 * L);
+                c03.fma(va, FloatVector.fromArray(S, c, co + 3 * L).mul(vb)).intoArray(c, co + 3 * L);
                 c10.fma(va, FloatVector.fromArray(S, c, co + ldc).mul(vb)).intoArray(c, co + ldc);
                 c11.fma(va, FloatVector.fromArray(S, c, co + ldc + L).mul(vb)).intoArray(c, co + ldc + L);
+                c12.fma(va, FloatVector.fromArray(S, c, co + ldc + 2 * L).mul(vb)).intoArray(c, co + ldc + 2 * L);
+                c13.fma(va, FloatVector.fromArray(S, c, co + ldc + 3 * L).mul(vb)).intoArray(c, co + ldc + 3 * L);
                 c20.fma(va, FloatVector.fromArray(S, c, co + 2 * ldc).mul(vb)).intoArray(c, co + 2 * ldc);
                 c21.fma(va, FloatVector.fromArray(S, c, co + 2 * ldc + L).mul(vb)).intoArray(c, co + 2 * ldc + L);
+                c22.fma(va, FloatVector.fromArray(S, c, co + 2 * ldc + 2 * L).mul(vb)).intoArray(c, co + 2 * ldc + 2 * L);
+                c23.fma(va, FloatVector.fromArray(S, c, co + 2 * ldc + 3 * L).mul(vb)).intoArray(c, co + 2 * ldc + 3 * L);
                 c30.fma(va, FloatVector.fromArray(S, c, co + 3 * ldc).mul(vb)).intoArray(c, co + 3 * ldc);
                 c31.fma(va, FloatVector.fromArray(S, c, co + 3 * ldc + L).mul(vb)).intoArray(c, co + 3 * ldc + L);
+                c32.fma(va, FloatVector.fromArray(S, c, co + 3 * ldc + 2 * L).mul(vb)).intoArray(c, co + 3 * ldc + 2 * L);
+                c33.fma(va, FloatVector.fromArray(S, c, co + 3 * ldc + 3 * L).mul(vb)).intoArray(c, co + 3 * ldc + 3 * L);
                 c40.fma(va, FloatVector.fromArray(S, c, co + 4 * ldc).mul(vb)).intoArray(c, co + 4 * ldc);
                 c41.fma(va, FloatVector.fromArray(S, c, co + 4 * ldc + L).mul(vb)).intoArray(c, co + 4 * ldc + L);
+                c42.fma(va, FloatVector.fromArray(S, c, co + 4 * ldc + 2 * L).mul(vb)).intoArray(c, co + 4 * ldc + 2 * L);
+                c43.fma(va, FloatVector.fromArray(S, c, co + 4 * ldc + 3 * L).mul(vb)).intoArray(c, co + 4 * ldc + 3 * L);
                 c50.fma(va, FloatVector.fromArray(S, c, co + 5 * ldc).mul(vb)).intoArray(c, co + 5 * ldc);
                 c51.fma(va, FloatVector.fromArray(S, c, co + 5 * ldc + L).mul(vb)).intoArray(c, co + 5 * ldc + L);
-                c60.fma(va, FloatVector.fromArray(S, c, co + 6 * ldc).mul(vb)).intoArray(c, co + 6 * ldc);
-                c61.fma(va, FloatVector.fromArray(S, c, co + 6 * ldc + L).mul(vb)).intoArray(c, co + 6 * ldc + L);
-                c70.fma(va, FloatVector.fromArray(S, c, co + 7 * ldc).mul(vb)).intoArray(c, co + 7 * ldc);
-                c71.fma(va, FloatVector.fromArray(S, c, co + 7 * ldc + L).mul(vb)).intoArray(c, co + 7 * ldc + L);
+                c52.fma(va, FloatVector.fromArray(S, c, co + 5 * ldc + 2 * L).mul(vb)).intoArray(c, co + 5 * ldc + 2 * L);
+                c53.fma(va, FloatVector.fromArray(S, c, co + 5 * ldc + 3 * L).mul(vb)).intoArray(c, co + 5 * ldc + 3 * L);
             }
         } else {
-            c00.intoArray(tile, 0); c01.intoArray(tile, L);
-            c10.intoArray(tile, 1 * NR); c11.intoArray(tile, 1 * NR + L);
-            c20.intoArray(tile, 2 * NR); c21.intoArray(tile, 2 * NR + L);
-            c30.intoArray(tile, 3 * NR); c31.intoArray(tile, 3 * NR + L);
-            c40.intoArray(tile, 4 * NR); c41.intoArray(tile, 4 * NR + L);
-            c50.intoArray(tile, 5 * NR); c51.intoArray(tile, 5 * NR + L);
-            c60.intoArray(tile, 6 * NR); c61.intoArray(tile, 6 * NR + L);
-            c70.intoArray(tile, 7 * NR); c71.intoArray(tile, 7 * NR + L);
+            c00.intoArray(tile, 0); c01.intoArray(tile, L); c02.intoArray(tile, 2 * L); c03.intoArray(tile, 3 * L);
+            c10.intoArray(tile, NR); c11.intoArray(tile, NR + L); c12.intoArray(tile, NR + 2 * L); c13.intoArray(tile, NR + 3 * L);
+            c20.intoArray(tile, 2 * NR); c21.intoArray(tile, 2 * NR + L); c22.intoArray(tile, 2 * NR + 2 * L); c23.intoArray(tile, 2 * NR + 3 * L);
+            c30.intoArray(tile, 3 * NR); c31.intoArray(tile, 3 * NR + L); c32.intoArray(tile, 3 * NR + 2 * L); c33.intoArray(tile, 3 * NR + 3 * L);
+            c40.intoArray(tile, 4 * NR); c41.intoArray(tile, 4 * NR + L); c42.intoArray(tile, 4 * NR + 2 * L); c43.intoArray(tile, 4 * NR + 3 * L);
+            c50.intoArray(tile, 5 * NR); c51.intoArray(tile, 5 * NR + L); c52.intoArray(tile, 5 * NR + 2 * L); c53.intoArray(tile, 5 * NR + 3 * L);
             writeEdge(tile, alpha, beta, c, co, ldc, rows, cols);
         }
     }
