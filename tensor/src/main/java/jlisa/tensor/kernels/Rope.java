@@ -21,9 +21,10 @@ import jlisa.tensor.Tensor;
  * A rotation is orthogonal, so the backward is the rotation by −angle (its transpose): dx = R(−θ)·dout.
  *
  * <p>Raw kernels take x as {@code rows = B·H} contiguous (T, D) slabs and cos/sin tables of (T, h) from a
- * {@link Cache}. Rows are split across {@link Parallel} threads and every element is computed the same way
- * wherever it falls (vector lanes and scalar tails use the same mul/sub), so results are the same bits for
- * any thread count.
+ * {@link Cache}. The B·H·T head vectors are split across {@link Parallel} threads and every element is computed
+ * the same way wherever it falls (vector lanes and scalar tails use the same mul/sub, which is also HF's
+ * {@code x * cos + rotate_half(x) * sin} rounding for rounding), so results are the same bits for any thread count.
+ * HALF is vectorised over i; INTERLEAVED is a plain scalar loop (its pairs straddle lanes).
  */
 public final class Rope {
     private Rope() {}
