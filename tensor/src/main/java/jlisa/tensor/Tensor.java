@@ -612,6 +612,12 @@ public final class Tensor {
 
     public Tensor reciprocal() { return Elementwise.unary(Unary.RECIPROCAL, this); }
 
+    /** −1, 0 or 1 per element (NaN stays NaN). */
+    public Tensor sign() { return Elementwise.unary(Unary.SIGN, this); }
+
+    /** 1 where the element is &gt; 0, else 0 (relu's derivative). */
+    public Tensor step() { return Elementwise.unary(Unary.STEP, this); }
+
     /** Sum over {@code dims} (all dims when none are given). */
     public Tensor sum(boolean keepDim, int... dims) { return Reductions.sum(this, keepDim, dims); }
 

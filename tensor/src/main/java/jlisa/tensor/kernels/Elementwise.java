@@ -27,7 +27,11 @@ public final class Elementwise {
 
     /** One-argument maps. */
     public enum Unary {
-        NEG, EXP, LOG, SQRT, RSQRT, ABS, TANH, SIGMOID, RELU, SQUARE, RECIPROCAL;
+        NEG, EXP, LOG, SQRT, RSQRT, ABS, TANH, SIGMOID, RELU, SQUARE, RECIPROCAL,
+        /** −1, 0 or 1 (NaN stays NaN): the derivative of abs. */
+        SIGN,
+        /** 1 where x &gt; 0, else 0: the derivative of relu. */
+        STEP;
 
         /** The map in float64, also the scalar definition the vector path must agree with. */
         public double apply(double x) {
@@ -43,6 +47,8 @@ public final class Elementwise {
                 case RELU -> x > 0 ? x : (Double.isNaN(x) ? x : 0.0);
                 case SQUARE -> x * x;
                 case RECIPROCAL -> 1.0 / x;
+                case SIGN -> Double.isNaN(x) ? x : Math.signum(x) + 0.0;
+                case STEP -> x > 0 ? 1.0 : 0.0;
             };
         }
     }
@@ -215,6 +221,9 @@ public final class Elementwise {
             case RELU -> x.max(0f).blend(x, x.test(VectorOperators.IS_NAN));
             case SQUARE -> x.mul(x);
             case RECIPROCAL -> x.broadcast(1f).div(x);
+            case SIGN -> x.broadcast(0f).blend(1f, x.compare(VectorOperators.GT, 0f)).blend(-1f, x.lt(0f))
+                    .blend(x, x.test(VectorOperators.IS_NAN));
+            case STEP -> x.broadcast(0f).blend(1f, x.compare(VectorOperators.GT, 0f));
         };
     }
 
@@ -239,6 +248,8 @@ public final class Elementwise {
             case RELU -> x > 0 || Float.isNaN(x) ? x : 0f;
             case SQUARE -> x * x;
             case RECIPROCAL -> 1f / x;
+            case SIGN -> Float.isNaN(x) ? x : x > 0 ? 1f : x < 0 ? -1f : 0f;
+            case STEP -> x > 0 ? 1f : 0f;
         };
     }
 

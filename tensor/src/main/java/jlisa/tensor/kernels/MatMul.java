@@ -12,7 +12,16 @@ import jlisa.tensor.Tensor;
  * through their strides by {@link Gemm} (its packing step), never copied here.
  */
 public final class MatMul {
+    private static final java.util.concurrent.atomic.LongAdder GEMM_CALLS = new java.util.concurrent.atomic.LongAdder();
+    private static final java.util.concurrent.atomic.LongAdder GEMM_FLOPS = new java.util.concurrent.atomic.LongAdder();
+
     private MatMul() {}
+
+    /** How many {@link #gemm} calls ran in this JVM (tests prove that skipped gradients skip their matmul). */
+    public static long gemmCalls() { return GEMM_CALLS.sum(); }
+
+    /** Floating-point operations (2·m·n·k per product) of all {@link #gemm} calls so far. */
+    public static long gemmFlops() { return GEMM_FLOPS.sum(); }
 
     /** {@code a @ b}. */
     public static Tensor matmul(Tensor a, Tensor b) {
@@ -69,6 +78,8 @@ public final class MatMul {
         if (!c.isDense() || (dtype != DType.F32 && dtype != DType.F64)) {
             throw new IllegalArgumentException("gemm: output must be a dense F32 or F64 heap tensor, got " + c.describe());
         }
+        GEMM_CALLS.increment();
+        GEMM_FLOPS.add(2L * m * n * k * Shapes.numel(batch));
         Tensor x = readable(a, dtype), y = readable(b, dtype);
         int[] sa = Shapes.broadcastStrides(batchShape(x), batchStrides(x), batch);
         int[] sb = Shapes.broadcastStrides(batchShape(y), batchStrides(y), batch);
