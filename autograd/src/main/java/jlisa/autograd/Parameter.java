@@ -1,0 +1,44 @@
+package jlisa.autograd;
+
+import jlisa.tensor.MemoryKind;
+import jlisa.tensor.Tensor;
+
+/**
+ * A named, trainable leaf: a model weight. Its {@code requiresGrad} can be switched between steps
+ * (LISA freezes and unfreezes layers this way), and a frozen parameter costs no gradient memory
+ * and no weight-gradient work.
+ */
+public class Parameter extends Variable {
+    private final String name;
+
+    /** A parameter that requires a gradient. Its storage should be counted as PARAMETER (see {@link #of}). */
+    public Parameter(String name, Tensor data) {
+        super(data, true);
+        if (name == null || name.isBlank()) throw new IllegalArgumentException("Parameter: a name is required");
+        this.name = name;
+    }
+
+    /**
+     * A parameter holding a copy of {@code data} in storage counted as PARAMETER, unless the data
+     * already is PARAMETER storage (then it is used as is).
+     */
+    public static Parameter of(String name, Tensor data) {
+        if (data.storage().kind() == MemoryKind.PARAMETER) return new Parameter(name, data);
+        Tensor copy = Tensor.zeros(data.dtype(), MemoryKind.PARAMETER, data.shape()).copyFrom(data);
+        return new Parameter(name, copy);
+    }
+
+    /** The dotted name (e.g. {@code model.layers.3.self_attn.q_proj.weight}). */
+    public String name() { return name; }
+
+    /** Freezes (false) or unfreezes (true); freezing also drops the gradient. */
+    @Override public Parameter requiresGrad(boolean on) {
+        super.requiresGrad(on);
+        if (!on) zeroGrad();
+        return this;
+    }
+
+    @Override public String toString() {
+        return "Parameter(" + name + ", " + java.util.Arrays.toString(data().shape()) + (requiresGrad() ? "" : ", frozen") + ")";
+    }
+}
