@@ -10,6 +10,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
+import jlisa.tensor.MemoryLedger;
 import jlisa.tensor.Storage;
 import jlisa.tensor.Tensor;
 
@@ -17,8 +18,9 @@ import jlisa.tensor.Tensor;
  * The backward pass: order the graph's nodes so every node comes after all nodes that consume its
  * output, then walk that order once, turning each node's output gradient into its inputs' gradients.
  *
- * <p>Memory is handed back as soon as it is dead, so the {@link jlisa.tensor.MemoryLedger} shows the
- * real footprint: a gradient temporary is released once every input that received it has used it;
+ * <p>Memory is handed back as soon as it is dead, so the {@link MemoryLedger} shows the real
+ * footprint: temporaries a backward made for itself are released when it returns; a gradient is
+ * released once every input that received it has used it;
  * a node's saved tensors, and its output if it allocated it, are released right after its backward
  * (unless the caller retains the graph, or the variable was {@link Variable#retain() retained}).
  */
@@ -48,7 +50,7 @@ final class Backward {
         }
 
         List<Node> order = topologicalOrder(root.gradFn());
-        Set<Storage> keep = Collections.newSetFromMap(new IdentityHashMap<>());
+        Set<Storage> keep = Collections.newSetFromMap(new IdentityHashMap<>());   // values that must survive
         keep.add(rootData.storage());
         for (Node n : order) {
             if (n.ctx.isFreed()) {
@@ -73,10 +75,14 @@ final class Backward {
             Tensor g = pending.remove(node.output);
             if (g != null) {
                 Tensor[] grads;
-                try (var noGrad = GradMode.disabled()) {
+                try (var noGrad = GradMode.disabled(); var allocations = MemoryLedger.track()) {
                     grads = node.function.backward(node.ctx, g);
+                    check(node, grads);
+                    // The backward's own temporaries die now; only the gradients it returns live on.
+                    List<Storage> results = new ArrayList<>();
+                    for (Tensor gi : grads) if (gi != null) results.add(gi.storage());
+                    allocations.releaseAllExcept(results);
                 }
-                check(node, grads);
                 for (Tensor gi : grads) if (gi != null) holds.adopt(gi);   // everything backward returns is ours
                 for (Tensor gi : grads) if (gi != null) holds.add(gi);
                 holds.drop(g);

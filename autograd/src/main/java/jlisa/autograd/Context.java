@@ -74,6 +74,14 @@ public final class Context {
 
     boolean isFreed() { return freed; }
 
+    /** The storages that must outlive the op: the output's and every saved tensor's. */
+    java.util.List<jlisa.tensor.Storage> keptStorages(Tensor output) {
+        java.util.List<jlisa.tensor.Storage> keep = new ArrayList<>(saved.size() + 1);
+        keep.add(output.storage());
+        for (Tensor t : saved) if (t != null) keep.add(t.storage());
+        return keep;
+    }
+
     /** Drops every saved tensor and releases the owned ones. */
     void free() {
         freed = true;

@@ -40,11 +40,14 @@ public abstract class Function {
         }
         for (int i = 0; i < inputs.length; i++) data[i] = inputs[i] == null ? null : inputs[i].data();
         Context ctx = new Context(fn.name(), needs);
-        Tensor out = fn.forward(ctx, data);
-        if (!record) {
-            ctx.free();
-            return new Variable(out, false);
+        Tensor out;
+        try (var allocations = jlisa.tensor.MemoryLedger.track()) {
+            out = fn.forward(ctx, data);
+            if (!record) ctx.free();
+            // Temporaries the op made (dense copies, scratch) die now, not when the collector runs.
+            allocations.releaseAllExcept(ctx.keptStorages(out));
         }
+        if (!record) return new Variable(out, false);
         boolean ownsOutput = true;   // a view shares an input's storage; only fresh outputs are the graph's to free
         for (Tensor d : data) if (d != null && d.storage() == out.storage()) ownsOutput = false;
         Variable result = new Variable(out, true);

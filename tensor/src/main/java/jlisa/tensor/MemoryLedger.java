@@ -21,6 +21,7 @@ public final class MemoryLedger {
     private static final AtomicLong[][] LIVE = counters();
     private static final AtomicLong[][] PEAK = counters();
     private static final ThreadLocal<MemoryKind> CURRENT = ThreadLocal.withInitial(() -> MemoryKind.OTHER);
+    private static final ThreadLocal<Tracker> TRACKER = new ThreadLocal<>();
 
     private MemoryLedger() {}
 
@@ -48,6 +49,52 @@ public final class MemoryLedger {
     @FunctionalInterface
     public interface Scope extends AutoCloseable {
         @Override void close();
+    }
+
+    /**
+     * Starts recording every storage this thread allocates until the tracker is closed; trackers
+     * nest (an inner one records only its own span). Autograd uses it to release an op's
+     * temporaries the moment the op returns, instead of whenever the collector runs.
+     */
+    public static Tracker track() {
+        Tracker t = new Tracker(TRACKER.get());
+        TRACKER.set(t);
+        return t;
+    }
+
+    /** The storages allocated on one thread while it was open; see {@link #track()}. */
+    public static final class Tracker implements AutoCloseable {
+        private final Tracker outer;
+        private final java.util.ArrayList<Storage> storages = new java.util.ArrayList<>();
+        private boolean closed;
+
+        private Tracker(Tracker outer) { this.outer = outer; }
+
+        /** What was allocated so far, in order. */
+        public java.util.List<Storage> storages() { return java.util.Collections.unmodifiableList(storages); }
+
+        /**
+         * Releases every recorded storage except those in {@code keep} (compared by identity), e.g. an
+         * op's output and what it saved for backward.
+         */
+        public void releaseAllExcept(java.util.Collection<Storage> keep) {
+            java.util.Set<Storage> k = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+            k.addAll(keep);
+            for (Storage s : storages) if (!k.contains(s)) s.release();
+        }
+
+        @Override public void close() {
+            if (closed) return;
+            closed = true;
+            if (TRACKER.get() == this) TRACKER.set(outer);
+            if (outer != null) outer.storages.addAll(storages);   // the enclosing span saw these too
+        }
+    }
+
+    /** Called by every new storage: records it with this thread's open tracker, if any. */
+    static void track(Storage s) {
+        Tracker t = TRACKER.get();
+        if (t != null) t.storages.add(s);
     }
 
     /** Counts {@code bytes} as newly allocated. Called by storages; rarely needed directly. */

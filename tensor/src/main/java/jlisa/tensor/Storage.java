@@ -33,6 +33,7 @@ public abstract class Storage {
         this.device = device;
         MemoryLedger.allocated(kind, device, byteSize());
         this.ledgerEntry = register(kind);
+        MemoryLedger.track(this);
     }
 
     private Cleaner.Cleanable register(MemoryKind k) {

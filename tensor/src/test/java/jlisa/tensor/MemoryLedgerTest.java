@@ -73,6 +73,29 @@ class MemoryLedgerTest {
     }
 
     @Test
+    void trackerRecordsOneThreadsAllocationsAndReleasesAllButTheKept() {
+        long state0 = MemoryLedger.live(MemoryKind.OPTIMIZER_STATE);
+        Tensor kept, inner;
+        try (var outer = MemoryLedger.track()) {
+            Tensor a = Tensor.zeros(DType.F32, MemoryKind.OPTIMIZER_STATE, 10);
+            try (var nested = MemoryLedger.track()) {
+                inner = Tensor.zeros(DType.F32, MemoryKind.OPTIMIZER_STATE, 20);
+                assertThat(nested.storages()).containsExactly(inner.storage());
+            }
+            kept = a.add(1.0);                                                        // OTHER, kept
+            assertThat(outer.storages()).hasSize(4);                                  // a, inner, the scalar 1.0, kept
+            assertThat(MemoryLedger.live(MemoryKind.OPTIMIZER_STATE) - state0).isEqualTo(120);
+            outer.releaseAllExcept(java.util.List.of(kept.storage()));
+            assertThat(a.storage().isReleased()).isTrue();
+        }
+        assertThat(kept.storage().isReleased()).isFalse();
+        assertThat(inner.storage().isReleased()).isTrue();
+        assertThat(MemoryLedger.live(MemoryKind.OPTIMIZER_STATE)).isEqualTo(state0);
+        Tensor after = Tensor.zeros(3);                                               // no tracker open now
+        assertThat(after.storage().isReleased()).isFalse();
+    }
+
+    @Test
     void unreachableStoragesAreUncountedByTheCollector() throws InterruptedException {
         long before = MemoryLedger.live(MemoryKind.ACTIVATION);
         try (var scope = MemoryLedger.scope(MemoryKind.ACTIVATION)) {

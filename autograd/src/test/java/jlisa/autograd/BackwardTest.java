@@ -1,0 +1,209 @@
+package jlisa.autograd;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.within;
+
+import jlisa.tensor.DType;
+import jlisa.tensor.MemoryKind;
+import jlisa.tensor.MemoryLedger;
+import jlisa.tensor.Rng;
+import jlisa.tensor.Tensor;
+import jlisa.tensor.kernels.MatMul;
+import org.junit.jupiter.api.Test;
+
+class BackwardTest {
+
+    private static Variable leaf(double... values) {
+        return new Variable(Tensor.of(values.clone(), values.length), true);
+    }
+
+    @Test
+    void chainRuleAndAccumulationForAValueUsedTwice() {
+        Variable x = leaf(2.0, -1.0, 0.5);
+        Variable y = x.mul(x).add(x).sum();            // Σ x² + x  →  dy/dx = 2x + 1
+        y.backward();
+        assertThat(y.data().item()).isEqualTo(4 + 1 + 0.25 + 2 - 1 + 0.5);
+        assertThat(x.grad().toDoubleArray()).containsExactly(5.0, -1.0, 2.0);
+        Variable z = x.mul(3.0).sum();                 // a second backward accumulates into .grad
+        z.backward();
+        assertThat(x.grad().toDoubleArray()).containsExactly(8.0, 2.0, 5.0);
+        x.zeroGrad();
+        assertThat(x.grad()).isNull();
+    }
+
+    @Test
+    void nonScalarBackwardTakesTheVectorOfTheJacobianProduct() {
+        Variable x = leaf(1, 2, 3);
+        Variable y = x.mul(x);
+        y.backward(Tensor.of(new double[] {1, 0, -1}, 3));
+        assertThat(x.grad().toDoubleArray()).containsExactly(2, 0, -6);
+    }
+
+    @Test
+    void broadcastGradientsAreSummedBackToTheInputShape() {
+        Variable a = new Variable(Tensor.ones(2, 3).to(DType.F64), true);
+        Variable b = new Variable(Tensor.of(new double[] {1, 2, 3}, 3), true);
+        a.mul(b).sum().backward();
+        assertThat(b.grad().shape()).containsExactly(3);
+        assertThat(b.grad().toDoubleArray()).containsExactly(2, 2, 2);
+        assertThat(a.grad().toDoubleArray()).containsExactly(1, 2, 3, 1, 2, 3);
+    }
+
+    @Test
+    void clearErrorsForBadBackwardCalls() {
+        Variable x = leaf(1, 2);
+        assertThatThrownBy(() -> x.mul(x).backward()).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("non-scalar").hasMessageContaining("[2]");
+        assertThatThrownBy(() -> new Variable(Tensor.ones(1)).exp().backward()).isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("does not require grad");
+        assertThatThrownBy(() -> x.mul(x).backward(Tensor.ones(3))).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("[3]").hasMessageContaining("[2]");
+        Variable y = x.exp().sum();
+        y.backward();
+        assertThatThrownBy(y::backward).isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("already freed").hasMessageContaining("retainGraph");
+        assertThatThrownBy(() -> x.exp().requiresGrad(false)).isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("leaf");
+    }
+
+    @Test
+    void retainGraphAllowsASecondBackward() {
+        Variable x = leaf(1, 2);
+        Variable y = x.exp().sum();
+        y.backward(Tensor.full(1.0, DType.F64), true);
+        y.backward(Tensor.full(1.0, DType.F64), true);
+        assertThat(x.grad().get(1)).isCloseTo(2 * Math.exp(2), within(1e-12));
+    }
+
+    @Test
+    void inPlaceChangeOfASavedTensorIsCaughtAndNamesTheOp() {
+        Variable x = leaf(1, 2, 3);
+        Variable e = x.exp();                          // Exp saves its output
+        Variable y = e.mul(2.0).sum();
+        e.data().addInPlace(Tensor.ones(3).to(DType.F64));
+        assertThatThrownBy(y::backward).isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("Exp").hasMessageContaining("modified in place");
+    }
+
+    @Test
+    void aThousandsOfOpsChainBackpropagatesWithoutRecursion() {
+        Variable x = leaf(0.5);
+        Variable y = x;
+        for (int i = 0; i < 20_000; i++) y = y.mul(1.0001).add(0.0);
+        y.sum().backward();
+        assertThat(x.grad().item()).isCloseTo(Math.pow(1.0001, 20_000), within(1e-6));
+    }
+
+    @Test
+    void frozenWeightGetsNoGradientAndNoMatmul() {
+        Rng rng = new Rng(3);
+        Variable x = new Variable(Tensor.randn(rng, 8, 16), true);
+        Parameter w = Parameter.of("w", Tensor.randn(rng, 4, 16));
+        Parameter b = Parameter.of("b", Tensor.randn(rng, 4));
+
+        long before = MatMul.gemmCalls();
+        x.linear(w, b).sum().backward();
+        long trainable = MatMul.gemmCalls() - before;   // forward + dx + dW
+        assertThat(w.grad()).isNotNull();
+
+        w.requiresGrad(false);
+        assertThat(w.grad()).isNull();
+        before = MatMul.gemmCalls();
+        x.linear(w, b).sum().backward();
+        long frozen = MatMul.gemmCalls() - before;      // forward + dx only
+        assertThat(trainable).isEqualTo(3);
+        assertThat(frozen).isEqualTo(2);
+        assertThat(w.grad()).isNull();
+        assertThat(b.grad()).isNotNull();
+
+        // Everything frozen below the input: no gradient work at all past the loss.
+        x.requiresGrad(false);
+        b.requiresGrad(false);
+        before = MatMul.gemmCalls();
+        Variable out = x.linear(w, b).sum();
+        assertThat(out.requiresGrad()).isFalse();
+        assertThat(MatMul.gemmCalls() - before).isEqualTo(1);
+    }
+
+    @Test
+    void noGradScopeRecordsNothing() {
+        Variable x = leaf(1, 2);
+        Variable y;
+        try (var noGrad = GradMode.disabled()) {
+            y = x.exp().sum();
+            assertThat(GradMode.isEnabled()).isFalse();
+        }
+        assertThat(GradMode.isEnabled()).isTrue();
+        assertThat(y.requiresGrad()).isFalse();
+        assertThat(y.isLeaf()).isTrue();
+    }
+
+    @Test
+    void activationBytesFallBackAfterBackwardExactly() {
+        Rng rng = new Rng(4);
+        Parameter w1 = Parameter.of("w1", Tensor.randn(rng, 0, 0.1, DType.F32, 64, 32));
+        Parameter w2 = Parameter.of("w2", Tensor.randn(rng, 0, 0.1, DType.F32, 10, 64));
+        Tensor input = Tensor.randn(rng, 16, 32);
+        Tensor targets = Tensor.of(new int[] {1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1, 2, 3, 4, 5, 6}, 16);
+        long base = MemoryLedger.live(MemoryKind.ACTIVATION);
+        long afterForward;
+        Variable loss;
+        try (var scope = MemoryLedger.scope(MemoryKind.ACTIVATION)) {
+            Variable x = new Variable(input);
+            loss = x.linear(w1, null).geluTanh().linear(w2, null).layerNorm(null, null, 1e-5).crossEntropy(targets, -100);
+            afterForward = MemoryLedger.live(MemoryKind.ACTIVATION) - base;
+            loss.backward();
+        }
+        // Saved activations: h1 (16×64), gelu (16×64), logits (16×10), ln out (16×10), mean+rstd, dlogits (16×10).
+        assertThat(afterForward).isEqualTo(4L * (16 * 64 * 2 + 16 * 10 * 3 + 16 * 2) + 4);
+        // After backward only the loss itself (one float) is still alive; gradients live as GRADIENT.
+        assertThat(MemoryLedger.live(MemoryKind.ACTIVATION) - base).isEqualTo(4);
+        assertThat(w1.grad().storage().kind()).isEqualTo(MemoryKind.GRADIENT);
+        assertThat(loss.data().item()).isFinite();
+    }
+
+    @Test
+    void intermediatesAreFreedUnlessRetained() {
+        Variable x = leaf(1, 2);
+        Variable e = x.exp();
+        Variable kept = x.mul(2.0).retain();
+        e.add(kept).sum().backward();
+        assertThatThrownBy(e::data).isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("Exp").hasMessageContaining("retain()");
+        assertThat(kept.data().toDoubleArray()).containsExactly(2, 4);
+        assertThat(x.data().toDoubleArray()).containsExactly(1, 2);   // leaves are never freed
+    }
+
+    @Test
+    void graphDrawsAsDot() {
+        Parameter w = Parameter.of("layer.weight", Tensor.ones(3, 2));
+        Variable x = new Variable(Tensor.ones(4, 2));
+        String dot = Graph.toDot(x.linear(w, null).relu().sum());
+        assertThat(dot).startsWith("digraph autograd {").contains("Linear").contains("Relu").contains("Sum")
+                .contains("layer.weight").contains("style=dashed").contains("->");
+    }
+
+    @Test
+    void mlpLearnsXorWithPlainSgd() {
+        Rng rng = new Rng(0);
+        Tensor inputs = Tensor.of(new float[] {0, 0, 0, 1, 1, 0, 1, 1}, 4, 2);
+        Tensor targets = Tensor.of(new int[] {0, 1, 1, 0}, 4);
+        Parameter w1 = Parameter.of("w1", Tensor.randn(rng, 0, 1, DType.F32, 8, 2));
+        Parameter b1 = Parameter.of("b1", Tensor.zeros(8));
+        Parameter w2 = Parameter.of("w2", Tensor.randn(rng, 0, 1, DType.F32, 2, 8));
+        Parameter b2 = Parameter.of("b2", Tensor.zeros(2));
+        Parameter[] params = {w1, b1, w2, b2};
+        double loss = Double.NaN;
+        for (int step = 0; step < 2000; step++) {
+            Variable l = new Variable(inputs).linear(w1, b1).tanh().linear(w2, b2).crossEntropy(targets, -100);
+            loss = l.data().item();
+            l.backward();
+            for (Parameter p : params) {
+                p.data().addInPlace(p.grad().mul(-0.5));
+                p.zeroGrad();
+            }
+        }
+        assertThat(loss).isLessThan(0.01);
+    }
+}
