@@ -76,7 +76,9 @@ final class Backward {
             if (g != null) {
                 Tensor[] grads;
                 try (var noGrad = GradMode.disabled(); var allocations = MemoryLedger.track()) {
+                    long t0 = Profile.enabled() ? System.nanoTime() : 0;
                     grads = node.function.backward(node.ctx, g);
+                    if (t0 != 0) Profile.backward(System.nanoTime() - t0);
                     check(node, grads);
                     // The backward's own temporaries die now; only the gradients it returns live on.
                     List<Storage> results = new ArrayList<>();

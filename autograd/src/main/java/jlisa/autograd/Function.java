@@ -42,7 +42,9 @@ public abstract class Function {
         Context ctx = new Context(fn.name(), needs);
         Tensor out;
         try (var allocations = jlisa.tensor.MemoryLedger.track()) {
+            long t0 = Profile.enabled() ? System.nanoTime() : 0;
             out = fn.forward(ctx, data);
+            if (t0 != 0) Profile.forward(System.nanoTime() - t0);
             if (!record) ctx.free();
             // Temporaries the op made (dense copies, scratch) die now, not when the collector runs.
             allocations.releaseAllExcept(ctx.keptStorages(out));
