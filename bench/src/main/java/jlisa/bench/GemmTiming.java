@@ -13,7 +13,7 @@ import jlisa.tensor.kernels.Gemm;
  * 0.3 s, 2 warm-up rounds, median GFLOP/s of 5 rounds (after a JIT warm-up the Python side does not need).
  *
  * <p>Layouts: NN = A·B, NT = A·Bᵀ (B stored n × k), TN = Aᵀ·B (A stored k × m), TT = Aᵀ·Bᵀ — all through
- * strides. Command line: {@code GemmTiming N [NN|NT|TN|TT] [threads]} prints
+ * strides. Command line: {@code GemmTiming N [NN|NT|TN|TT][,…] [threads]} prints, per layout,
  * {@code gemm n=N layout=L threads=T gflops=X}.
  */
 public final class GemmTiming {
@@ -86,13 +86,15 @@ public final class GemmTiming {
 
     public static void main(String[] args) {
         if (args.length < 1) {
-            System.err.println("usage: GemmTiming N [NN|NT|TN|TT] [threads]");
+            System.err.println("usage: GemmTiming N [NN|NT|TN|TT][,...] [threads]");
             System.exit(2);
         }
         int n = Integer.parseInt(args[0]);
-        String layout = args.length > 1 ? args[1].toUpperCase(Locale.ROOT) : "NN";
+        String layouts = args.length > 1 ? args[1].toUpperCase(Locale.ROOT) : "NN";
         int threads = args.length > 2 ? Integer.parseInt(args[2]) : Parallel.defaultThreads();
-        double g = gflops(n, layout, threads);
-        System.out.printf(Locale.ROOT, "gemm n=%d layout=%s threads=%d gflops=%.1f%n", n, layout, threads, g);
+        for (String layout : layouts.split(",")) {
+            double g = gflops(n, layout, threads);
+            System.out.printf(Locale.ROOT, "gemm n=%d layout=%s threads=%d gflops=%.1f%n", n, layout, threads, g);
+        }
     }
 }

@@ -1,11 +1,12 @@
 package jlisa.tensor;
 
-import java.util.ArrayList;
-import java.util.List;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.ForkJoinTask;
 import java.util.concurrent.ForkJoinWorkerThread;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * The shared CPU thread pool of jlisa's kernels, and a fork-join helper over an index range.
@@ -77,8 +78,13 @@ public final class Parallel {
     /**
      * Runs {@code body} over [start, end) split into at most {@link #threads()} contiguous chunks of at least
      * {@code grain} indices each (a chunk smaller than that is not worth a thread), and returns when all are done.
-     * With one chunk the body runs inline on the calling thread. The caller runs the first chunk itself.
-     * An exception in any chunk is rethrown here after all chunks have finished or failed.
+     * With one chunk the body runs inline on the calling thread.
+     *
+     * <p>The chunk boundaries depend only on the range, grain and thread count; which thread runs a chunk does not
+     * matter. Chunks are claimed, not assigned: the caller and up to threads − 1 pool helpers take the next
+     * unclaimed chunk until none is left, so a helper the OS has not scheduled yet (a busy machine) never holds the
+     * caller up; the caller waits only for chunks that are already running. An exception in a chunk is rethrown here
+     * after every claimed chunk has finished.
      */
     public static void forRange(int start, int end, int grain, IntRangeBody body) {
         int n = end - start;
@@ -89,30 +95,62 @@ public final class Parallel {
             body.run(start, end);
             return;
         }
-        List<ForkJoinTask<?>> tasks = new ArrayList<>(chunks - 1);
+        Claims claims = new Claims(start, n, chunks, body);
         ForkJoinPool pool = poolFor(threads);
         boolean inPool = ForkJoinTask.getPool() == pool;
-        for (int c = 1; c < chunks; c++) {
-            int lo = start + (int) ((long) n * c / chunks), hi = start + (int) ((long) n * (c + 1) / chunks);
+        for (int h = 1; h < chunks; h++) {
             // Re-bind the thread count so nested kernels inside a chunk see the same parallelism.
-            ForkJoinTask<?> task = ForkJoinTask.adapt(() -> ScopedValue.where(THREADS, threads).run(() -> body.run(lo, hi)));
-            tasks.add(inPool ? task.fork() : pool.submit(task));
+            ForkJoinTask<?> helper = ForkJoinTask.adapt(() -> ScopedValue.where(THREADS, threads).run(claims::work));
+            if (inPool) helper.fork();
+            else pool.execute(helper);
         }
-        Throwable failure = null;
-        try {
-            body.run(start, start + n / chunks);
-        } catch (RuntimeException | Error e) {
-            failure = e;
+        claims.work();
+        claims.awaitAll();
+    }
+
+    /** The shared state of one forRange call: next chunk to claim, chunks finished, first failure. */
+    private static final class Claims {
+        private final int start, n, chunks;
+        private final IntRangeBody body;
+        private final AtomicInteger next = new AtomicInteger();
+        private final CountDownLatch finished;
+        private final AtomicReference<Throwable> failure = new AtomicReference<>();
+
+        Claims(int start, int n, int chunks, IntRangeBody body) {
+            this.start = start;
+            this.n = n;
+            this.chunks = chunks;
+            this.body = body;
+            this.finished = new CountDownLatch(chunks);
         }
-        for (ForkJoinTask<?> t : tasks) {
-            try {
-                t.join();
-            } catch (RuntimeException | Error e) {
-                if (failure == null) failure = e;
-                else if (failure != e) failure.addSuppressed(e);
+
+        void work() {
+            for (int c; (c = next.getAndIncrement()) < chunks; ) {
+                int lo = start + (int) ((long) n * c / chunks), hi = start + (int) ((long) n * (c + 1) / chunks);
+                try {
+                    body.run(lo, hi);
+                } catch (RuntimeException | Error e) {
+                    if (!failure.compareAndSet(null, e)) failure.get().addSuppressed(e);
+                } finally {
+                    finished.countDown();
+                }
             }
         }
-        if (failure instanceof RuntimeException re) throw re;
-        if (failure instanceof Error err) throw err;
+
+        void awaitAll() {
+            boolean interrupted = false;
+            while (true) {
+                try {
+                    finished.await();
+                    break;
+                } catch (InterruptedException e) {
+                    interrupted = true;   // chunks are short; finish waiting, then restore the flag
+                }
+            }
+            if (interrupted) Thread.currentThread().interrupt();
+            Throwable f = failure.get();
+            if (f instanceof RuntimeException re) throw re;
+            if (f instanceof Error err) throw err;
+        }
     }
 }
