@@ -29,7 +29,8 @@ public final class GemmTiming {
     }
 
     private static double measure(Problem pr) {
-        long warmEnd = System.nanoTime() + 500_000_000L;         // let C2 compile the kernel first
+        // Let C2 compile (and, after its first uncommon trap, recompile) the kernel before calibrating.
+        long warmEnd = System.nanoTime() + 1_500_000_000L;
         int calls = 0;
         while (System.nanoTime() < warmEnd || calls < 3) {
             pr.run();

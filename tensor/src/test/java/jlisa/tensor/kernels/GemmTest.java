@@ -279,4 +279,34 @@ class GemmTest {
             assertThat(c[i * (n + 1) + n]).isEqualTo(c0[i * (n + 1) + n]);
         }
     }
+
+    // ---- Parallel.forRange, the pool GEMM runs on (tested here with its main user)
+
+    @Test
+    void forRangeCoversTheRangeOnceInAtMostThreadsChunks() {
+        for (int threads = 1; threads <= 4; threads++) {
+            int t = threads;
+            java.util.concurrent.atomic.AtomicIntegerArray hits = new java.util.concurrent.atomic.AtomicIntegerArray(1000);
+            java.util.concurrent.atomic.AtomicInteger calls = new java.util.concurrent.atomic.AtomicInteger();
+            Parallel.withThreads(t, () -> Parallel.forRange(3, 1000, 10, (lo, hi) -> {
+                calls.incrementAndGet();
+                for (int i = lo; i < hi; i++) hits.incrementAndGet(i);
+            }));
+            for (int i = 0; i < 1000; i++) assertThat(hits.get(i)).as("index %d, %d threads", i, t).isEqualTo(i < 3 ? 0 : 1);
+            assertThat(calls.get()).isEqualTo(t);
+        }
+    }
+
+    @Test
+    void forRangeRunsInlineBelowTheGrainAndRethrowsFailures() {
+        Thread caller = Thread.currentThread();
+        Parallel.withThreads(4, () -> Parallel.forRange(0, 15, 16, (lo, hi) -> {
+            assertThat(Thread.currentThread()).isSameAs(caller);
+            assertThat(hi - lo).isEqualTo(15);
+        }));
+        assertThatThrownBy(() -> Parallel.withThreads(2, () -> Parallel.forRange(0, 100, 1, (lo, hi) -> {
+            if (lo > 0) throw new IllegalStateException("chunk " + lo);
+        }))).isInstanceOf(IllegalStateException.class).hasMessage("chunk 50");
+        assertThatThrownBy(() -> Parallel.withThreads(0, () -> {})).isInstanceOf(IllegalArgumentException.class);
+    }
 }
