@@ -45,7 +45,8 @@ public final class Gradcheck {
         Tensor r = Tensor.randn(new Rng(1234), 0, 1, DType.F64, out.data().shape());
         out.backward(r);
 
-        double worst = -1;
+        double worst = Double.NEGATIVE_INFINITY;   // largest amount over tolerance: the failing element if any failed
+        double worstErr = 0;
         String worstWhere = "";
         boolean passed = true;
         for (int i = 0; i < inputs.length; i++) {
@@ -64,16 +65,20 @@ public final class Gradcheck {
                 double a = analytic.get(idx);
                 double err = Math.abs(a - numeric);
                 double excess = err - (atol + rtol * Math.abs(numeric));
-                if (excess > 0 || Double.isNaN(a) != Double.isNaN(numeric)) passed = false;
-                if (err > worst || Double.isNaN(err)) {
-                    worst = err;
+                if (Double.isNaN(err)) excess = Double.isNaN(a) && Double.isNaN(numeric) ? Double.NEGATIVE_INFINITY
+                        : Double.POSITIVE_INFINITY;
+                if (excess > 0) passed = false;
+                if (excess > worst) {
+                    worst = excess;
+                    worstErr = err;
                     worstWhere = "input " + i + " " + Arrays.toString(x.shape()) + " at " + Arrays.toString(idx)
                             + ": analytic " + a + ", numeric " + numeric;
                 }
                 for (int d = idx.length - 1; d >= 0 && ++idx[d] == x.size(d); d--) idx[d] = 0;
             }
         }
-        String msg = "gradcheck(" + op + ") " + (passed ? "passed" : "FAILED") + "; worst |analytic − numeric| = " + worst
+        String msg = "gradcheck(" + op + ") " + (passed ? "passed" : "FAILED") + "; element closest to (or furthest past) "
+                + "its tolerance: |analytic − numeric| = " + worstErr
                 + (worstWhere.isEmpty() ? "" : " (" + worstWhere + ")");
         return new Report(passed, msg);
     }
