@@ -28,6 +28,18 @@ public class Parameter extends Variable {
         return new Parameter(name, copy);
     }
 
+    /**
+     * Points this parameter at new values of the same shape — loaded weights, possibly a read-only
+     * memory-mapped tensor used without a copy. The gradient is dropped.
+     */
+    public void assign(Tensor value) {
+        if (!java.util.Arrays.equals(value.shape(), data().shape())) {
+            throw new IllegalArgumentException(name + ": expected shape " + java.util.Arrays.toString(data().shape())
+                    + " but the new value has " + java.util.Arrays.toString(value.shape()));
+        }
+        replaceData(value);
+    }
+
     /** The dotted name (e.g. {@code model.layers.3.self_attn.q_proj.weight}). */
     public String name() { return name; }
 

@@ -27,7 +27,7 @@ import jlisa.tensor.kernels.Rope;
  * an intermediate before backward to keep it, or pass {@code retainGraph}.
  */
 public class Variable {
-    private final Tensor data;
+    private Tensor data;
     private Tensor grad;
     private boolean requiresGrad;
     private boolean retained;
@@ -92,6 +92,13 @@ public class Variable {
     }
 
     boolean isRetained() { return retained; }
+
+    /** Replaces a leaf's value (loading weights); the gradient is dropped. */
+    void replaceData(Tensor newData) {
+        if (!isLeaf()) throw new IllegalStateException("only a leaf's value can be replaced; this one was made by " + gradFn.name());
+        zeroGrad();
+        data = newData;
+    }
 
     void markFreed() { freed = true; }
 

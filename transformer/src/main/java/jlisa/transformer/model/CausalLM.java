@@ -1,0 +1,121 @@
+package jlisa.transformer.model;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+import jlisa.autograd.GradMode;
+import jlisa.autograd.Parameter;
+import jlisa.autograd.Variable;
+import jlisa.tensor.DType;
+import jlisa.tensor.Shapes;
+import jlisa.tensor.Tensor;
+import jlisa.transformer.nn.Module;
+
+/**
+ * A decoder-only language model: token ids (B, T) in, next-token logits (B, T, V) out. GPT-2 and
+ * LLaMA are the two kinds. Besides forward, a model exposes its layer structure — embeddings, the
+ * blocks, the head — as named parameter groups, so optimizers (LISA) can sample layers without
+ * knowing model classes.
+ */
+public abstract class CausalLM extends Module implements AutoCloseable {
+    private AutoCloseable weights;
+
+    /** Keeps the checkpoint the weights are mapped from open as long as the model lives. */
+    public final void attachWeights(AutoCloseable source) { this.weights = source; }
+
+    /** Unmaps the checkpoint the weights came from (if any); the model must not be used afterwards. */
+    @Override public void close() {
+        if (weights == null) return;
+        try {
+            weights.close();
+        } catch (Exception e) {
+            throw new IllegalStateException("closing the model's checkpoint failed: " + e.getMessage(), e);
+        }
+        weights = null;
+    }
+
+    /** Logits (B, T, V) for I32 token ids (B, T), recording a graph when grad mode is on. */
+    public final Variable forward(Tensor ids) { return forward(ids, null); }
+
+    /**
+     * Logits for the new tokens {@code ids} (B, T) at positions cache.length() … (generation); the
+     * cache advances by T. With a null cache, positions start at 0.
+     */
+    public abstract Variable forward(Tensor ids, KvCache cache);
+
+    /** A cache able to hold {@code maxLen} tokens for a batch of {@code batch}. */
+    public abstract KvCache newCache(int batch, int maxLen);
+
+    public abstract int vocabSize();
+
+    /** The longest sequence the model accepts (learned positions limit GPT-2; LLaMA's is its config's). */
+    public abstract int maxPositions();
+
+    /** Number of transformer blocks. */
+    public abstract int numLayers();
+
+    /** The parameters of block {@code i} by their dotted names. */
+    public abstract Map<String, Parameter> blockParameters(int i);
+
+    /**
+     * Parameter groups in model order: "embedding" (token and position tables), "layer.0" …
+     * "layer.N-1", "head" (final norm and, when not tied, the output projection). Every parameter is
+     * in exactly one group (a tied head lives with the embedding).
+     */
+    public final Map<String, Map<String, Parameter>> layerGroups() {
+        Map<String, Parameter> all = new LinkedHashMap<>(namedParameters());
+        Map<String, Map<String, Parameter>> groups = new LinkedHashMap<>();
+        List<Map<String, Parameter>> blocks = new ArrayList<>();
+        for (int i = 0; i < numLayers(); i++) {
+            Map<String, Parameter> b = blockParameters(i);
+            blocks.add(b);
+            all.keySet().removeAll(b.keySet());
+        }
+        Map<String, Parameter> embedding = new LinkedHashMap<>(), head = new LinkedHashMap<>();
+        for (Map.Entry<String, Parameter> e : all.entrySet()) {
+            if (isEmbedding(e.getKey())) embedding.put(e.getKey(), e.getValue());
+            else head.put(e.getKey(), e.getValue());
+        }
+        groups.put("embedding", embedding);
+        for (int i = 0; i < blocks.size(); i++) groups.put("layer." + i, blocks.get(i));
+        groups.put("head", head);
+        return groups;
+    }
+
+    /** True for the names of token/position embedding tables. */
+    protected abstract boolean isEmbedding(String parameterName);
+
+    /**
+     * Mean next-token cross-entropy of {@code ids} (B, T): position t predicts token t+1; positions
+     * whose target is {@code ignoreIndex} do not count.
+     */
+    public final Variable loss(Tensor ids, int ignoreIndex) {
+        int B = ids.size(0), T = ids.size(1);
+        if (T < 2) throw new IllegalArgumentException("loss: need at least 2 tokens per row, got shape " + Shapes.str(ids.shape()));
+        Tensor inputs = ids.narrow(1, 0, T - 1).contiguous();
+        Tensor targets = ids.narrow(1, 1, T - 1).contiguous().reshape((T - 1) * B);
+        Variable logits = forward(inputs);
+        return logits.reshape(B * (T - 1), vocabSize()).crossEntropy(targets, ignoreIndex);
+    }
+
+    /** Checks ids: I32, rank 2, within the vocabulary and the position limit. */
+    protected final void checkIds(Tensor ids, int start) {
+        if (ids.dtype() != DType.I32 || ids.dim() != 2) {
+            throw new IllegalArgumentException("forward: expected I32 token ids of shape (B, T), got " + ids.dtype() + " "
+                    + Shapes.str(ids.shape()));
+        }
+        if (start + ids.size(1) > maxPositions()) {
+            throw new IllegalArgumentException("forward: positions up to " + (start + ids.size(1)) + " exceed the model's "
+                    + maxPositions());
+        }
+    }
+
+    /** Greedy or sampled decoding lives in {@code jlisa.transformer.generate}; this is the no-grad logits step it uses. */
+    public final Tensor logitsNoGrad(Tensor ids, KvCache cache) {
+        try (var noGrad = GradMode.disabled()) {
+            return forward(ids, cache).data();
+        }
+    }
+}

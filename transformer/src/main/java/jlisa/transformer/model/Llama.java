@@ -1,0 +1,210 @@
+package jlisa.transformer.model;
+
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.stream.IntStream;
+
+import jlisa.autograd.Parameter;
+import jlisa.autograd.Variable;
+import jlisa.tensor.Rng;
+import jlisa.tensor.Tensor;
+import jlisa.tensor.kernels.Rope;
+import jlisa.transformer.nn.Layers.Embedding;
+import jlisa.transformer.nn.Layers.Linear;
+import jlisa.transformer.nn.Layers.RmsNorm;
+import jlisa.transformer.nn.Module;
+import jlisa.transformer.nn.ModuleList;
+
+/**
+ * LLaMA as Hugging Face's {@code LlamaForCausalLM}: RMSNorm, rotary positions in HF's rotate-half
+ * layout, SwiGLU MLP, grouped-query attention. The same class serves Mistral-style, Qwen2-style
+ * (biases on q/k/v) and SmolLM checkpoints, whose configs differ only in these switches.
+ */
+public final class Llama extends CausalLM {
+
+    /** The fields of HF's LlamaConfig (and Mistral/Qwen2's) that the architecture needs. */
+    public record Config(int vocabSize, int hiddenSize, int intermediateSize, int numLayers, int numHeads,
+                         int numKvHeads, int headDim, double rmsNormEps, double ropeTheta, int maxPositions,
+                         boolean tieWordEmbeddings, boolean qkvBias, double initStd) {
+        public Config {
+            if (numHeads < 1 || numKvHeads < 1 || numHeads % numKvHeads != 0) {
+                throw new IllegalArgumentException("LLaMA config: num_attention_heads " + numHeads
+                        + " must be a positive multiple of num_key_value_heads " + numKvHeads);
+            }
+            if (headDim < 2 || headDim % 2 != 0) {
+                throw new IllegalArgumentException("LLaMA config: head dim " + headDim + " must be even (rotary pairs)");
+            }
+            if (vocabSize < 1 || hiddenSize < 1 || intermediateSize < 1 || numLayers < 0 || maxPositions < 1) {
+                throw new IllegalArgumentException("LLaMA config: sizes must be positive, got " + this);
+            }
+        }
+
+        /** A config with LLaMA's defaults: head dim = hidden / heads, eps 1e-6, theta 10000, untied. */
+        public static Config of(int vocab, int hidden, int intermediate, int layers, int heads, int kvHeads, int maxPositions) {
+            if (hidden % heads != 0) {
+                throw new IllegalArgumentException("LLaMA config: hidden_size " + hidden + " is not divisible by heads " + heads);
+            }
+            return new Config(vocab, hidden, intermediate, layers, heads, kvHeads, hidden / heads, 1e-6, 10000.0,
+                    maxPositions, false, false, 0.02);
+        }
+
+        /** Reads HF's config.json (model_type llama, mistral, qwen2; SmolLM uses llama). */
+        public static Config fromJson(Path configJson) { return from(ConfigJson.read(configJson)); }
+
+        static Config from(ConfigJson c) {
+            String type = c.string("model_type", "llama");
+            if (!type.equals("llama") && !type.equals("mistral") && !type.equals("qwen2")) {
+                throw new IllegalArgumentException(c.source() + ": model_type '" + type
+                        + "' is not one of llama, mistral, qwen2");
+            }
+            String act = c.string("hidden_act", "silu");
+            if (!act.equals("silu")) throw new IllegalArgumentException(c.source() + ": hidden_act '" + act + "' is not silu");
+            if (c.has("rope_scaling")) {
+                throw new IllegalArgumentException(c.source() + ": rope_scaling " + c.node("rope_scaling")
+                        + " is not supported yet (only plain RoPE with rope_theta)");
+            }
+            if (c.bool("mlp_bias", false)) throw new IllegalArgumentException(c.source() + ": mlp_bias=true is not supported");
+            int hidden = c.integer("hidden_size"), heads = c.integer("num_attention_heads");
+            int headDim = c.integer("head_dim", -1);
+            if (headDim < 0) {
+                if (hidden % heads != 0) {
+                    throw new IllegalArgumentException(c.source() + ": hidden_size " + hidden
+                            + " is not divisible by num_attention_heads " + heads + " and no head_dim is given");
+                }
+                headDim = hidden / heads;
+            }
+            boolean qkvBias = type.equals("qwen2") || c.bool("attention_bias", false);
+            if (!type.equals("qwen2") && c.bool("attention_bias", false)) {
+                throw new IllegalArgumentException(c.source() + ": attention_bias=true (bias on o_proj too) is not supported");
+            }
+            return new Config(c.integer("vocab_size"), hidden, c.integer("intermediate_size"), c.integer("num_hidden_layers"),
+                    heads, c.integer("num_key_value_heads", heads), headDim, c.number("rms_norm_eps", 1e-6),
+                    c.number("rope_theta", 10000.0), c.integer("max_position_embeddings", 2048),
+                    c.bool("tie_word_embeddings", false), qkvBias, c.number("initializer_range", 0.02));
+        }
+
+        /** A LLaMA-shaped preset with many thin layers (LISA memory studies): 16 layers, 256 wide, GQA 8/2, byte vocab. */
+        public static Config preset(String name) {
+            return switch (name) {
+                case "llama-thin" -> new Config(256, 256, 688, 16, 8, 2, 32, 1e-6, 10000.0, 2048, true, false, 0.02);
+                case "llama-tiny" -> new Config(256, 128, 344, 4, 4, 2, 32, 1e-6, 10000.0, 1024, true, false, 0.02);
+                default -> throw new IllegalArgumentException("unknown LLaMA preset '" + name + "' (expected llama-thin, llama-tiny)");
+            };
+        }
+    }
+
+    private final Config config;
+    private final Body model;
+    private final Linear lmHead;   // null when tied to the embedding
+
+    public Llama(Config config, Rng rng) {
+        this.config = config;
+        this.model = child("model", new Body(config, rng));
+        this.lmHead = config.tieWordEmbeddings() ? null
+                : child("lm_head", new Linear(config.hiddenSize(), config.vocabSize(), false, rng, config.initStd()));
+    }
+
+    public Config config() { return config; }
+
+    @Override public Variable forward(Tensor ids, KvCache cache) {
+        int start = cache == null ? 0 : cache.length();
+        checkIds(ids, start);
+        int T = ids.size(1);
+        Rope.Cache rope = Rope.Cache.of(start, T, config.ropeTheta(), config.headDim());
+        Variable x = model.embedTokens.forward(ids);
+        for (int l = 0; l < config.numLayers(); l++) x = model.layers.get(l).forward(x, rope, cache, l);
+        if (cache != null) cache.advance(T);
+        x = model.norm.forward(x);
+        return lmHead == null ? x.linear(model.embedTokens.weight, null) : lmHead.forward(x);
+    }
+
+    @Override public KvCache newCache(int batch, int maxLen) {
+        return new KvCache(config.numLayers(), batch, config.numKvHeads(), Math.min(maxLen, config.maxPositions()),
+                config.headDim());
+    }
+
+    @Override public int vocabSize() { return config.vocabSize(); }
+
+    @Override public int maxPositions() { return config.maxPositions(); }
+
+    @Override public int numLayers() { return config.numLayers(); }
+
+    @Override public Map<String, Parameter> blockParameters(int i) {
+        Map<String, Parameter> out = new LinkedHashMap<>();
+        model.layers.get(i).namedParameters().forEach((k, v) -> out.put("model.layers." + i + "." + k, v));
+        return out;
+    }
+
+    @Override protected boolean isEmbedding(String name) { return name.equals("model.embed_tokens.weight"); }
+
+    /** HF's LlamaModel: the part under the "model." prefix. */
+    static final class Body extends Module {
+        final Embedding embedTokens;
+        final ModuleList<Block> layers;
+        final RmsNorm norm;
+
+        Body(Config c, Rng rng) {
+            embedTokens = child("embed_tokens", new Embedding(c.vocabSize(), c.hiddenSize(), rng, c.initStd()));
+            layers = child("layers", new ModuleList<>(IntStream.range(0, c.numLayers()).mapToObj(i -> new Block(c, rng)).toList()));
+            norm = child("norm", new RmsNorm(c.hiddenSize(), c.rmsNormEps()));
+        }
+    }
+
+    /** x + attn(norm(x)), then + mlp(norm(x)). */
+    static final class Block extends Module {
+        final RmsNorm inputLayernorm, postAttentionLayernorm;
+        final SelfAttention selfAttn;
+        final SwiGlu mlp;
+
+        Block(Config c, Rng rng) {
+            selfAttn = child("self_attn", new SelfAttention(c, rng));
+            mlp = child("mlp", new SwiGlu(c, rng));
+            inputLayernorm = child("input_layernorm", new RmsNorm(c.hiddenSize(), c.rmsNormEps()));
+            postAttentionLayernorm = child("post_attention_layernorm", new RmsNorm(c.hiddenSize(), c.rmsNormEps()));
+        }
+
+        Variable forward(Variable x, Rope.Cache rope, KvCache cache, int layer) {
+            x = x.add(selfAttn.forward(inputLayernorm.forward(x), rope, cache, layer));
+            return x.add(mlp.forward(postAttentionLayernorm.forward(x)));
+        }
+    }
+
+    /** Grouped-query attention with rotary positions on q and k. */
+    static final class SelfAttention extends Module {
+        final Linear qProj, kProj, vProj, oProj;
+        final int heads, kvHeads, headDim;
+
+        SelfAttention(Config c, Rng rng) {
+            heads = c.numHeads();
+            kvHeads = c.numKvHeads();
+            headDim = c.headDim();
+            qProj = child("q_proj", new Linear(c.hiddenSize(), heads * headDim, c.qkvBias(), rng, c.initStd()));
+            kProj = child("k_proj", new Linear(c.hiddenSize(), kvHeads * headDim, c.qkvBias(), rng, c.initStd()));
+            vProj = child("v_proj", new Linear(c.hiddenSize(), kvHeads * headDim, c.qkvBias(), rng, c.initStd()));
+            oProj = child("o_proj", new Linear(heads * headDim, c.hiddenSize(), false, rng, c.initStd()));
+        }
+
+        Variable forward(Variable x, Rope.Cache rope, KvCache cache, int layer) {
+            int B = x.data().size(0), T = x.data().size(1);
+            Variable q = qProj.forward(x).reshape(B, T, heads, headDim).transpose(1, 2).rope(rope, Rope.Layout.HALF);
+            Variable k = kProj.forward(x).reshape(B, T, kvHeads, headDim).transpose(1, 2).rope(rope, Rope.Layout.HALF);
+            Variable v = vProj.forward(x).reshape(B, T, kvHeads, headDim).transpose(1, 2);
+            Variable y = Attend.attend(q, k, v, cache, layer);
+            return oProj.forward(y.transpose(1, 2).reshape(B, T, heads * headDim));
+        }
+    }
+
+    /** down(silu(gate(x)) · up(x)). */
+    static final class SwiGlu extends Module {
+        final Linear gateProj, upProj, downProj;
+
+        SwiGlu(Config c, Rng rng) {
+            gateProj = child("gate_proj", new Linear(c.hiddenSize(), c.intermediateSize(), false, rng, c.initStd()));
+            upProj = child("up_proj", new Linear(c.hiddenSize(), c.intermediateSize(), false, rng, c.initStd()));
+            downProj = child("down_proj", new Linear(c.intermediateSize(), c.hiddenSize(), false, rng, c.initStd()));
+        }
+
+        Variable forward(Variable x) { return downProj.forward(gateProj.forward(x).silu().mul(upProj.forward(x))); }
+    }
+}

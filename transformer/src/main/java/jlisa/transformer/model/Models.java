@@ -1,0 +1,74 @@
+package jlisa.transformer.model;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+import jlisa.tensor.MemoryKind;
+import jlisa.tensor.Tensor;
+import jlisa.transformer.io.SafeTensors;
+import jlisa.transformer.io.TensorSource;
+
+/** Loads a Hugging Face model directory (config.json + safetensors) into a GPT-2 or LLaMA model. */
+public final class Models {
+    private Models() {}
+
+    /**
+     * Reads {@code dir/config.json}, builds the model it describes, and points its parameters at the
+     * checkpoint's tensors (F32 without a copy: the file stays mapped until the model is closed).
+     * Missing or unexpected tensor names are an error that lists them.
+     */
+    public static CausalLM load(Path dir) {
+        Path configFile = dir.resolve("config.json");
+        if (!Files.isRegularFile(configFile)) {
+            throw new IllegalArgumentException(dir + ": no config.json (expected a Hugging Face model directory)");
+        }
+        ConfigJson cfg = ConfigJson.read(configFile);
+        String type = cfg.string("model_type", null);
+        if (type == null) throw new IllegalArgumentException(configFile + ": config field 'model_type' is missing");
+        CausalLM model = switch (type) {
+            case "gpt2" -> new GPT2(GPT2.Config.from(cfg), null);
+            case "llama", "mistral", "qwen2" -> new Llama(Llama.Config.from(cfg), null);
+            default -> throw new IllegalArgumentException(configFile + ": model_type '" + type
+                    + "' is not supported (gpt2, llama, mistral, qwen2)");
+        };
+        TensorSource source;
+        try {
+            source = SafeTensors.openModel(dir);
+        } catch (IOException e) {
+            throw new UncheckedIOException(dir + ": cannot open the checkpoint: " + e.getMessage(), e);
+        }
+        try {
+            Map<String, Tensor> tensors = new LinkedHashMap<>();
+            for (String name : source.names()) {
+                String key = canonicalName(model, name);
+                if (key != null) tensors.put(key, source.tensor(name, MemoryKind.PARAMETER));
+            }
+            model.loadStateDict(tensors, true);
+            model.attachWeights(source);
+            model.eval();
+            return model;
+        } catch (RuntimeException e) {
+            source.close();
+            throw e;
+        }
+    }
+
+    /**
+     * The model's name for a checkpoint tensor, or null for tensors that carry nothing to load:
+     * GPT-2's causal-mask buffers and a head tied to the embedding. GPT-2 files saved from GPT2Model
+     * lack the "transformer." prefix that GPT2LMHeadModel's have; both load.
+     */
+    static String canonicalName(CausalLM model, String name) {
+        if (model instanceof GPT2) {
+            if (name.endsWith(".attn.bias") || name.endsWith(".attn.masked_bias") || name.equals("lm_head.weight")) return null;
+            return name.startsWith("transformer.") ? name : "transformer." + name;
+        }
+        if (model instanceof Llama l && l.config().tieWordEmbeddings() && name.equals("lm_head.weight")) return null;
+        if (name.endsWith(".rotary_emb.inv_freq")) return null;    // a buffer some older LLaMA checkpoints saved
+        return name;
+    }
+}

@@ -1,0 +1,129 @@
+package jlisa.transformer.nn;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeSet;
+
+import jlisa.autograd.Parameter;
+import jlisa.tensor.MemoryKind;
+import jlisa.tensor.Tensor;
+
+/**
+ * A piece of a model: named parameters and named child modules, registered in the order the
+ * constructor creates them, so {@link #namedParameters()} yields dotted names that follow the
+ * checkpoint's (e.g. {@code h.3.attn.c_attn.weight}) and state dicts load by name.
+ */
+public abstract class Module {
+    private final Map<String, Parameter> params = new LinkedHashMap<>();
+    private final Map<String, Module> children = new LinkedHashMap<>();
+    private boolean training = true;
+
+    /** Registers a parameter holding {@code init} (copied into PARAMETER storage unless it already is). */
+    protected final Parameter param(String name, Tensor init) {
+        checkName(name);
+        Parameter p = Parameter.of(name, init);
+        params.put(name, p);
+        return p;
+    }
+
+    /** Registers a child module under {@code name}; returns it. */
+    protected final <M extends Module> M child(String name, M module) {
+        checkName(name);
+        children.put(name, module);
+        return module;
+    }
+
+    private void checkName(String name) {
+        if (name == null || name.isEmpty() || name.contains(".")) {
+            throw new IllegalArgumentException("module member names must be non-empty and without dots, got '" + name + "'");
+        }
+        if (params.containsKey(name) || children.containsKey(name)) {
+            throw new IllegalArgumentException(getClass().getSimpleName() + " already has a member named '" + name + "'");
+        }
+    }
+
+    /** Every parameter with its dotted path, depth-first in registration order. */
+    public final Map<String, Parameter> namedParameters() {
+        Map<String, Parameter> out = new LinkedHashMap<>();
+        collect("", out);
+        return out;
+    }
+
+    private void collect(String prefix, Map<String, Parameter> out) {
+        for (Map.Entry<String, Parameter> e : params.entrySet()) out.put(prefix + e.getKey(), e.getValue());
+        for (Map.Entry<String, Module> e : children.entrySet()) e.getValue().collect(prefix + e.getKey() + ".", out);
+    }
+
+    public final List<Parameter> parameters() { return new ArrayList<>(namedParameters().values()); }
+
+    /** Direct children by name. */
+    public final Map<String, Module> children() { return java.util.Collections.unmodifiableMap(children); }
+
+    /** Number of parameter elements. */
+    public final long parameterCount() {
+        long n = 0;
+        for (Parameter p : namedParameters().values()) n += p.data().numel();
+        return n;
+    }
+
+    /** Training mode (dropout active) for this module and all below it. */
+    public Module train(boolean on) {
+        training = on;
+        for (Module m : children.values()) m.train(on);
+        return this;
+    }
+
+    public final Module eval() { return train(false); }
+
+    public final boolean isTraining() { return training; }
+
+    /** Turns gradients on or off for every parameter below this module (freezing). */
+    public final Module requiresGrad(boolean on) {
+        for (Parameter p : namedParameters().values()) p.requiresGrad(on);
+        return this;
+    }
+
+    /** The parameters' tensors by dotted name (the tensors themselves, not copies). */
+    public final Map<String, Tensor> stateDict() {
+        Map<String, Tensor> out = new LinkedHashMap<>();
+        for (Map.Entry<String, Parameter> e : namedParameters().entrySet()) out.put(e.getKey(), e.getValue().data());
+        return out;
+    }
+
+    /**
+     * Points each parameter at the tensor of the same name (no copy: a memory-mapped F32 tensor is
+     * used in place). With {@code strict}, missing and unexpected names are errors that list them.
+     * Shapes must match exactly. Returns the names that were not found.
+     */
+    public final List<String> loadStateDict(Map<String, Tensor> tensors, boolean strict) {
+        Map<String, Parameter> named = namedParameters();
+        TreeSet<String> missing = new TreeSet<>(), unexpected = new TreeSet<>(tensors.keySet());
+        for (String n : named.keySet()) if (!tensors.containsKey(n)) missing.add(n);
+        unexpected.removeAll(named.keySet());
+        if (strict && (!missing.isEmpty() || !unexpected.isEmpty())) {
+            throw new IllegalArgumentException("state dict does not match " + getClass().getSimpleName()
+                    + (missing.isEmpty() ? "" : "; missing " + missing.size() + ": " + missing)
+                    + (unexpected.isEmpty() ? "" : "; unexpected " + unexpected.size() + ": " + unexpected));
+        }
+        for (Map.Entry<String, Parameter> e : named.entrySet()) {
+            Tensor t = tensors.get(e.getKey());
+            if (t == null) continue;
+            if (!java.util.Arrays.equals(t.shape(), e.getValue().data().shape())) {
+                throw new IllegalArgumentException("state dict: " + e.getKey() + " has shape "
+                        + java.util.Arrays.toString(t.shape()) + " but the model expects "
+                        + java.util.Arrays.toString(e.getValue().data().shape()));
+            }
+            Tensor old = e.getValue().data();
+            e.getValue().assign(t);
+            if (old.storage() != t.storage()) old.storage().release();   // the init values are gone now
+        }
+        return new ArrayList<>(missing);
+    }
+
+    /** Zero-filled (then initialised) parameter tensors are allocated here, counted as PARAMETER. */
+    protected static Tensor zeros(int... shape) {
+        return Tensor.zeros(jlisa.tensor.DType.F32, MemoryKind.PARAMETER, shape);
+    }
+}

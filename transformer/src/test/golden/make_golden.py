@@ -1,0 +1,213 @@
+#!/usr/bin/env python3
+"""Golden files for jlisa's model tests: tiny random GPT-2 and LLaMA checkpoints in Hugging Face's
+layout (config.json + model.safetensors), token files, and the losses/logits PyTorch computes for them.
+
+Hugging Face `transformers` and `safetensors` are not installable on these machines (no PyPI), so this
+script re-implements the forward passes of `GPT2LMHeadModel` and `LlamaForCausalLM` (transformers 4.4x,
+eager attention) line by line in plain PyTorch, and writes safetensors files by the format's spec.
+Run with Debian's python3-torch:   /usr/bin/python3 make_golden.py OUT_DIR
+The build never runs this; its outputs are committed under src/test/resources/golden/.
+"""
+import json, math, os, struct, sys
+import torch
+
+torch.manual_seed(0)
+OUT = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), '..', 'resources', 'golden')
+
+
+def save_safetensors(path, tensors, metadata=None):
+    """The safetensors format: u64 header length, JSON header, raw little-endian data, names sorted."""
+    header, chunks, offset = {}, [], 0
+    for name in sorted(tensors):
+        t = tensors[name].detach().contiguous()
+        dtype = {torch.float32: 'F32', torch.bfloat16: 'BF16', torch.float16: 'F16'}[t.dtype]
+        raw = t.view(torch.uint8).numpy().tobytes() if t.dtype != torch.float32 else t.numpy().tobytes()
+        header[name] = {'dtype': dtype, 'shape': list(t.shape), 'data_offsets': [offset, offset + len(raw)]}
+        chunks.append(raw)
+        offset += len(raw)
+    if metadata:
+        header['__metadata__'] = metadata
+    h = json.dumps(header, separators=(',', ':')).encode()
+    h += b' ' * ((8 - len(h) % 8) % 8)
+    with open(path, 'wb') as f:
+        f.write(struct.pack('<Q', len(h)))
+        f.write(h)
+        for c in chunks:
+            f.write(c)
+
+
+# ---------------------------------------------------------------- GPT-2 (modeling_gpt2.py)
+
+def gelu_new(x):
+    return 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * torch.pow(x, 3.0))))
+
+
+def gpt2_init(cfg):
+    C, V, P, L = cfg['n_embd'], cfg['vocab_size'], cfg['n_positions'], cfg['n_layer']
+    inner = cfg.get('n_inner') or 4 * C
+    std = 0.2   # larger than HF's 0.02 so attention is peaked and position, rotary or mask errors show in the logits
+    w = {'wte.weight': torch.randn(V, C) * std, 'wpe.weight': torch.randn(P, C) * std,
+         'ln_f.weight': 1 + 0.1 * torch.randn(C), 'ln_f.bias': 0.1 * torch.randn(C)}
+    for i in range(L):
+        p = 'h.%d.' % i
+        w[p + 'ln_1.weight'] = 1 + 0.1 * torch.randn(C); w[p + 'ln_1.bias'] = 0.1 * torch.randn(C)
+        w[p + 'attn.c_attn.weight'] = torch.randn(C, 3 * C) * std; w[p + 'attn.c_attn.bias'] = 0.02 * torch.randn(3 * C)
+        w[p + 'attn.c_proj.weight'] = torch.randn(C, C) * std; w[p + 'attn.c_proj.bias'] = 0.02 * torch.randn(C)
+        w[p + 'ln_2.weight'] = 1 + 0.1 * torch.randn(C); w[p + 'ln_2.bias'] = 0.1 * torch.randn(C)
+        w[p + 'mlp.c_fc.weight'] = torch.randn(C, inner) * std; w[p + 'mlp.c_fc.bias'] = 0.02 * torch.randn(inner)
+        w[p + 'mlp.c_proj.weight'] = torch.randn(inner, C) * std; w[p + 'mlp.c_proj.bias'] = 0.02 * torch.randn(C)
+    return w
+
+
+def gpt2_forward(cfg, w, ids):
+    C, H, L = cfg['n_embd'], cfg['n_head'], cfg['n_layer']
+    eps = cfg.get('layer_norm_epsilon', 1e-5)
+    T = ids.shape[1]
+    x = w['wte.weight'][ids] + w['wpe.weight'][torch.arange(T)][None]
+    mask = torch.tril(torch.ones(T, T, dtype=torch.bool))
+    for i in range(L):
+        p = 'h.%d.' % i
+        h = torch.nn.functional.layer_norm(x, (C,), w[p + 'ln_1.weight'], w[p + 'ln_1.bias'], eps)
+        qkv = h @ w[p + 'attn.c_attn.weight'] + w[p + 'attn.c_attn.bias']        # Conv1D: x · W + b
+        q, k, v = qkv.split(C, dim=2)
+        sh = lambda t: t.view(t.shape[0], T, H, C // H).transpose(1, 2)
+        q, k, v = sh(q), sh(k), sh(v)
+        att = (q @ k.transpose(-1, -2)) / math.sqrt(C // H)                      # scale_attn_weights
+        att = torch.where(mask, att, torch.tensor(torch.finfo(att.dtype).min))
+        att = torch.softmax(att, dim=-1)
+        y = (att @ v).transpose(1, 2).reshape(x.shape[0], T, C)
+        x = x + (y @ w[p + 'attn.c_proj.weight'] + w[p + 'attn.c_proj.bias'])
+        h = torch.nn.functional.layer_norm(x, (C,), w[p + 'ln_2.weight'], w[p + 'ln_2.bias'], eps)
+        h = gelu_new(h @ w[p + 'mlp.c_fc.weight'] + w[p + 'mlp.c_fc.bias'])
+        x = x + (h @ w[p + 'mlp.c_proj.weight'] + w[p + 'mlp.c_proj.bias'])
+    x = torch.nn.functional.layer_norm(x, (C,), w['ln_f.weight'], w['ln_f.bias'], eps)
+    return x @ w['wte.weight'].T                                                  # tied lm_head
+
+
+# ---------------------------------------------------------------- LLaMA (modeling_llama.py)
+
+def llama_init(cfg):
+    C, V, L = cfg['hidden_size'], cfg['vocab_size'], cfg['num_hidden_layers']
+    H, KV, I = cfg['num_attention_heads'], cfg['num_key_value_heads'], cfg['intermediate_size']
+    D = cfg.get('head_dim') or C // H
+    bias = cfg['model_type'] == 'qwen2'
+    std = 0.2   # larger than HF's 0.02 so attention is peaked and position, rotary or mask errors show in the logits
+    w = {'model.embed_tokens.weight': torch.randn(V, C) * std, 'model.norm.weight': 1 + 0.1 * torch.randn(C)}
+    if not cfg.get('tie_word_embeddings', False):
+        w['lm_head.weight'] = torch.randn(V, C) * std
+    for i in range(L):
+        p = 'model.layers.%d.' % i
+        w[p + 'input_layernorm.weight'] = 1 + 0.1 * torch.randn(C)
+        w[p + 'post_attention_layernorm.weight'] = 1 + 0.1 * torch.randn(C)
+        w[p + 'self_attn.q_proj.weight'] = torch.randn(H * D, C) * std
+        w[p + 'self_attn.k_proj.weight'] = torch.randn(KV * D, C) * std
+        w[p + 'self_attn.v_proj.weight'] = torch.randn(KV * D, C) * std
+        w[p + 'self_attn.o_proj.weight'] = torch.randn(C, H * D) * std
+        if bias:
+            w[p + 'self_attn.q_proj.bias'] = 0.02 * torch.randn(H * D)
+            w[p + 'self_attn.k_proj.bias'] = 0.02 * torch.randn(KV * D)
+            w[p + 'self_attn.v_proj.bias'] = 0.02 * torch.randn(KV * D)
+        w[p + 'mlp.gate_proj.weight'] = torch.randn(I, C) * std
+        w[p + 'mlp.up_proj.weight'] = torch.randn(I, C) * std
+        w[p + 'mlp.down_proj.weight'] = torch.randn(C, I) * std
+    return w
+
+
+def rms_norm(x, weight, eps):
+    variance = x.pow(2).mean(-1, keepdim=True)
+    return weight * (x * torch.rsqrt(variance + eps))
+
+
+def rotate_half(x):
+    x1, x2 = x[..., : x.shape[-1] // 2], x[..., x.shape[-1] // 2:]
+    return torch.cat((-x2, x1), dim=-1)
+
+
+def llama_forward(cfg, w, ids):
+    C, L = cfg['hidden_size'], cfg['num_hidden_layers']
+    H, KV = cfg['num_attention_heads'], cfg['num_key_value_heads']
+    D = cfg.get('head_dim') or C // H
+    eps, theta = cfg.get('rms_norm_eps', 1e-6), cfg.get('rope_theta', 10000.0)
+    B, T = ids.shape
+    inv_freq = 1.0 / (theta ** (torch.arange(0, D, 2, dtype=torch.int64).float() / D))
+    freqs = (inv_freq[None, :, None] @ torch.arange(T).float()[None, None, :]).transpose(1, 2)
+    emb = torch.cat((freqs, freqs), dim=-1)
+    cos, sin = emb.cos()[:, None], emb.sin()[:, None]                             # (1, 1, T, D)
+    mask = torch.tril(torch.ones(T, T, dtype=torch.bool))
+    x = w['model.embed_tokens.weight'][ids]
+    cos, sin = cos.to(x.dtype), sin.to(x.dtype)                                   # HF casts to the hidden dtype
+    lin = lambda t, name: t @ w[name + '.weight'].T + (w[name + '.bias'] if name + '.bias' in w else 0)
+    for i in range(L):
+        p = 'model.layers.%d.' % i
+        h = rms_norm(x, w[p + 'input_layernorm.weight'], eps)
+        q = lin(h, p + 'self_attn.q_proj').view(B, T, H, D).transpose(1, 2)
+        k = lin(h, p + 'self_attn.k_proj').view(B, T, KV, D).transpose(1, 2)
+        v = lin(h, p + 'self_attn.v_proj').view(B, T, KV, D).transpose(1, 2)
+        q, k = q * cos + rotate_half(q) * sin, k * cos + rotate_half(k) * sin
+        k, v = k.repeat_interleave(H // KV, dim=1), v.repeat_interleave(H // KV, dim=1)   # repeat_kv
+        att = (q @ k.transpose(2, 3)) / math.sqrt(D)
+        att = torch.where(mask, att, torch.tensor(torch.finfo(att.dtype).min))
+        att = torch.softmax(att, dim=-1, dtype=torch.float32).to(q.dtype)
+        y = (att @ v).transpose(1, 2).reshape(B, T, H * D)
+        x = x + lin(y, p + 'self_attn.o_proj')
+        h = rms_norm(x, w[p + 'post_attention_layernorm.weight'], eps)
+        x = x + lin(torch.nn.functional.silu(lin(h, p + 'mlp.gate_proj')) * lin(h, p + 'mlp.up_proj'), p + 'mlp.down_proj')
+    x = rms_norm(x, w['model.norm.weight'], eps)
+    head = w.get('lm_head.weight', w['model.embed_tokens.weight'])
+    return x @ head.T
+
+
+# ---------------------------------------------------------------- cases
+
+def score(forward, cfg, w, lines):
+    """The `jlisa score` contract: mean next-token cross-entropy over every position of every line."""
+    total, count = 0.0, 0
+    for line in lines:
+        ids = torch.tensor([line])
+        logits = forward(cfg, w, ids)[0]
+        nll = torch.nn.functional.cross_entropy(logits[:-1], ids[0, 1:], reduction='sum')
+        total += nll.item()
+        count += len(line) - 1
+    return total / count, count
+
+
+def write_case(name, cfg, w, forward, prefix_free_gpt2=False):
+    d = os.path.join(OUT, name)
+    os.makedirs(d, exist_ok=True)
+    V = cfg['vocab_size']
+    g = torch.Generator().manual_seed(sum(name.encode()))
+    lines = [torch.randint(0, V, (n,), generator=g).tolist() for n in (9, 16, 2, 12)]
+    with open(os.path.join(d, 'config.json'), 'w') as f:
+        json.dump(cfg, f, indent=2)
+    tensors = dict(w)
+    if cfg['model_type'] == 'gpt2' and not prefix_free_gpt2:
+        tensors = {'transformer.' + k: v for k, v in w.items()}
+    save_safetensors(os.path.join(d, 'model.safetensors'), tensors, {'format': 'pt'})
+    with open(os.path.join(d, 'tokens.txt'), 'w') as f:
+        for line in lines:
+            f.write(' '.join(map(str, line)) + '\n')
+    loss, count = score(forward, cfg, w, lines)
+    # float64 run of the same weights, to show how far float32 itself is from exact
+    w64 = {k: v.double() for k, v in w.items()}
+    loss64, _ = score(forward, cfg, w64, lines)
+    logits = forward(cfg, w, torch.tensor([lines[1]]))[0]
+    with open(os.path.join(d, 'expected.json'), 'w') as f:
+        json.dump({'loss': loss, 'loss_float64': loss64, 'tokens': count,
+                   'logits_line': 1, 'logits': [[round(x, 7) for x in row] for row in logits.tolist()]}, f)
+    print('%-12s loss=%.6f (float64 %.6f) tokens=%d' % (name, loss, loss64, count))
+
+
+gpt2_cfg = {'model_type': 'gpt2', 'vocab_size': 96, 'n_positions': 32, 'n_embd': 32, 'n_layer': 2, 'n_head': 4,
+            'n_inner': None, 'activation_function': 'gelu_new', 'layer_norm_epsilon': 1e-5,
+            'resid_pdrop': 0.0, 'embd_pdrop': 0.0, 'attn_pdrop': 0.0, 'tie_word_embeddings': True}
+write_case('gpt2-tiny', gpt2_cfg, gpt2_init(gpt2_cfg), gpt2_forward)
+write_case('gpt2-noprefix', gpt2_cfg, gpt2_init(gpt2_cfg), gpt2_forward, prefix_free_gpt2=True)
+
+llama_cfg = {'model_type': 'llama', 'vocab_size': 80, 'hidden_size': 32, 'intermediate_size': 72,
+             'num_hidden_layers': 2, 'num_attention_heads': 4, 'num_key_value_heads': 2, 'rms_norm_eps': 1e-6,
+             'rope_theta': 500000.0, 'max_position_embeddings': 64, 'tie_word_embeddings': False, 'hidden_act': 'silu'}
+write_case('llama-gqa', llama_cfg, llama_init(llama_cfg), llama_forward)
+
+qwen_cfg = dict(llama_cfg, model_type='qwen2', tie_word_embeddings=True, rope_theta=10000.0, num_key_value_heads=1,
+                rms_norm_eps=1e-5)
+write_case('qwen2-tied', qwen_cfg, llama_init(qwen_cfg), llama_forward)
