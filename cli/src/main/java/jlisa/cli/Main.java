@@ -6,7 +6,7 @@ import picocli.CommandLine.Command;
 /** The {@code jlisa} command. Subcommands arrive with the issues that build them. */
 @Command(name = "jlisa", mixinStandardHelpOptions = true, version = "jlisa 0.1.0",
         description = "A deep-learning engine in pure Java: tensors, autograd, transformers, LISA-AdamW.",
-        subcommands = {BenchCommand.class, InfoCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {ScoreCommand.class, BenchCommand.class, InfoCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
@@ -23,7 +23,8 @@ public final class Main implements Runnable {
         CommandLine cl = new CommandLine(new Main());
         // Bad input is a message, not a stack trace: IllegalArgumentException from the engine says what was expected.
         cl.setExecutionExceptionHandler((e, cmd, parsed) -> {
-            if (e instanceof IllegalArgumentException || e instanceof IllegalStateException) {
+            if (e instanceof IllegalArgumentException || e instanceof IllegalStateException
+                    || e instanceof java.io.IOException || e instanceof java.io.UncheckedIOException) {
                 cmd.getErr().println("jlisa: " + e.getMessage());
                 return 2;
             }

@@ -43,6 +43,17 @@ class MainTest {
     }
 
     @Test
+    void scorePrintsTheReferenceContractLine() {
+        java.nio.file.Path dir = java.nio.file.Path.of("../transformer/src/test/resources/golden/llama-gqa");
+        String[] r = run("score", "--model", dir.toString(), "--tokens", dir.resolve("tokens.txt").toString());
+        assertThat(r[0]).as(r[2]).isEqualTo("0");
+        assertThat(r[1].strip()).matches("loss=5\\.0462[0-9]{2} tokens=35");
+        r = run("score", "--model", "no/such/dir", "--tokens", dir.resolve("tokens.txt").toString());
+        assertThat(r[0]).isNotEqualTo("0");
+        assertThat(r[2]).contains("no config.json");
+    }
+
+    @Test
     void infoNamesTheJvmAndSimdWidth() {
         String[] r = run("info");
         assertThat(r[0]).isEqualTo("0");

@@ -1,0 +1,32 @@
+package jlisa.cli;
+
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+
+import jlisa.transformer.model.CausalLM;
+import jlisa.transformer.model.Models;
+import jlisa.transformer.model.Scoring;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code jlisa score}: the reference contract anyone can check against PyTorch / HF transformers. */
+@Command(name = "score", mixinStandardHelpOptions = true,
+        description = "Mean next-token cross-entropy of token sequences under a Hugging Face checkpoint; prints "
+                + "loss=<6 decimals> tokens=<count>.")
+final class ScoreCommand implements Callable<Integer> {
+    @Option(names = "--model", required = true, description = "directory with config.json and model.safetensors")
+    Path model;
+
+    @Option(names = "--tokens", required = true,
+            description = "one sequence per line, token ids separated by spaces (a line of L ids gives L-1 predictions)")
+    Path tokens;
+
+    @Override public Integer call() throws Exception {
+        try (CausalLM m = Models.load(model)) {
+            Scoring.Score s = Scoring.score(m, Scoring.readTokens(tokens));
+            System.out.printf(Locale.ROOT, "loss=%.6f tokens=%d%n", s.loss(), s.tokens());
+        }
+        return 0;
+    }
+}
