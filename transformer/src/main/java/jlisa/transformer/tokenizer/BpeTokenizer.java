@@ -12,7 +12,6 @@ import java.nio.file.Path;
 import java.text.Normalizer;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.Iterator;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -125,8 +124,7 @@ public final class BpeTokenizer implements Tokenizer {
         // Vocabulary, then added tokens (which may reuse vocabulary ids or extend them).
         Map<String, Integer> vocab = new HashMap<>(m.path("vocab").size() * 2);
         int maxId = -1;
-        for (Iterator<Map.Entry<String, JsonNode>> it = m.path("vocab").fields(); it.hasNext(); ) {
-            Map.Entry<String, JsonNode> e = it.next();
+        for (Map.Entry<String, JsonNode> e : m.path("vocab").properties()) {
             int id = e.getValue().asInt(-1);
             if (!e.getValue().canConvertToInt() || id < 0) {
                 throw new IllegalArgumentException("model.vocab: id of '" + e.getKey() + "' must be a non-negative int, got " + e.getValue());
