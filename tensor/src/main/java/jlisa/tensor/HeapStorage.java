@@ -51,6 +51,16 @@ public final class HeapStorage extends Storage {
 
     @Override public boolean isCpu() { return true; }
 
+    /** The backing array, whatever its type (for bulk copies with System.arraycopy). */
+    Object array() {
+        return switch (dtype()) {
+            case F32 -> floats;
+            case F64 -> doubles;
+            case BF16 -> bf16;
+            case I32 -> ints;
+        };
+    }
+
     /** The backing array of an F32 storage. */
     public float[] floats() {
         if (floats == null) throw new IllegalStateException("storage holds " + dtype() + ", not F32");

@@ -224,9 +224,8 @@ public final class Tensor {
         to.bumpVersion();
         Runs.forEach(shape, new int[][] {strides, srcStrides}, new int[] {offset, src.offset}, (o, n, s) -> {
             if (from instanceof HeapStorage hf && to instanceof HeapStorage ht && from.dtype() == to.dtype()
-                    && from.dtype() != DType.BF16 && s[0] == 1 && s[1] == 1) {
-                if (from.dtype() == DType.F32) System.arraycopy(hf.floats(), o[1], ht.floats(), o[0], n);
-                else System.arraycopy(hf.doubles(), o[1], ht.doubles(), o[0], n);
+                    && s[0] == 1 && s[1] == 1) {
+                System.arraycopy(hf.array(), o[1], ht.array(), o[0], n);
             } else if (from instanceof SegmentStorage sf && to instanceof HeapStorage ht && from.dtype() == DType.F32
                     && to.dtype() == DType.F32 && s[0] == 1 && s[1] == 1) {
                 sf.copyFloats(o[1], ht.floats(), o[0], n);
@@ -296,7 +295,7 @@ public final class Tensor {
 
     /** The values in row-major order, as doubles (a copy). */
     public double[] toDoubleArray() {
-        Tensor d = to(DType.F64).contiguous();
+        Tensor d = to(DType.F64).contiguous().dense();
         return Arrays.copyOfRange(d.doubleArray(), d.offset, d.offset + d.numel());
     }
 

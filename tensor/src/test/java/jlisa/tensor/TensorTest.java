@@ -185,6 +185,24 @@ class TensorTest {
     }
 
     @Test
+    void everyDtypeCopiesThroughViewsAndSegments() {
+        Tensor ids = Tensor.of(new int[] {1, 2, 3, 4, 5, 6}, 2, 3);
+        assertThat(ids.narrow(1, 1, 2).contiguous().intArray()).containsExactly(2, 3, 5, 6);
+        assertThat(ids.t().contiguous().toDoubleArray()).containsExactly(1, 4, 2, 5, 3, 6);
+        Tensor bf = Tensor.arange(0, 6, 1, DType.BF16).reshape(2, 3);
+        assertThat(bf.narrow(1, 0, 2).contiguous().dtype()).isEqualTo(DType.BF16);
+        assertThat(bf.narrow(1, 0, 2).contiguous().toFloatArray()).containsExactly(0, 1, 3, 4);
+        try (Arena arena = Arena.ofConfined()) {
+            for (DType dt : new DType[] {DType.F64, DType.I32, DType.BF16}) {
+                Tensor seg = new Tensor(SegmentStorage.allocate(dt, 6, arena, MemoryKind.OTHER), new int[] {2, 3}, new int[] {3, 1}, 0);
+                seg.copyFrom(ids);
+                assertThat(seg.toDoubleArray()).as("%s", dt).containsExactly(1, 2, 3, 4, 5, 6);
+                assertThat(seg.dense().storage()).isInstanceOf(HeapStorage.class);
+            }
+        }
+    }
+
+    @Test
     void copyFromBroadcastsAndConverts() {
         Tensor dst = Tensor.zeros(DType.F64, 2, 3);
         dst.copyFrom(Tensor.of(new float[] {1, 2, 3}, 3));
