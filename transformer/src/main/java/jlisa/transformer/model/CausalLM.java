@@ -50,6 +50,9 @@ public abstract class CausalLM extends Module implements AutoCloseable {
 
     public abstract int vocabSize();
 
+    /** The model's Hugging Face config.json contents. */
+    public abstract Map<String, Object> configJson();
+
     /** The longest sequence the model accepts (learned positions limit GPT-2; LLaMA's is its config's). */
     public abstract int maxPositions();
 

@@ -62,6 +62,29 @@ public final class GPT2 extends CausalLM {
                     c.number("resid_pdrop", 0.0), c.bool("tie_word_embeddings", true));
         }
 
+        /** HF's config.json for this config (model_type gpt2). */
+        public Map<String, Object> toJson() {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("model_type", "gpt2");
+            m.put("architectures", java.util.List.of("GPT2LMHeadModel"));
+            m.put("vocab_size", vocabSize);
+            m.put("n_positions", nPositions);
+            m.put("n_ctx", nPositions);
+            m.put("n_embd", nEmbd);
+            m.put("n_layer", nLayer);
+            m.put("n_head", nHead);
+            m.put("n_inner", nInner);
+            m.put("activation_function", "gelu_new");
+            m.put("layer_norm_epsilon", layerNormEps);
+            m.put("resid_pdrop", dropout);
+            m.put("embd_pdrop", dropout);
+            m.put("attn_pdrop", 0.0);
+            m.put("initializer_range", 0.02);
+            m.put("tie_word_embeddings", true);
+            m.put("torch_dtype", "float32");
+            return m;
+        }
+
         /** Presets for benchmarks: tiny (byte vocab), d6, gpt2-124M. */
         public static Config preset(String name) {
             return switch (name) {
@@ -105,6 +128,8 @@ public final class GPT2 extends CausalLM {
         return new KvCache(config.nLayer(), batch, config.nHead(), Math.min(maxLen, config.nPositions()),
                 config.nEmbd() / config.nHead());
     }
+
+    @Override public Map<String, Object> configJson() { return config.toJson(); }
 
     @Override public int vocabSize() { return config.vocabSize(); }
 

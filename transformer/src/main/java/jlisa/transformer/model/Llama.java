@@ -84,6 +84,28 @@ public final class Llama extends CausalLM {
                     c.bool("tie_word_embeddings", false), qkvBias, c.number("initializer_range", 0.02));
         }
 
+        /** HF's config.json for this config (model_type qwen2 when q/k/v have biases, else llama). */
+        public Map<String, Object> toJson() {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("model_type", qkvBias ? "qwen2" : "llama");
+            m.put("architectures", java.util.List.of(qkvBias ? "Qwen2ForCausalLM" : "LlamaForCausalLM"));
+            m.put("vocab_size", vocabSize);
+            m.put("hidden_size", hiddenSize);
+            m.put("intermediate_size", intermediateSize);
+            m.put("num_hidden_layers", numLayers);
+            m.put("num_attention_heads", numHeads);
+            m.put("num_key_value_heads", numKvHeads);
+            m.put("head_dim", headDim);
+            m.put("rms_norm_eps", rmsNormEps);
+            m.put("rope_theta", ropeTheta);
+            m.put("max_position_embeddings", maxPositions);
+            m.put("tie_word_embeddings", tieWordEmbeddings);
+            m.put("hidden_act", "silu");
+            m.put("initializer_range", initStd);
+            m.put("torch_dtype", "float32");
+            return m;
+        }
+
         /** A LLaMA-shaped preset with many thin layers (LISA memory studies): 16 layers, 256 wide, GQA 8/2, byte vocab. */
         public static Config preset(String name) {
             return switch (name) {
@@ -123,6 +145,8 @@ public final class Llama extends CausalLM {
         return new KvCache(config.numLayers(), batch, config.numKvHeads(), Math.min(maxLen, config.maxPositions()),
                 config.headDim());
     }
+
+    @Override public Map<String, Object> configJson() { return config.toJson(); }
 
     @Override public int vocabSize() { return config.vocabSize(); }
 

@@ -58,6 +58,27 @@ public final class Models {
     }
 
     /**
+     * Writes {@code dir/config.json} and {@code dir/model.safetensors} in Hugging Face's layout, so the
+     * model loads back here and in HF transformers. Each file goes to a temporary name first and is
+     * renamed into place, so a crash never leaves a half-written checkpoint. A tied head is not written
+     * (HF ties it again on load).
+     */
+    public static void save(CausalLM model, Path dir) throws IOException {
+        Files.createDirectories(dir);
+        Map<String, Tensor> tensors = new java.util.TreeMap<>(model.stateDict());
+        Path tmp = Files.createTempFile(dir, ".config", ".json.tmp");
+        try {
+            Files.writeString(tmp, new com.fasterxml.jackson.databind.ObjectMapper()
+                    .writerWithDefaultPrettyPrinter().writeValueAsString(model.configJson()));
+            Files.move(tmp, dir.resolve("config.json"), java.nio.file.StandardCopyOption.ATOMIC_MOVE,
+                    java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        } finally {
+            Files.deleteIfExists(tmp);
+        }
+        SafeTensors.write(dir.resolve(SafeTensors.MODEL_FILE), tensors, Map.of("format", "pt"));
+    }
+
+    /**
      * The model's name for a checkpoint tensor, or null for tensors that carry nothing to load:
      * GPT-2's causal-mask buffers and a head tied to the embedding. GPT-2 files saved from GPT2Model
      * lack the "transformer." prefix that GPT2LMHeadModel's have; both load.
