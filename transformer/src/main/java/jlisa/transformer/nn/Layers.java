@@ -3,8 +3,12 @@ package jlisa.transformer.nn;
 import jlisa.autograd.Parameter;
 import jlisa.autograd.Variable;
 import jlisa.tensor.DType;
+import jlisa.tensor.HeapStorage;
+import jlisa.tensor.MemoryKind;
 import jlisa.tensor.Rng;
+import jlisa.tensor.Shapes;
 import jlisa.tensor.Tensor;
+import jlisa.tensor.kernels.MatMul;
 
 /** The basic layers, each a small module with its parameters under Hugging Face's names. */
 public final class Layers {
@@ -17,34 +21,166 @@ public final class Layers {
         return t;
     }
 
-    /** y = x · Wᵀ + b with W stored (out, in), as torch.nn.Linear. */
+    /**
+     * y = x · Wᵀ + b with W stored (out, in), as torch.nn.Linear; with a LoRA adapter enabled,
+     * y = x · Wᵀ + b + dropout(x) · Aᵀ · Bᵀ · scaling (PEFT's lora.Linear).
+     */
     public static final class Linear extends Module {
         public final Parameter weight;
         public final Parameter bias;
+        private LoraAdapter lora;
 
         public Linear(int in, int out, boolean bias, Rng rng, double std) {
             this.weight = param("weight", normal(rng, std, out, in));
             this.bias = bias ? param("bias", zeros(out)) : null;
         }
 
-        public Variable forward(Variable x) { return x.linear(weight, bias); }
+        public Variable forward(Variable x) {
+            Variable y = x.linear(weight, bias);
+            return lora == null || lora.merged ? y : y.add(lora.delta(x));
+        }
 
         public int in() { return weight.data().size(1); }
 
         public int out() { return weight.data().size(0); }
+
+        /**
+         * Adds a LoRA adapter of rank {@code r}: children {@code lora_A} (r × in, kaiming-uniform as
+         * PEFT) and {@code lora_B} (out × r, zeros), so a fresh adapter leaves the output unchanged.
+         */
+        public LoraAdapter enableLora(int r, double alpha, double dropout, Rng rng) {
+            if (lora != null) throw new IllegalStateException("this Linear already has a LoRA adapter (r=" + lora.r + ")");
+            lora = new LoraAdapter(in(), out(), r, alpha, dropout, rng, weight, false);
+            lora.register(this::child, isTraining());
+            return lora;
+        }
+
+        /** The LoRA adapter, or null when none is enabled. */
+        public LoraAdapter lora() { return lora; }
     }
 
-    /** y = x · W + b with W stored (in, out), as GPT-2's Conv1D; read through a transposed view, never copied. */
+    /**
+     * y = x · W + b with W stored (in, out), as GPT-2's Conv1D; read through a transposed view, never
+     * copied. A LoRA adapter is PEFT's with fan_in_fan_out: A is (r × in), B (out × r) as for Linear.
+     */
     public static final class Conv1D extends Module {
         public final Parameter weight;
         public final Parameter bias;
+        private LoraAdapter lora;
 
         public Conv1D(int in, int out, Rng rng, double std) {
             this.weight = param("weight", normal(rng, std, in, out));
             this.bias = param("bias", zeros(out));
         }
 
-        public Variable forward(Variable x) { return x.linear(weight.transpose(0, 1), bias); }
+        public Variable forward(Variable x) {
+            Variable y = x.linear(weight.transpose(0, 1), bias);
+            return lora == null || lora.merged ? y : y.add(lora.delta(x));
+        }
+
+        public int in() { return weight.data().size(0); }
+
+        public int out() { return weight.data().size(1); }
+
+        /** As {@link Linear#enableLora}; merging adds (scaling · B·A)ᵀ to the (in, out) weight. */
+        public LoraAdapter enableLora(int r, double alpha, double dropout, Rng rng) {
+            if (lora != null) throw new IllegalStateException("this Conv1D already has a LoRA adapter (r=" + lora.r + ")");
+            lora = new LoraAdapter(in(), out(), r, alpha, dropout, rng, weight, true);
+            lora.register(this::child, isTraining());
+            return lora;
+        }
+
+        /** The LoRA adapter, or null when none is enabled. */
+        public LoraAdapter lora() { return lora; }
+    }
+
+    /**
+     * A LoRA adapter on one projection (Hu et al. 2021, as Hugging Face PEFT): the low-rank update
+     * ΔW = scaling · B·A with A (r × in), B (out × r), scaling = alpha / r. Its A and B are
+     * {@link Linear} children of the layer named {@code lora_A} and {@code lora_B}, so their weights
+     * appear as {@code <layer>.lora_A.weight} and {@code <layer>.lora_B.weight}.
+     */
+    public static final class LoraAdapter {
+        public final int r;
+        public final double alpha;
+        public final double dropoutP;
+        public final double scaling;
+        /** True when the base weight is stored (in, out) (GPT-2's Conv1D; PEFT's fan_in_fan_out). */
+        public final boolean fanInFanOut;
+        private final Linear a, b;
+        private final Dropout dropout;
+        private final Parameter base;
+        private boolean merged;
+
+        LoraAdapter(int in, int out, int r, double alpha, double dropoutP, Rng rng, Parameter base, boolean fanInFanOut) {
+            if (r < 1) throw new IllegalArgumentException("LoRA: rank r must be at least 1, got " + r);
+            if (!(alpha > 0) || Double.isInfinite(alpha)) throw new IllegalArgumentException("LoRA: alpha must be positive, got " + alpha);
+            if (rng == null) throw new IllegalArgumentException("LoRA: an Rng is required for A's init and dropout");
+            this.r = r;
+            this.alpha = alpha;
+            this.dropoutP = dropoutP;
+            this.scaling = alpha / r;
+            this.fanInFanOut = fanInFanOut;
+            this.base = base;
+            this.dropout = new Dropout(dropoutP, rng);
+            // kaiming_uniform_(a=√5) on (r, in): gain √(2/(1+5)), bound gain·√3/√fan_in = 1/√in
+            double bound = 1.0 / Math.sqrt(in);
+            this.a = new Linear(in, r, false, null, 0);
+            a.weight.data().copyFrom(Tensor.rand(rng, -bound, bound, DType.F32, r, in));
+            this.b = new Linear(r, out, false, null, 0);
+        }
+
+        /** Registers A, B and the dropout under PEFT's child names; dropout follows the layer's mode. */
+        void register(java.util.function.BiFunction<String, Module, Module> child, boolean training) {
+            child.apply("lora_dropout", dropout);
+            child.apply("lora_A", a);
+            child.apply("lora_B", b);
+            dropout.train(training);
+        }
+
+        /** dropout(x) · Aᵀ · Bᵀ · scaling. */
+        Variable delta(Variable x) { return b.forward(a.forward(dropout.forward(x))).mul(scaling); }
+
+        public Parameter loraA() { return a.weight; }
+
+        public Parameter loraB() { return b.weight; }
+
+        public boolean isMerged() { return merged; }
+
+        /**
+         * W += scaling · B·A (transposed for fan_in_fan_out); the adapter then adds nothing in forward.
+         * A weight that is not writable F32 heap memory (a memory-mapped checkpoint, BF16) is first
+         * replaced by an F32 PARAMETER copy, so the file is never written.
+         */
+        public void merge() {
+            if (merged) throw new IllegalStateException("LoRA: adapter is already merged");
+            addDelta(scaling);
+            merged = true;
+        }
+
+        /** W −= scaling · B·A: the inverse of {@link #merge} up to float rounding. */
+        public void unmerge() {
+            if (!merged) throw new IllegalStateException("LoRA: adapter is not merged");
+            addDelta(-scaling);
+            merged = false;
+        }
+
+        private void addDelta(double s) {
+            Tensor w = base.data();
+            if (!(w.storage() instanceof HeapStorage) || w.storage().isReadOnly() || w.dtype() != DType.F32 || !w.isContiguous()) {
+                base.assign(Tensor.zeros(DType.F32, MemoryKind.PARAMETER, w.shape()).copyFrom(w));
+                w = base.data();
+            }
+            Tensor ad = a.weight.data(), bd = b.weight.data();
+            int[] expected = fanInFanOut ? new int[] {ad.size(1), bd.size(0)} : new int[] {bd.size(0), ad.size(1)};
+            if (!java.util.Arrays.equals(w.shape(), expected)) {
+                throw new IllegalStateException("LoRA merge: base weight " + Shapes.str(w.shape()) + " but B·A"
+                        + (fanInFanOut ? "ᵀ" : "") + " is " + Shapes.str(expected));
+            }
+            if (fanInFanOut) MatMul.gemm(s, ad.t(), bd.t(), 1, w);   // (in, out) += s · Aᵀ·Bᵀ
+            else MatMul.gemm(s, bd, ad, 1, w);                        // (out, in) += s · B·A
+            w.storage().bumpVersion();
+        }
     }
 
     /** Rows of a (V, C) table by token id. */
