@@ -138,6 +138,27 @@ public final class MemoryLedger {
     /** Peak device bytes of all kinds. */
     public static long peakDeviceTotal() { return PEAK[1][KINDS].get(); }
 
+    /**
+     * Runs the collector until storages that are already unreachable have been un-counted (the live
+     * total stops changing), so a measurement that follows sees only storages still in use. For tests
+     * and reports; explicit {@link Storage#release()} needs no collector.
+     */
+    public static void collectGarbage() {
+        long previous = Long.MIN_VALUE;
+        for (int i = 0; i < 20; i++) {
+            System.gc();
+            try {
+                Thread.sleep(10 + 5L * i);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+            long now = LIVE[0][KINDS].get() + LIVE[1][KINDS].get();
+            if (now == previous) return;
+            previous = now;
+        }
+    }
+
     /** Sets every peak to the current live value, so a new phase can be measured. */
     public static void resetPeaks() {
         for (int d = 0; d < 2; d++) for (int i = 0; i <= KINDS; i++) PEAK[d][i].set(LIVE[d][i].get());

@@ -1,0 +1,238 @@
+package jlisa.optim;
+
+import java.lang.foreign.Arena;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.IdentityHashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+import jlisa.autograd.Parameter;
+import jlisa.tensor.DType;
+import jlisa.tensor.MemoryKind;
+import jlisa.tensor.Rng;
+import jlisa.tensor.SegmentStorage;
+import jlisa.tensor.Tensor;
+
+/**
+ * Layerwise Importance Sampling (LISA, Pan et al. 2024, Algorithm 1) on top of any optimizer —
+ * with {@link AdamW} it is LISA-AdamW. The always-on groups (by default the embedding and the head)
+ * train every step; of the N middle layers, γ are active at a time: every K optimizer steps (the
+ * first choice at step 0) all middle layers are frozen and γ distinct layers are drawn.
+ *
+ * <p>Frozen layers have {@code requiresGrad} off, so they get no gradient and no weight-gradient
+ * matmul (backward still flows through them). What happens to a frozen layer's optimizer state is a
+ * named {@link StatePolicy}.
+ */
+public final class Lisa {
+
+    /** What happens to a layer's optimizer state when it is frozen. */
+    public enum StatePolicy {
+        /** Freed; the moments start from zero when the layer is drawn again (the memory the paper reports). */
+        DROP,
+        /** Moved to off-heap host memory (PARKED_STATE in the ledger) and moved back when drawn again. */
+        PARK,
+        /** Kept in place (as the official LMFlow code does; memory creeps toward full fine-tuning). */
+        KEEP
+    }
+
+    /** How layers are drawn: uniform, explicit per-layer probabilities, or proportional to weight norms. */
+    public sealed interface Sampling {
+        record Uniform() implements Sampling {}
+
+        /** Probabilities per middle layer (normalised; zero means never drawn). */
+        record Weights(double[] probabilities) implements Sampling {}
+
+        /** p_ℓ ∝ ‖W_ℓ‖ (Frobenius norm of all the layer's parameters), recomputed at each draw. */
+        record WeightNorm() implements Sampling {}
+    }
+
+    /** γ (layers active at a time), K (steps between draws), the state policy, the sampling and the seed. */
+    public record Config(int gamma, int period, StatePolicy policy, Sampling sampling, long seed) {
+        public Config {
+            if (gamma < 1) throw new IllegalArgumentException("LISA: gamma must be >= 1, got " + gamma);
+            if (period < 1) throw new IllegalArgumentException("LISA: period K must be >= 1, got " + period);
+            if (policy == null || sampling == null) throw new IllegalArgumentException("LISA: policy and sampling are required");
+        }
+
+        /** The paper's defaults: γ = 2, K = 20, drop, uniform. */
+        public static Config defaults(long seed) { return new Config(2, 20, StatePolicy.DROP, new Sampling.Uniform(), seed); }
+    }
+
+    private final Config config;
+    private final Optimizer optimizer;
+    private final List<String> layerNames = new ArrayList<>();
+    private final List<Map<String, Parameter>> layers = new ArrayList<>();
+    private final Rng rng;
+    private final Map<Parameter, Optimizer.Parked> parked = new IdentityHashMap<>();
+    private final Arena parkArena = Arena.ofShared();
+    private int[] active = new int[0];
+    private long lastDraw = -1;
+
+    /**
+     * @param middle   the sampled layers in model order (name → its parameters), e.g. "layer.0" … "layer.N-1"
+     * @param optimizer the optimizer over all trainable parameters (always-on ones included)
+     */
+    public Lisa(Map<String, Map<String, Parameter>> middle, Optimizer optimizer, Config config) {
+        if (config.gamma() > middle.size()) {
+            throw new IllegalArgumentException("LISA: gamma " + config.gamma() + " exceeds the " + middle.size() + " middle layers");
+        }
+        if (config.sampling() instanceof Sampling.Weights w && w.probabilities().length != middle.size()) {
+            throw new IllegalArgumentException("LISA: " + w.probabilities().length + " layer probabilities for "
+                    + middle.size() + " middle layers");
+        }
+        this.config = config;
+        this.optimizer = optimizer;
+        this.rng = new Rng(config.seed());
+        middle.forEach((name, params) -> {
+            layerNames.add(name);
+            layers.add(new LinkedHashMap<>(params));
+        });
+        for (Map<String, Parameter> layer : layers) for (Parameter p : layer.values()) p.requiresGrad(false);
+    }
+
+    public Config config() { return config; }
+
+    /** Call before each optimizer step's forward pass: draws new layers when a period starts. */
+    public void beforeStep(long step) {
+        if (lastDraw >= 0 && step - lastDraw < config.period()) return;
+        for (int i : active) freeze(layers.get(i));
+        active = draw();
+        for (int i : active) unfreeze(layers.get(i));
+        lastDraw = step;
+    }
+
+    /** The active middle layers' names, in model order. */
+    public List<String> activeLayers() {
+        List<String> out = new ArrayList<>();
+        for (int i : active) out.add(layerNames.get(i));
+        return out;
+    }
+
+    public List<String> layerNames() { return List.copyOf(layerNames); }
+
+    private void freeze(Map<String, Parameter> layer) {
+        for (Parameter p : layer.values()) {
+            p.requiresGrad(false);    // also drops its gradient
+            switch (config.policy()) {
+                case DROP -> optimizer.dropState(p);
+                case PARK -> park(p);
+                case KEEP -> { }
+            }
+        }
+    }
+
+    private void unfreeze(Map<String, Parameter> layer) {
+        for (Parameter p : layer.values()) {
+            p.requiresGrad(true);
+            if (config.policy() == StatePolicy.PARK) unpark(p);
+        }
+    }
+
+    private void park(Parameter p) {
+        Optimizer.Parked s = optimizer.takeState(p);
+        if (s == null) return;
+        Map<String, Tensor> off = new LinkedHashMap<>();
+        for (Map.Entry<String, Tensor> e : s.tensors().entrySet()) {
+            Tensor t = e.getValue();
+            SegmentStorage seg = SegmentStorage.allocate(DType.F32, t.numel(), parkArena, MemoryKind.PARKED_STATE);
+            off.put(e.getKey(), new Tensor(seg, t.shape(), jlisa.tensor.Shapes.contiguousStrides(t.shape()), 0).copyFrom(t));
+            t.storage().release();
+        }
+        parked.put(p, new Optimizer.Parked(off, s.steps()));
+    }
+
+    private void unpark(Parameter p) {
+        Optimizer.Parked s = parked.remove(p);
+        if (s == null) return;
+        Map<String, Tensor> back = new LinkedHashMap<>();
+        for (Map.Entry<String, Tensor> e : s.tensors().entrySet()) {
+            Tensor t = e.getValue();
+            back.put(e.getKey(), Tensor.zeros(DType.F32, MemoryKind.OPTIMIZER_STATE, t.shape()).copyFrom(t));
+            t.storage().release();   // the ledger drops it now; the arena's memory is reclaimed when LISA closes
+        }
+        optimizer.putState(p, new Optimizer.Parked(back, s.steps()));
+    }
+
+    /** γ distinct layer indices, sorted, drawn without replacement from the sampling distribution. */
+    private int[] draw() {
+        int n = layers.size();
+        double[] w = weights();
+        int[] picked = new int[config.gamma()];
+        for (int k = 0; k < picked.length; k++) {
+            double total = 0;
+            for (double x : w) total += x;
+            if (!(total > 0)) throw new IllegalStateException("LISA: fewer than gamma layers have a non-zero probability");
+            double u = rng.nextDouble() * total, acc = 0;
+            int chosen = -1;
+            for (int i = 0; i < n; i++) {
+                if (w[i] <= 0) continue;
+                acc += w[i];
+                chosen = i;
+                if (u < acc) break;
+            }
+            picked[k] = chosen;
+            w[chosen] = 0;
+        }
+        Arrays.sort(picked);
+        return picked;
+    }
+
+    private double[] weights() {
+        int n = layers.size();
+        double[] w = new double[n];
+        switch (config.sampling()) {
+            case Sampling.Uniform u -> Arrays.fill(w, 1.0);
+            case Sampling.Weights ws -> {
+                for (int i = 0; i < n; i++) {
+                    double p = ws.probabilities()[i];
+                    if (!(p >= 0)) throw new IllegalArgumentException("LISA: layer probability " + i + " is " + p);
+                    w[i] = p;
+                }
+            }
+            case Sampling.WeightNorm wn -> {
+                for (int i = 0; i < n; i++) {
+                    double ss = 0;
+                    for (Parameter p : layers.get(i).values()) for (float x : p.data().toFloatArray()) ss += (double) x * x;
+                    w[i] = Math.sqrt(ss);
+                }
+            }
+        }
+        return w;
+    }
+
+    /** The sampler's state for a checkpoint: RNG, active layers, the step of the last draw. */
+    public long[] state() {
+        long[] r = rng.state();
+        long[] out = new long[r.length + 2 + active.length];
+        System.arraycopy(r, 0, out, 0, r.length);
+        out[r.length] = lastDraw;
+        out[r.length + 1] = active.length;
+        for (int i = 0; i < active.length; i++) out[r.length + 2 + i] = active[i];
+        return out;
+    }
+
+    /** Restores {@link #state()}: freezes and unfreezes layers to match. Optimizer state is restored separately. */
+    public void restore(long[] state) {
+        int rl = rng.state().length;
+        if (state.length < rl + 2 || state.length != rl + 2 + state[rl + 1]) {
+            throw new IllegalArgumentException("LISA state: expected " + rl + " + 2 + active count longs, got " + state.length);
+        }
+        rng.restore(Arrays.copyOf(state, rl));
+        for (Map<String, Parameter> layer : layers) for (Parameter p : layer.values()) p.requiresGrad(false);
+        lastDraw = state[rl];
+        active = new int[(int) state[rl + 1]];
+        for (int i = 0; i < active.length; i++) {
+            active[i] = (int) state[rl + 2 + i];
+            for (Parameter p : layers.get(active[i]).values()) p.requiresGrad(true);
+        }
+    }
+
+    /** Frees parked state. */
+    public void close() {
+        for (Optimizer.Parked s : parked.values()) for (Tensor t : s.tensors().values()) t.storage().release();
+        parked.clear();
+        parkArena.close();
+    }
+}

@@ -1,0 +1,176 @@
+package jlisa.optim;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashSet;
+import java.util.IdentityHashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+import jlisa.autograd.Parameter;
+import jlisa.tensor.DType;
+import jlisa.tensor.MemoryKind;
+import jlisa.tensor.Tensor;
+
+/**
+ * Base of the optimizers: parameter groups, a learning rate a schedule can move, and per-parameter
+ * state allocated lazily — on a parameter's first update — under the OPTIMIZER_STATE kind of the
+ * memory ledger, so a frozen parameter never costs state. The state can be released, parked or
+ * saved per parameter, which is what LISA's state policies are built on.
+ */
+public abstract class Optimizer {
+    private final List<ParamGroup> groups;
+    private final Map<Parameter, String> names = new IdentityHashMap<>();
+    private final Map<Parameter, ParamGroup> groupOf = new IdentityHashMap<>();
+    /** Per-parameter state tensors by role ("exp_avg", …); a parameter without state is absent. */
+    protected final Map<Parameter, Map<String, Tensor>> state = new IdentityHashMap<>();
+    /** Per-parameter update counts (AdamW's bias correction needs each parameter's own). */
+    protected final Map<Parameter, Long> steps = new IdentityHashMap<>();
+    private double lr;
+
+    protected Optimizer(List<ParamGroup> groups, double lr) {
+        if (!(lr >= 0)) throw new IllegalArgumentException("learning rate must be >= 0, got " + lr);
+        this.groups = List.copyOf(groups);
+        Set<String> seen = new HashSet<>();
+        for (ParamGroup g : groups) {
+            for (Map.Entry<String, Parameter> e : g.params().entrySet()) {
+                if (!seen.add(e.getKey()) || names.containsKey(e.getValue())) {
+                    throw new IllegalArgumentException("parameter " + e.getKey() + " appears in more than one group");
+                }
+                names.put(e.getValue(), e.getKey());
+                groupOf.put(e.getValue(), g);
+            }
+        }
+        this.lr = lr;
+    }
+
+    public final double lr() { return lr; }
+
+    /** Sets the base learning rate (schedules call this before each step). */
+    public final void setLr(double lr) {
+        if (!(lr >= 0)) throw new IllegalArgumentException("learning rate must be >= 0, got " + lr);
+        this.lr = lr;
+    }
+
+    public final List<ParamGroup> groups() { return groups; }
+
+    /** Every parameter with its name, in group order. */
+    public final Map<String, Parameter> namedParameters() {
+        Map<String, Parameter> m = new LinkedHashMap<>();
+        for (ParamGroup g : groups) m.putAll(g.params());
+        return m;
+    }
+
+    /** Updates every parameter that requires grad and has a gradient; the others are left alone. */
+    public final void step() {
+        for (ParamGroup g : groups) {
+            for (Parameter p : g.params().values()) {
+                if (!p.requiresGrad() || p.grad() == null) continue;
+                Tensor data = p.data();
+                if (!data.isDense() || data.dtype() != DType.F32 || data.storage().isReadOnly()) {
+                    throw new IllegalStateException("optimizer: parameter " + names.get(p) + " must be a dense writable F32 "
+                            + "heap tensor to be updated, got " + data.describe() + " (copy mapped weights first: "
+                            + "Training.materialize)");
+                }
+                long t = steps.merge(p, 1L, Long::sum);
+                update(p, data, p.grad().dense(), g, lr * g.lrScale(), t);
+                data.storage().bumpVersion();
+            }
+        }
+    }
+
+    /** One parameter's update: {@code t} is its update count including this one (1 on the first). */
+    protected abstract void update(Parameter p, Tensor param, Tensor grad, ParamGroup group, double lr, long t);
+
+    /** Drops every parameter's gradient. */
+    public final void zeroGrad() {
+        for (ParamGroup g : groups) for (Parameter p : g.params().values()) p.zeroGrad();
+    }
+
+    /** The state tensor {@code role} of {@code p}, allocated as zeros (OPTIMIZER_STATE) on first use. */
+    protected final Tensor state(Parameter p, String role) {
+        return state.computeIfAbsent(p, k -> new LinkedHashMap<>())
+                .computeIfAbsent(role, r -> Tensor.zeros(DType.F32, MemoryKind.OPTIMIZER_STATE, p.data().shape()));
+    }
+
+    /** True if {@code p} currently holds optimizer state. */
+    public final boolean hasState(Parameter p) { return state.containsKey(p); }
+
+    /** Frees {@code p}'s state and forgets its update count: it starts from zero when next updated. */
+    public final void dropState(Parameter p) {
+        Map<String, Tensor> s = state.remove(p);
+        if (s != null) for (Tensor t : s.values()) t.storage().release();
+        steps.remove(p);
+    }
+
+    /** Takes {@code p}'s state (and count) out of the optimizer, for a caller that parks it elsewhere. */
+    public final Parked takeState(Parameter p) {
+        Map<String, Tensor> s = state.remove(p);
+        Long t = steps.remove(p);
+        return s == null ? null : new Parked(s, t == null ? 0 : t);
+    }
+
+    /** Puts state taken with {@link #takeState} back. */
+    public final void putState(Parameter p, Parked parked) {
+        if (parked == null) return;
+        state.put(p, parked.tensors());
+        steps.put(p, parked.steps());
+    }
+
+    /** A parameter's state outside the optimizer: its tensors by role and its update count. */
+    public record Parked(Map<String, Tensor> tensors, long steps) {}
+
+    /** Bytes of all live state. */
+    public final long stateBytes() {
+        long b = 0;
+        for (Map<String, Tensor> s : state.values()) for (Tensor t : s.values()) b += t.storage().byteSize();
+        return b;
+    }
+
+    /**
+     * The state for a checkpoint: {@code <param name>.<role>} → tensor, and {@code <param name>.step}
+     * → a one-element F64 tensor with the update count.
+     */
+    public final Map<String, Tensor> stateDict() {
+        Map<String, Tensor> out = new LinkedHashMap<>();
+        for (Map.Entry<String, Parameter> e : namedParameters().entrySet()) {
+            Map<String, Tensor> s = state.get(e.getValue());
+            if (s == null) continue;
+            for (Map.Entry<String, Tensor> r : s.entrySet()) out.put(e.getKey() + "." + r.getKey(), r.getValue());
+            out.put(e.getKey() + ".step", Tensor.full(steps.getOrDefault(e.getValue(), 0L), DType.F64, 1));
+        }
+        return out;
+    }
+
+    /** Restores {@link #stateDict()} output: every entry must name a known parameter, with matching shapes. */
+    public final void loadStateDict(Map<String, Tensor> dict) {
+        for (Parameter p : new ArrayList<>(state.keySet())) dropState(p);
+        Map<String, Parameter> named = namedParameters();
+        for (Map.Entry<String, Tensor> e : dict.entrySet()) {
+            String key = e.getKey();
+            int dot = key.lastIndexOf('.');
+            Parameter p = dot < 0 ? null : named.get(key.substring(0, dot));
+            if (p == null) throw new IllegalArgumentException("optimizer state: '" + key + "' names no parameter of this optimizer");
+            String role = key.substring(dot + 1);
+            if (role.equals("step")) {
+                steps.put(p, (long) e.getValue().item());
+                continue;
+            }
+            if (!java.util.Arrays.equals(e.getValue().shape(), p.data().shape())) {
+                throw new IllegalArgumentException("optimizer state: '" + key + "' has shape "
+                        + java.util.Arrays.toString(e.getValue().shape()) + " but the parameter has "
+                        + java.util.Arrays.toString(p.data().shape()));
+            }
+            Tensor t = Tensor.zeros(DType.F32, MemoryKind.OPTIMIZER_STATE, p.data().shape()).copyFrom(e.getValue());
+            state.computeIfAbsent(p, k -> new LinkedHashMap<>()).put(role, t);
+        }
+    }
+
+    /** The name this optimizer knows {@code p} by. */
+    public final String nameOf(Parameter p) { return names.get(p); }
+
+    /** Parameters currently holding state (for reports). */
+    public final Set<Parameter> parametersWithState() { return Collections.unmodifiableSet(state.keySet()); }
+}

@@ -1,0 +1,43 @@
+package jlisa.optim;
+
+/** Learning-rate schedules: the rate for each optimizer step, starting at step 0. */
+public final class Schedules {
+    private Schedules() {}
+
+    /** The learning rate at a step. */
+    @FunctionalInterface
+    public interface Schedule {
+        double lr(long step);
+    }
+
+    public static Schedule constant(double lr) { return step -> lr; }
+
+    /** Linear warm-up from 0 over {@code warmup} steps, then cosine decay to {@code minLr} at {@code total}. */
+    public static Schedule warmupCosine(double lr, long warmup, long total, double minLr) {
+        check(warmup, total);
+        return step -> {
+            if (step < warmup) return lr * (step + 1) / warmup;
+            if (step >= total) return minLr;
+            double progress = (double) (step - warmup) / Math.max(1, total - warmup);
+            return minLr + 0.5 * (lr - minLr) * (1 + Math.cos(Math.PI * progress));
+        };
+    }
+
+    /** Linear warm-up from 0 over {@code warmup} steps, then linear decay to {@code minLr} at {@code total}. */
+    public static Schedule warmupLinear(double lr, long warmup, long total, double minLr) {
+        check(warmup, total);
+        return step -> {
+            if (step < warmup) return lr * (step + 1) / warmup;
+            if (step >= total) return minLr;
+            double progress = (double) (step - warmup) / Math.max(1, total - warmup);
+            return lr + (minLr - lr) * progress;
+        };
+    }
+
+    private static void check(long warmup, long total) {
+        if (warmup < 0 || total < 1 || warmup > total) {
+            throw new IllegalArgumentException("schedule: expected 0 <= warmup <= total and total >= 1, got warmup "
+                    + warmup + ", total " + total);
+        }
+    }
+}

@@ -1,0 +1,201 @@
+package jlisa.optim;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+import jlisa.autograd.Parameter;
+import jlisa.autograd.Variable;
+import jlisa.tensor.MemoryKind;
+import jlisa.tensor.MemoryLedger;
+import jlisa.tensor.Rng;
+import jlisa.tensor.Tensor;
+import org.junit.jupiter.api.Test;
+
+class LisaTest {
+    /** A stack of N "layers" (one weight each) behind an always-on embedding and head: x → e → w_0 … w_N-1 → h. */
+    static final class Stack {
+        final Map<String, Map<String, Parameter>> middle = new LinkedHashMap<>();
+        final Map<String, Parameter> all = new LinkedHashMap<>();
+        final Parameter emb, head;
+
+        Stack(int n, int width) {
+            Rng rng = new Rng(9);
+            emb = Parameter.of("emb", Tensor.randn(rng, 0, 0.5, jlisa.tensor.DType.F32, width));
+            all.put("embedding.w", emb);
+            for (int i = 0; i < n; i++) {
+                Parameter w = Parameter.of("w", Tensor.randn(rng, 0, 0.5, jlisa.tensor.DType.F32, width, width));
+                middle.put("layer." + i, Map.of("layer." + i + ".w", w));
+                all.put("layer." + i + ".w", w);
+            }
+            head = Parameter.of("head", Tensor.randn(rng, 0, 0.5, jlisa.tensor.DType.F32, width));
+            all.put("head.w", head);
+        }
+
+        void forwardBackward() {
+            Variable x = emb.reshape(1, -1);
+            for (Map<String, Parameter> l : middle.values()) x = x.matmul(l.values().iterator().next()).tanh();
+            x.mul(head).sum().backward();
+        }
+    }
+
+    @Test
+    void drawsGammaDistinctLayersEveryPeriodAndFreezesTheRest() {
+        Stack s = new Stack(8, 4);
+        AdamW opt = new AdamW(List.of(new ParamGroup("all", s.all, 1, 0)), 1e-3);
+        Lisa lisa = new Lisa(s.middle, opt, new Lisa.Config(3, 5, Lisa.StatePolicy.DROP, new Lisa.Sampling.Uniform(), 1));
+        List<String> previous = null;
+        for (int step = 0; step < 40; step++) {
+            lisa.beforeStep(step);
+            List<String> act = lisa.activeLayers();
+            assertThat(act).hasSize(3).doesNotHaveDuplicates();
+            if (step % 5 != 0) assertThat(act).isEqualTo(previous);
+            for (var e : s.middle.entrySet()) {
+                boolean on = act.contains(e.getKey());
+                e.getValue().values().forEach(p -> assertThat(p.requiresGrad()).isEqualTo(on));
+            }
+            assertThat(s.emb.requiresGrad()).isTrue();
+            assertThat(s.head.requiresGrad()).isTrue();
+            previous = act;
+        }
+    }
+
+    @Test
+    void uniformDrawFrequenciesPassAChiSquareTest() {
+        int n = 10, gamma = 2, periods = 5000;
+        Stack s = new Stack(n, 2);
+        Lisa lisa = new Lisa(s.middle, new AdamW(List.of(new ParamGroup("all", s.all, 1, 0)), 1e-3),
+                new Lisa.Config(gamma, 1, Lisa.StatePolicy.DROP, new Lisa.Sampling.Uniform(), 42));
+        int[] counts = new int[n];
+        for (int p = 0; p < periods; p++) {
+            lisa.beforeStep(p);
+            for (String name : lisa.activeLayers()) counts[Integer.parseInt(name.substring(6))]++;
+        }
+        double expected = (double) periods * gamma / n, chi2 = 0;
+        for (int c : counts) chi2 += (c - expected) * (c - expected) / expected;
+        assertThat(chi2).as("chi-square with 9 degrees of freedom (p=0.001 critical value 27.88)").isLessThan(27.88);
+    }
+
+    @Test
+    void explicitProbabilitiesAreFollowed() {
+        Stack s = new Stack(4, 2);
+        double[] probs = {0.7, 0.1, 0.1, 0.1};
+        Lisa lisa = new Lisa(s.middle, new AdamW(List.of(new ParamGroup("all", s.all, 1, 0)), 1e-3),
+                new Lisa.Config(1, 1, Lisa.StatePolicy.DROP, new Lisa.Sampling.Weights(probs), 3));
+        int[] counts = new int[4];
+        int periods = 4000;
+        for (int p = 0; p < periods; p++) {
+            lisa.beforeStep(p);
+            counts[Integer.parseInt(lisa.activeLayers().get(0).substring(6))]++;
+        }
+        double chi2 = 0;
+        for (int i = 0; i < 4; i++) chi2 += Math.pow(counts[i] - periods * probs[i], 2) / (periods * probs[i]);
+        assertThat(chi2).as("chi-square, 3 degrees of freedom (p=0.001: 16.27)").isLessThan(16.27);
+        assertThatThrownBy(() -> new Lisa(s.middle, new AdamW(List.of(new ParamGroup("all", s.all, 1, 0)), 1e-3),
+                new Lisa.Config(1, 1, Lisa.StatePolicy.DROP, new Lisa.Sampling.Weights(new double[3]), 3)))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("3 layer probabilities for 4");
+    }
+
+    @Test
+    void frozenLayersStayBitIdenticalThroughAPeriodAndActiveOnesTrain() {
+        Stack s = new Stack(6, 4);
+        AdamW opt = new AdamW(List.of(new ParamGroup("all", s.all, 1, 0)), 1e-2);
+        Lisa lisa = new Lisa(s.middle, opt, new Lisa.Config(2, 4, Lisa.StatePolicy.DROP, new Lisa.Sampling.Uniform(), 5));
+        lisa.beforeStep(0);
+        Map<String, float[]> before = new LinkedHashMap<>();
+        s.all.forEach((k, p) -> before.put(k, p.data().toFloatArray()));
+        for (int step = 0; step < 4; step++) {
+            lisa.beforeStep(step);
+            s.forwardBackward();
+            opt.step();
+            opt.zeroGrad();
+        }
+        for (var e : s.middle.entrySet()) {
+            String name = e.getKey() + ".w";
+            float[] now = s.all.get(name).data().toFloatArray();
+            if (lisa.activeLayers().contains(e.getKey())) assertThat(now).isNotEqualTo(before.get(name));
+            else assertThat(now).as(name).containsExactly(before.get(name));
+        }
+        assertThat(s.emb.data().toFloatArray()).isNotEqualTo(before.get("embedding.w"));
+    }
+
+    @Test
+    void dropFreesParkMovesAndKeepHoldsOptimizerState() {
+        for (Lisa.StatePolicy policy : Lisa.StatePolicy.values()) {
+            Stack s = new Stack(4, 64);
+            AdamW opt = new AdamW(List.of(new ParamGroup("all", s.all, 1, 0)), 1e-2);
+            Lisa lisa = new Lisa(s.middle, opt, new Lisa.Config(1, 1, policy, new Lisa.Sampling.Uniform(), 11));
+            MemoryLedger.collectGarbage();   // earlier tests' unreachable state must not be un-counted mid-measurement
+            long state0 = MemoryLedger.live(MemoryKind.OPTIMIZER_STATE), parked0 = MemoryLedger.live(MemoryKind.PARKED_STATE);
+            long layerState = 2L * 4 * 64 * 64, alwaysOn = 2L * 2 * 4 * 64;
+            List<String> seen = new ArrayList<>();
+            for (int step = 0; step < 6; step++) {
+                lisa.beforeStep(step);
+                seen.add(lisa.activeLayers().get(0));
+                s.forwardBackward();
+                opt.step();
+                opt.zeroGrad();
+                long live = MemoryLedger.live(MemoryKind.OPTIMIZER_STATE) - state0;
+                long distinct = seen.stream().distinct().count();
+                switch (policy) {
+                    case DROP -> assertThat(live).isEqualTo(alwaysOn + layerState);
+                    case PARK -> {
+                        assertThat(live).isEqualTo(alwaysOn + layerState);
+                        assertThat(MemoryLedger.live(MemoryKind.PARKED_STATE) - parked0).as("parked after %s", seen)
+                                .isEqualTo((distinct - 1) * layerState);
+                    }
+                    case KEEP -> assertThat(live).isEqualTo(alwaysOn + distinct * layerState);
+                }
+            }
+            lisa.close();
+            assertThat(MemoryLedger.live(MemoryKind.PARKED_STATE)).isEqualTo(parked0);
+        }
+    }
+
+    @Test
+    void parkRestoresTheSameMomentsThatWereParked() {
+        Stack s = new Stack(2, 8);
+        AdamW opt = new AdamW(List.of(new ParamGroup("all", s.all, 1, 0)), 1e-2);
+        Lisa lisa = new Lisa(s.middle, opt, new Lisa.Config(1, 1, Lisa.StatePolicy.PARK,
+                new Lisa.Sampling.Weights(new double[] {1, 1}), 2));
+        Map<String, float[]> moments = new LinkedHashMap<>();
+        for (int step = 0; step < 20; step++) {
+            lisa.beforeStep(step);
+            String layer = lisa.activeLayers().get(0);
+            Parameter w = s.middle.get(layer).values().iterator().next();
+            if (moments.containsKey(layer)) {
+                assertThat(opt.stateDict().get(layer + ".w.exp_avg").toFloatArray()).containsExactly(moments.get(layer));
+            }
+            s.forwardBackward();
+            opt.step();
+            opt.zeroGrad();
+            moments.put(layer, opt.stateDict().get(layer + ".w.exp_avg").toFloatArray());
+            assertThat(w.requiresGrad()).isTrue();
+        }
+        lisa.close();
+    }
+
+    @Test
+    void samplerStateRestoresTheSameFutureDraws() {
+        Stack s = new Stack(8, 2);
+        AdamW opt = new AdamW(List.of(new ParamGroup("all", s.all, 1, 0)), 1e-3);
+        Lisa a = new Lisa(s.middle, opt, new Lisa.Config(2, 3, Lisa.StatePolicy.DROP, new Lisa.Sampling.Uniform(), 77));
+        for (int step = 0; step < 7; step++) a.beforeStep(step);
+        long[] saved = a.state();
+        List<List<String>> future = new ArrayList<>();
+        for (int step = 7; step < 30; step++) {
+            a.beforeStep(step);
+            future.add(a.activeLayers());
+        }
+        Lisa b = new Lisa(s.middle, opt, new Lisa.Config(2, 3, Lisa.StatePolicy.DROP, new Lisa.Sampling.Uniform(), 1));
+        b.restore(saved);
+        for (int step = 7; step < 30; step++) {
+            b.beforeStep(step);
+            assertThat(b.activeLayers()).isEqualTo(future.get(step - 7));
+        }
+    }
+}
