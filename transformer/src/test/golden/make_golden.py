@@ -211,3 +211,45 @@ write_case('llama-gqa', llama_cfg, llama_init(llama_cfg), llama_forward)
 qwen_cfg = dict(llama_cfg, model_type='qwen2', tie_word_embeddings=True, rope_theta=10000.0, num_key_value_heads=1,
                 rms_norm_eps=1e-5)
 write_case('qwen2-tied', qwen_cfg, llama_init(qwen_cfg), llama_forward)
+
+
+# ---------------------------------------------------------------- fine-tuning contract
+# `jlisa finetune --model DIR --tokens train_tokens.txt --method full --optimizer adamw --lr 0.001
+#  --weight-decay 0 --steps 5 --batch-size all --no-shuffle --log-every 1` must print these losses.
+
+def write_finetune(name, forward):
+    d = os.path.join(OUT, name)
+    cfg = json.load(open(os.path.join(d, 'config.json')))
+    import struct as _s
+    raw = open(os.path.join(d, 'model.safetensors'), 'rb').read()
+    n = _s.unpack('<Q', raw[:8])[0]
+    header = json.loads(raw[8:8 + n])
+    w = {}
+    for k, v in header.items():
+        if k == '__metadata__':
+            continue
+        b, e = v['data_offsets']
+        t = torch.frombuffer(bytearray(raw[8 + n + b: 8 + n + e]), dtype=torch.float32).reshape(v['shape']).clone()
+        w[k[len('transformer.'):] if k.startswith('transformer.') else k] = t.requires_grad_(True)
+    g = torch.Generator().manual_seed(sum(name.encode()) + 1)
+    lines = torch.randint(0, cfg['vocab_size'], (4, 12), generator=g)
+    with open(os.path.join(d, 'train_tokens.txt'), 'w') as f:
+        for line in lines.tolist():
+            f.write(' '.join(map(str, line)) + '\n')
+    opt = torch.optim.AdamW(list(w.values()), lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0)
+    losses = []
+    for step in range(5):
+        opt.zero_grad()
+        logits = forward(cfg, w, lines[:, :-1])
+        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), lines[:, 1:].reshape(-1))
+        losses.append(loss.item())
+        loss.backward()
+        opt.step()
+    with open(os.path.join(d, 'finetune_expected.json'), 'w') as f:
+        json.dump({'losses': losses, 'command': 'finetune --method full --optimizer adamw --lr 0.001 --weight-decay 0 '
+                   '--steps 5 --batch-size all --no-shuffle --log-every 1'}, f, indent=1)
+    print('%-12s finetune losses %s' % (name, ' '.join('%.6f' % x for x in losses)))
+
+
+write_finetune('gpt2-tiny', gpt2_forward)
+write_finetune('llama-gqa', llama_forward)

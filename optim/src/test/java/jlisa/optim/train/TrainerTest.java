@@ -1,0 +1,151 @@
+package jlisa.optim.train;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.io.IOException;
+import java.io.ObjectInputStream;
+import java.io.ObjectOutputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+import jlisa.autograd.Parameter;
+import jlisa.autograd.Variable;
+import jlisa.optim.AdamW;
+import jlisa.optim.Lisa;
+import jlisa.optim.ParamGroup;
+import jlisa.optim.Schedules;
+import jlisa.tensor.DType;
+import jlisa.tensor.Rng;
+import jlisa.tensor.Tensor;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class TrainerTest {
+    /** A test-only store: Java serialization of float arrays and shapes, written then renamed. */
+    static final TensorStore STORE = new TensorStore() {
+        @Override public void write(Path file, Map<String, Tensor> tensors) throws IOException {
+            Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
+            try (ObjectOutputStream out = new ObjectOutputStream(Files.newOutputStream(tmp))) {
+                Map<String, Object[]> m = new LinkedHashMap<>();
+                tensors.forEach((k, t) -> m.put(k, new Object[] {t.shape(), t.toDoubleArray()}));
+                out.writeObject(m);
+            }
+            Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        }
+
+        @SuppressWarnings("unchecked")
+        @Override public Map<String, Tensor> read(Path file) throws IOException {
+            try (ObjectInputStream in = new ObjectInputStream(Files.newInputStream(file))) {
+                Map<String, Object[]> m = (Map<String, Object[]>) in.readObject();
+                Map<String, Tensor> out = new LinkedHashMap<>();
+                m.forEach((k, v) -> out.put(k, Tensor.of((double[]) v[1], (int[]) v[0]).to(DType.F32)));
+                return out;
+            } catch (ClassNotFoundException e) {
+                throw new IOException(e);
+            }
+        }
+    };
+
+    /** A tiny 6-layer MLP on random data whose data "loader" is a seeded RNG (so it has a position to save). */
+    static final class Setup {
+        final Map<String, Map<String, Parameter>> layers = new LinkedHashMap<>();
+        final Map<String, Parameter> all = new LinkedHashMap<>();
+        final Rng data = new Rng(123);
+        final AdamW opt;
+        final Lisa lisa;
+
+        Setup(boolean useLisa) {
+            Rng init = new Rng(5);
+            for (int i = 0; i < 6; i++) {
+                Parameter w = Parameter.of("w", Tensor.randn(init, 0, 0.4, DType.F32, 8, 8));
+                layers.put("layer." + i, Map.of("layer." + i + ".w", w));
+                all.put("layer." + i + ".w", w);
+            }
+            all.put("head", Parameter.of("head", Tensor.randn(init, 0, 0.4, DType.F32, 8, 3)));
+            opt = new AdamW(List.of(new ParamGroup("all", all, 1, 0.01)), 1e-2);
+            lisa = useLisa ? new Lisa(layers, opt, new Lisa.Config(2, 3, Lisa.StatePolicy.DROP, new Lisa.Sampling.Uniform(), 9)) : null;
+        }
+
+        Trainer.LossStep lossStep() {
+            return (step, micro) -> {
+                Tensor x = Tensor.randn(data, 4, 8);
+                int[] y = new int[4];
+                for (int i = 0; i < 4; i++) y[i] = data.nextInt(3);
+                Variable h = new Variable(x);
+                for (Map<String, Parameter> l : layers.values()) h = h.matmul(l.values().iterator().next()).tanh();
+                return h.matmul(all.get("head")).crossEntropy(Tensor.of(y, 4), -100);
+            };
+        }
+
+        Stateful dataState() {
+            return new Stateful() {
+                @Override public long[] state() { return data.state(); }
+
+                @Override public void restore(long[] s) { data.restore(s); }
+            };
+        }
+
+        Trainer trainer(long steps, Checkpoints ck, List<Double> losses) {
+            return new Trainer(new Trainer.Config(steps, 2, 1.0, 0, 0, 4), opt, Schedules.warmupCosine(1e-2, 2, steps, 1e-3),
+                    lisa, lossStep(), null, ck, all, Map.of("data", dataState()), new Trainer.Listener() {
+                        @Override public void onStep(long step, double loss) { losses.add(loss); }
+                    });
+        }
+    }
+
+    @Test
+    void aResumedRunMatchesAnUninterruptedOneBitForBit(@TempDir Path dir) {
+        for (boolean useLisa : new boolean[] {false, true}) {
+            List<Double> straight = new ArrayList<>();
+            Setup a = new Setup(useLisa);
+            a.trainer(10, new Checkpoints(dir.resolve("a" + useLisa), STORE), straight).run(0);
+
+            List<Double> firstHalf = new ArrayList<>();
+            Setup b = new Setup(useLisa);
+            Checkpoints ck = new Checkpoints(dir.resolve("b" + useLisa), STORE);
+            Trainer killed = new Trainer(new Trainer.Config(10, 2, 1.0, 0, 0, 4), b.opt, Schedules.warmupCosine(1e-2, 2, 10, 1e-3),
+                    b.lisa, b.lossStep(), null, ck, b.all, Map.of("data", b.dataState()), new Trainer.Listener() {
+                        @Override public void onStep(long step, double loss) {
+                            firstHalf.add(loss);
+                            if (step == 6) throw new RuntimeException("killed");
+                        }
+                    });
+            assertThatThrownBy(() -> killed.run(0)).hasMessage("killed");
+
+            Setup c = new Setup(useLisa);              // a fresh process: same init, then resume
+            List<Double> resumed = new ArrayList<>();
+            Trainer t = c.trainer(10, ck, resumed);
+            long start = t.resume();
+            assertThat(start).isEqualTo(4);
+            t.run(start);
+            assertThat(firstHalf.subList(0, 4)).isEqualTo(straight.subList(0, 4));
+            assertThat(resumed).as("lisa=%s", useLisa).isEqualTo(straight.subList(4, 10));
+            for (String name : a.all.keySet()) {
+                assertThat(c.all.get(name).data().toFloatArray()).as(name).containsExactly(a.all.get(name).data().toFloatArray());
+            }
+        }
+    }
+
+    @Test
+    void aNanLossStopsTheRunAndLeavesTheLastCheckpointIntact(@TempDir Path dir) throws IOException {
+        Setup s = new Setup(false);
+        Checkpoints ck = new Checkpoints(dir, STORE);
+        Trainer.LossStep good = s.lossStep();
+        Trainer.LossStep poisoned = (step, micro) -> step < 5 ? good.loss(step, micro)
+                : good.loss(step, micro).mul(Double.NaN);
+        Trainer t = new Trainer(new Trainer.Config(10, 1, 0, 0, 0, 4), s.opt, Schedules.constant(1e-2), null, poisoned, null, ck,
+                s.all, Map.of("data", s.dataState()), null);
+        assertThatThrownBy(() -> t.run(0)).isInstanceOf(Trainer.DivergedException.class)
+                .hasMessageContaining("NaN at step 6").hasMessageContaining("step-000000004");
+        assertThat(ck.latest()).get().extracting(p -> p.getFileName().toString()).isEqualTo("step-000000004");
+        try (var files = Files.list(dir)) {
+            assertThat(files.map(p -> p.getFileName().toString())).containsExactly("step-000000004");
+        }
+    }
+}
