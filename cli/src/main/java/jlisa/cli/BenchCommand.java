@@ -10,7 +10,7 @@ import picocli.CommandLine.Option;
 
 /** {@code jlisa bench ...}: quick one-line measurements for side-by-side runs against reference libraries. */
 @Command(name = "bench", description = "Quick benchmarks (JMH suites: java -jar bench/target/benchmarks.jar).",
-        mixinStandardHelpOptions = true, subcommands = {BenchCommand.Gemm.class})
+        mixinStandardHelpOptions = true, subcommands = {BenchCommand.Gemm.class, BenchCommand.Memory.class})
 final class BenchCommand implements Runnable {
     @picocli.CommandLine.Spec picocli.CommandLine.Model.CommandSpec spec;
 
@@ -39,6 +39,30 @@ final class BenchCommand implements Runnable {
             if (t < 1) throw new IllegalArgumentException("bench gemm: --threads must be ≥ 1, got " + t);
             double g = GemmTiming.gflops(n, l, t);
             System.out.printf(Locale.ROOT, "gemm n=%d layout=%s threads=%d gflops=%.1f%n", n, l, t, g);
+            return 0;
+        }
+    }
+
+    @Command(name = "memory", mixinStandardHelpOptions = true,
+            description = "Peak bytes by ledger kind for full, LoRA (r=8, 128) and LISA (γ=1,2,4 × drop/park/keep), "
+                    + "as a Markdown table.")
+    static final class Memory implements Callable<Integer> {
+        @Option(names = "--model", defaultValue = "llama-thin",
+                description = "preset: llama-thin, llama-tiny, tiny, d6, gpt2-124M (default ${DEFAULT-VALUE})")
+        String model;
+
+        @Option(names = "--batch", defaultValue = "2") int batch;
+
+        @Option(names = "--seq", defaultValue = "64") int seq;
+
+        @Option(names = "--steps", defaultValue = "4", description = "steps per configuration (LISA redraws each step)")
+        int steps;
+
+        @Override public Integer call() {
+            if (batch < 1 || seq < 1 || steps < 1) {
+                throw new IllegalArgumentException("bench memory: --batch, --seq and --steps must be >= 1");
+            }
+            System.out.print(MemoryTable.markdown(model, batch, seq, steps, MemoryTable.measure(model, batch, seq, steps)));
             return 0;
         }
     }

@@ -1,0 +1,111 @@
+package jlisa.cli;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+
+import jlisa.autograd.Variable;
+import jlisa.optim.Lisa;
+import jlisa.tensor.MemoryKind;
+import jlisa.tensor.MemoryLedger;
+import jlisa.tensor.Rng;
+import jlisa.tensor.Tensor;
+import jlisa.transformer.lora.LoraConfig;
+import jlisa.transformer.model.CausalLM;
+import jlisa.transformer.model.GPT2;
+import jlisa.transformer.model.Llama;
+
+/**
+ * Peak bytes by ledger kind for full fine-tuning, LoRA and LISA on one model: a few training steps on
+ * random tokens per configuration, each on a freshly built model, peaks reset after the model is built.
+ * LISA redraws every step (K = 1) so the state policies differ within the few steps measured.
+ */
+final class MemoryTable {
+    private MemoryTable() {}
+
+    record Row(String method, long[] peak, long peakTotal, long expectedGradAndState) {}
+
+    static List<Row> measure(String preset, int batch, int seq, int steps) {
+        List<Row> rows = new ArrayList<>();
+        List<Object[]> configs = new ArrayList<>();
+        configs.add(new Object[] {"full", FineTuning.Method.FULL, null, null});
+        for (int r : new int[] {8, 128}) configs.add(new Object[] {"lora r=" + r, FineTuning.Method.LORA, r, null});
+        for (int gamma : new int[] {1, 2, 4}) {
+            for (Lisa.StatePolicy policy : Lisa.StatePolicy.values()) {
+                configs.add(new Object[] {"lisa γ=" + gamma + " " + policy.name().toLowerCase(Locale.ROOT),
+                    FineTuning.Method.LISA, null, new Lisa.Config(gamma, 1, policy, new Lisa.Sampling.Uniform(), 7)});
+            }
+        }
+        for (Object[] c : configs) {
+            CausalLM model = build(preset);
+            FineTuning.Method method = (FineTuning.Method) c[1];
+            String[] targets = model instanceof GPT2 ? new String[] {"c_attn", "c_proj", "c_fc"}
+                    : new String[] {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"};
+            LoraConfig lora = c[2] == null ? null : LoraConfig.of((Integer) c[2], 2.0 * (Integer) c[2], targets);
+            MemoryLedger.collectGarbage();
+            long[] base = new long[MemoryKind.values().length];
+            for (MemoryKind k : MemoryKind.values()) base[k.ordinal()] = MemoryLedger.live(k);
+            long baseTotal = MemoryLedger.liveTotal();
+            MemoryLedger.resetPeaks();
+            FineTuning.Setup setup = FineTuning.prepare(model, method, FineTuning.OptimizerKind.ADAMW, 1e-4, 0.0, lora,
+                    (Lisa.Config) c[3]);
+            Rng rng = new Rng(1);
+            for (int step = 0; step < steps; step++) {
+                if (setup.lisa() != null) setup.lisa().beforeStep(step);
+                int[] ids = new int[batch * (seq + 1)];
+                for (int i = 0; i < ids.length; i++) ids[i] = rng.nextInt(model.vocabSize());
+                Variable loss;
+                try (var scope = MemoryLedger.scope(MemoryKind.ACTIVATION)) {
+                    loss = model.loss(Tensor.of(ids, batch, seq + 1), -100);
+                    loss.backward();
+                }
+                setup.optimizer().step();
+                setup.optimizer().zeroGrad();
+                loss.data().storage().release();
+            }
+            long[] peak = new long[MemoryKind.values().length];
+            for (MemoryKind k : MemoryKind.values()) peak[k.ordinal()] = MemoryLedger.peak(k) - base[k.ordinal()];
+            // gradients + two AdamW moments of what trains at once: every trainable (full, LoRA) or the always-on
+            // groups plus γ layers (LISA: the largest γ layers, since layers may differ in size — here they don't)
+            long trainableBytes = 0;
+            if (setup.lisa() == null) {
+                for (var p : setup.trainable().values()) trainableBytes += 4L * p.data().numel();
+            } else {
+                var groups = model.layerGroups();
+                for (var e : groups.entrySet()) {
+                    if (e.getKey().startsWith("layer.")) continue;
+                    for (var p : e.getValue().values()) trainableBytes += 4L * p.data().numel();
+                }
+                long layer = 0;
+                for (var p : groups.get("layer.0").values()) layer += 4L * p.data().numel();
+                trainableBytes += setup.lisa().config().gamma() * layer;
+            }
+            rows.add(new Row((String) c[0], peak, MemoryLedger.peakTotal() - baseTotal, 3 * trainableBytes));
+            if (setup.lisa() != null) setup.lisa().close();
+        }
+        return rows;
+    }
+
+    static CausalLM build(String preset) {
+        if (preset.startsWith("llama")) return new Llama(Llama.Config.preset(preset), new Rng(0));
+        return new GPT2(GPT2.Config.preset(preset), new Rng(0));
+    }
+
+    static String markdown(String preset, int batch, int seq, int steps, List<Row> rows) {
+        StringBuilder sb = new StringBuilder();
+        sb.append(String.format(Locale.ROOT, "%s, batch %d × %d tokens, %d AdamW steps per row (MiB; peaks above the "
+                + "model's own parameters)%n%n", preset, batch, seq, steps));
+        sb.append("| method | parameters | gradients | optimizer state | parked state | activations | other | total peak | grad+state expected |\n");
+        sb.append("|---|---|---|---|---|---|---|---|---|\n");
+        for (Row r : rows) {
+            sb.append(String.format(Locale.ROOT, "| %s | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f |%n", r.method(),
+                    mib(r.peak()[MemoryKind.PARAMETER.ordinal()]), mib(r.peak()[MemoryKind.GRADIENT.ordinal()]),
+                    mib(r.peak()[MemoryKind.OPTIMIZER_STATE.ordinal()]), mib(r.peak()[MemoryKind.PARKED_STATE.ordinal()]),
+                    mib(r.peak()[MemoryKind.ACTIVATION.ordinal()]), mib(r.peak()[MemoryKind.OTHER.ordinal()]),
+                    mib(r.peakTotal()), mib(r.expectedGradAndState())));
+        }
+        return sb.toString();
+    }
+
+    private static double mib(long b) { return b / (1024.0 * 1024.0); }
+}
