@@ -106,10 +106,10 @@ public final class Llama extends CausalLM {
             return m;
         }
 
-        /** A LLaMA-shaped preset with many thin layers (LISA memory studies): 16 layers, 256 wide, GQA 8/2, byte vocab. */
+        /** Presets: llama-thin has many thin layers for LISA memory studies (32 layers, 256 wide, GQA 8/2, byte vocab). */
         public static Config preset(String name) {
             return switch (name) {
-                case "llama-thin" -> new Config(256, 256, 688, 16, 8, 2, 32, 1e-6, 10000.0, 2048, true, false, 0.02);
+                case "llama-thin" -> new Config(256, 256, 688, 32, 8, 2, 32, 1e-6, 10000.0, 2048, true, false, 0.02);
                 case "llama-tiny" -> new Config(256, 128, 344, 4, 4, 2, 32, 1e-6, 10000.0, 1024, true, false, 0.02);
                 default -> throw new IllegalArgumentException("unknown LLaMA preset '" + name + "' (expected llama-thin, llama-tiny)");
             };

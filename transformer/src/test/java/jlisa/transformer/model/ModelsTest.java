@@ -55,6 +55,45 @@ class ModelsTest {
     }
 
     @Test
+    void bf16AndShardedCheckpointsLoadAndScoreLikeTheF32One(@TempDir Path dir) throws Exception {
+        Path golden = GoldenModelTest.golden("llama-gqa");
+        java.util.List<int[]> lines = Scoring.readTokens(golden.resolve("tokens.txt"));
+        double f32;
+        java.util.Map<String, Tensor> state = new java.util.TreeMap<>();
+        try (CausalLM m = Models.load(golden)) {
+            f32 = Scoring.score(m, lines).loss();
+            m.stateDict().forEach((k, v) -> state.put(k, v.copy()));
+        }
+        // BF16: weights stay bf16 in the mapped file and are widened by the kernels as they are read
+        Path bf = Files.createDirectories(dir.resolve("bf16"));
+        Files.copy(golden.resolve("config.json"), bf.resolve("config.json"));
+        java.util.Map<String, Tensor> halves = new java.util.TreeMap<>();
+        state.forEach((k, v) -> halves.put(k, v.to(jlisa.tensor.DType.BF16)));
+        SafeTensors.write(bf.resolve("model.safetensors"), halves, java.util.Map.of());
+        try (CausalLM m = Models.load(bf)) {
+            assertThat(m.namedParameters().get("model.layers.1.mlp.up_proj.weight").data().dtype()).isEqualTo(jlisa.tensor.DType.BF16);
+            assertThat(Math.abs(Scoring.score(m, lines).loss() - f32) / f32).isLessThan(2e-2);
+        }
+        // two shards and an index, as HF writes large checkpoints
+        Path sh = Files.createDirectories(dir.resolve("sharded"));
+        Files.copy(golden.resolve("config.json"), sh.resolve("config.json"));
+        java.util.Map<String, Tensor> a = new java.util.TreeMap<>(), b = new java.util.TreeMap<>();
+        StringBuilder map = new StringBuilder();
+        state.forEach((k, v) -> {
+            boolean first = k.contains("layers.0") || k.contains("embed");
+            (first ? a : b).put(k, v);
+            map.append(map.length() == 0 ? "" : ",").append('"').append(k).append("\":\"")
+                    .append(first ? "model-00001-of-00002.safetensors" : "model-00002-of-00002.safetensors").append('"');
+        });
+        SafeTensors.write(sh.resolve("model-00001-of-00002.safetensors"), a, java.util.Map.of());
+        SafeTensors.write(sh.resolve("model-00002-of-00002.safetensors"), b, java.util.Map.of());
+        Files.writeString(sh.resolve("model.safetensors.index.json"), "{\"metadata\":{},\"weight_map\":{" + map + "}}");
+        try (CausalLM m = Models.load(sh)) {
+            assertThat(Scoring.score(m, lines).loss()).isEqualTo(f32);
+        }
+    }
+
+    @Test
     void checkpointProblemsNameWhatIsWrong(@TempDir Path dir) throws Exception {
         Llama m = new Llama(Llama.Config.of(16, 16, 24, 1, 4, 2, 8), new Rng(3));
         Models.save(m, dir);
