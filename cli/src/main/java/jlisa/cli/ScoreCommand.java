@@ -4,6 +4,8 @@ import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 
+import jlisa.optim.data.Datasets;
+import jlisa.optim.data.Example;
 import jlisa.transformer.model.CausalLM;
 import jlisa.transformer.model.Models;
 import jlisa.transformer.model.Scoring;
@@ -24,7 +26,7 @@ final class ScoreCommand implements Callable<Integer> {
 
     @Override public Integer call() throws Exception {
         try (CausalLM m = Models.load(model)) {
-            Scoring.Score s = Scoring.score(m, Scoring.readTokens(tokens));
+            Scoring.Score s = Scoring.score(m, Datasets.readTokens(tokens).stream().map(Example::ids).toList());
             System.out.printf(Locale.ROOT, "loss=%.6f tokens=%d%n", s.loss(), s.tokens());
         }
         return 0;

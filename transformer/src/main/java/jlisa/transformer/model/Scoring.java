@@ -1,9 +1,5 @@
 package jlisa.transformer.model;
 
-import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 
 import jlisa.autograd.GradMode;
@@ -16,28 +12,6 @@ public final class Scoring {
 
     /** Total loss over every position of every sequence divided by the number of predictions. */
     public record Score(double loss, long tokens) {}
-
-    /** Reads one sequence per line, token ids separated by whitespace; blank lines are skipped. */
-    public static List<int[]> readTokens(Path file) throws IOException {
-        List<int[]> lines = new ArrayList<>();
-        int lineNo = 0;
-        for (String line : Files.readAllLines(file)) {
-            lineNo++;
-            String s = line.strip();
-            if (s.isEmpty()) continue;
-            String[] parts = s.split("\\s+");
-            int[] ids = new int[parts.length];
-            for (int i = 0; i < parts.length; i++) {
-                try {
-                    ids[i] = Integer.parseInt(parts[i]);
-                } catch (NumberFormatException e) {
-                    throw new IllegalArgumentException(file + ":" + lineNo + ": expected integer token ids, got '" + parts[i] + "'");
-                }
-            }
-            lines.add(ids);
-        }
-        return lines;
-    }
 
     /** Scores each sequence on its own (a line of L ids gives L−1 predictions) and averages over all predictions. */
     public static Score score(CausalLM model, List<int[]> sequences) {

@@ -17,6 +17,12 @@ import org.junit.jupiter.params.provider.ValueSource;
  * port of HF's GPT2LMHeadModel and LlamaForCausalLM forward; HF transformers itself cannot be installed here).
  */
 class GoldenModelTest {
+    /** The golden token files: one sequence per line, ids separated by spaces. */
+    static List<int[]> tokenLines(Path file) throws java.io.IOException {
+        return java.nio.file.Files.readAllLines(file).stream().filter(l -> !l.isBlank())
+                .map(l -> java.util.Arrays.stream(l.trim().split("\\s+")).mapToInt(Integer::parseInt).toArray()).toList();
+    }
+
     static Path golden(String name) {
         return Path.of("src/test/resources/golden", name);
     }
@@ -26,7 +32,7 @@ class GoldenModelTest {
     void scoreAndLogitsAgreeWithPyTorch(String name) throws Exception {
         JsonNode expected = new ObjectMapper().readTree(golden(name).resolve("expected.json").toFile());
         try (CausalLM model = Models.load(golden(name))) {
-            List<int[]> lines = Scoring.readTokens(golden(name).resolve("tokens.txt"));
+            List<int[]> lines = GoldenModelTest.tokenLines(golden(name).resolve("tokens.txt"));
             Scoring.Score s = Scoring.score(model, lines);
             assertThat(s.tokens()).isEqualTo(expected.get("tokens").asLong());
             double want = expected.get("loss").asDouble();

@@ -57,7 +57,7 @@ class ModelsTest {
     @Test
     void bf16AndShardedCheckpointsLoadAndScoreLikeTheF32One(@TempDir Path dir) throws Exception {
         Path golden = GoldenModelTest.golden("llama-gqa");
-        java.util.List<int[]> lines = Scoring.readTokens(golden.resolve("tokens.txt"));
+        java.util.List<int[]> lines = GoldenModelTest.tokenLines(golden.resolve("tokens.txt"));
         double f32;
         java.util.Map<String, Tensor> state = new java.util.TreeMap<>();
         try (CausalLM m = Models.load(golden)) {
