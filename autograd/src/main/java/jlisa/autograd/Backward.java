@@ -57,7 +57,7 @@ final class Backward {
                 throw new IllegalStateException(n.name() + ": backward through a graph that was already freed; pass "
                         + "retainGraph=true to the first backward() to run it twice");
             }
-            if (n.output.isRetained()) keep.add(n.output.data().storage());
+            if (n.output.isRetained()) keep.add(n.output.rawData().storage());
         }
 
         Map<Variable, Tensor> pending = new IdentityHashMap<>();
@@ -113,7 +113,7 @@ final class Backward {
             }
             if (!retainGraph) {
                 node.ctx.free();
-                Storage s = node.output.data().storage();
+                Storage s = node.output.rawData().storage();
                 if (node.ownsOutput && !keep.contains(s) && !holds.owns(s)) {
                     s.release();
                     node.output.markFreed();
@@ -166,9 +166,9 @@ final class Backward {
                 continue;
             }
             if (!node.ctx.needsGrad(i)) { grads[i] = null; continue; }   // not asked for: drop it
-            if (!Arrays.equals(grads[i].shape(), in.data().shape())) {
+            if (!Arrays.equals(grads[i].shape(), in.rawData().shape())) {
                 throw new IllegalStateException(node.name() + ".backward: gradient of input " + i + " has shape "
-                        + Arrays.toString(grads[i].shape()) + " but the input has shape " + Arrays.toString(in.data().shape()));
+                        + Arrays.toString(grads[i].shape()) + " but the input has shape " + Arrays.toString(in.rawData().shape()));
             }
         }
     }

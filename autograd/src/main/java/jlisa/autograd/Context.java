@@ -37,6 +37,7 @@ public final class Context {
         for (Tensor t : tensors) {
             saved.add(t);
             versions.add(t == null ? 0 : t.version());
+            if (t != null) t.storage().pin();   // backward will read it: activation scopes must not free it
         }
         return first;
     }
@@ -84,7 +85,9 @@ public final class Context {
 
     /** Drops every saved tensor and releases the owned ones. */
     void free() {
+        if (freed) return;
         freed = true;
+        for (Tensor t : saved) if (t != null) t.storage().unpin();
         for (Tensor t : owned) if (t != null) t.storage().release();
         owned.clear();
         saved.clear();

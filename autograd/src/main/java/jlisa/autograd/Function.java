@@ -49,11 +49,11 @@ public abstract class Function {
             // Temporaries the op made (dense copies, scratch) die now, not when the collector runs.
             allocations.releaseAllExcept(ctx.keptStorages(out));
         }
-        if (!record) return new Variable(out, false);
         boolean ownsOutput = true;   // a view shares an input's storage; only fresh outputs are the graph's to free
         for (Tensor d : data) if (d != null && d.storage() == out.storage()) ownsOutput = false;
-        Variable result = new Variable(out, true);
-        result.gradFn = new Node(fn, ctx, inputs, result, ownsOutput);
+        Variable result = new Variable(out, record);
+        if (record) result.gradFn = new Node(fn, ctx, inputs, result, ownsOutput);
+        ActivationScope.record(result, ownsOutput);
         return result;
     }
 }

@@ -93,6 +93,11 @@ public class Variable {
 
     boolean isRetained() { return retained; }
 
+    /** The tensor even when freed (the engine's bookkeeping: shapes, storage identity). */
+    Tensor rawData() { return data; }
+
+    boolean isFreed() { return freed; }
+
     /** Replaces a leaf's value (loading weights); the gradient is dropped. */
     void replaceData(Tensor newData) {
         if (!isLeaf()) throw new IllegalStateException("only a leaf's value can be replaced; this one was made by " + gradFn.name());

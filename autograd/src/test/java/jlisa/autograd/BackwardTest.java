@@ -176,6 +176,36 @@ class BackwardTest {
     }
 
     @Test
+    void activationScopeFreesWhatNoBackwardReadsAndLeavesGradientsAlone() {
+        Rng rng = new Rng(8);
+        Tensor w1 = Tensor.randn(rng, 16, 16), w2 = Tensor.randn(rng, 16, 16), input = Tensor.randn(rng, 4, 16);
+        double[][] grads = new double[2][];
+        for (int run = 0; run < 2; run++) {
+            Parameter a = Parameter.of("a", w1), b = Parameter.of("b", w2);
+            Variable x = new Variable(input);
+            Variable unsaved, saved, out;
+            if (run == 0) {
+                unsaved = x.linear(a, null);                    // only feeds an Add, which saves nothing
+                saved = unsaved.add(x).tanh();                  // Tanh saves its output
+                out = saved.linear(b, null);                    // Linear saves its input: saved stays pinned
+            } else {
+                try (var scope = ActivationScope.open()) {
+                    unsaved = x.linear(a, null);
+                    saved = unsaved.add(x).tanh();
+                    out = scope.keep(saved.linear(b, null));
+                }
+                assertThat(unsaved.rawData().storage().isReleased()).isTrue();
+                assertThatThrownBy(unsaved::data).isInstanceOf(IllegalStateException.class).hasMessageContaining("Linear");
+                assertThat(saved.rawData().storage().isReleased()).isFalse();
+                assertThat(out.data().storage().isReleased()).isFalse();
+            }
+            out.sum().backward();
+            grads[run] = a.grad().toDoubleArray();
+        }
+        assertThat(grads[1]).containsExactly(grads[0]);
+    }
+
+    @Test
     void graphDrawsAsDot() {
         Parameter w = Parameter.of("layer.weight", Tensor.ones(3, 2));
         Variable x = new Variable(Tensor.ones(4, 2));

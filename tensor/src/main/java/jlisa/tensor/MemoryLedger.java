@@ -83,6 +83,13 @@ public final class MemoryLedger {
             for (Storage s : storages) if (!k.contains(s)) s.release();
         }
 
+        /** Releases every recorded storage whose kind is one of {@code kinds}. */
+        public void releaseKinds(MemoryKind... kinds) {
+            java.util.Set<MemoryKind> k = java.util.EnumSet.noneOf(MemoryKind.class);
+            k.addAll(java.util.Arrays.asList(kinds));
+            for (Storage s : storages) if (k.contains(s.kind())) s.release();
+        }
+
         @Override public void close() {
             if (closed) return;
             closed = true;

@@ -22,6 +22,7 @@ public abstract class Storage {
     private Cleaner.Cleanable ledgerEntry;
     private int version;
     private boolean released;
+    private int pins;
 
     /** Records {@code length} elements of {@code dtype} under {@code kind} ({@code device}: in device memory). */
     @SuppressWarnings("this-escape") // the Cleaner only keeps a weak reference to this storage
@@ -81,6 +82,20 @@ public abstract class Storage {
 
     /** Marks an in-place write; every code path that mutates a live tensor's elements calls it. */
     public final void bumpVersion() { version++; }
+
+    /**
+     * Marks this storage as still to be read by someone who holds no other claim on it (autograd pins
+     * the tensors a pending backward saved); scopes that free dead intermediates skip pinned ones.
+     */
+    public final synchronized void pin() { pins++; }
+
+    /** Undoes one {@link #pin()}. */
+    public final synchronized void unpin() {
+        if (pins == 0) throw new IllegalStateException("unpin: storage is not pinned");
+        pins--;
+    }
+
+    public final synchronized boolean isPinned() { return pins > 0; }
 
     /** Element {@code i} widened to double. Slow path for generic loops and tests. */
     public abstract double get(long i);

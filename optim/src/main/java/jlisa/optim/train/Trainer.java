@@ -131,11 +131,17 @@ public final class Trainer {
             optimizer.setLr(lr);
             if (lisa != null) lisa.beforeStep(step);
             double loss = 0;
+            // Everything a step allocates as an activation or a scratch tensor (batches, logits, temporaries of
+            // ops whose outputs no graph kept) is dead once the update is done: release it now rather than when the
+            // collector finds it, so the ledger's peaks are the step's true footprint. Gradients, optimizer state
+            // and parameters are other kinds and are untouched.
+            MemoryLedger.Tracker stepAllocations = MemoryLedger.track();
             for (int micro = 0; micro < config.gradAccumulation(); micro++) {
                 Variable l = lossStep.loss(step, micro);
                 double value = l.data().item();
                 if (!Double.isFinite(value)) {
                     optimizer.zeroGrad();
+                    stepAllocations.close();
                     throw new DivergedException("loss is " + value + " at step " + (step + 1) + " (micro-batch " + micro
                             + "); stopping. " + (lastCheckpoint == null ? "No checkpoint was written."
                             : "The last good checkpoint is " + lastCheckpoint + "."));
@@ -150,6 +156,8 @@ public final class Trainer {
             double gradNorm = config.clipNorm() > 0 ? GradClip.clipGradNorm(trainable, config.clipNorm()) : Double.NaN;
             optimizer.step();
             optimizer.zeroGrad();
+            stepAllocations.close();
+            stepAllocations.releaseKinds(MemoryKind.ACTIVATION, MemoryKind.OTHER);
             long done = step + 1;
             if (config.logEvery() > 0 && done % config.logEvery() == 0) {
                 double seconds = (System.nanoTime() - windowStart) / 1e9;

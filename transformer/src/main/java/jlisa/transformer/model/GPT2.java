@@ -6,6 +6,7 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.stream.IntStream;
 
+import jlisa.autograd.ActivationScope;
 import jlisa.autograd.Parameter;
 import jlisa.autograd.Variable;
 import jlisa.tensor.Rng;
@@ -177,8 +178,10 @@ public final class GPT2 extends CausalLM {
         }
 
         Variable forward(Variable x, KvCache cache, int layer) {
-            x = x.add(attn.forward(ln1.forward(x), cache, layer));
-            return x.add(mlp.forward(ln2.forward(x)));
+            try (var scope = ActivationScope.open()) {   // frees what no backward reads when the block returns
+                Variable h = x.add(attn.forward(ln1.forward(x), cache, layer));
+                return scope.keep(h.add(mlp.forward(ln2.forward(h))));
+            }
         }
     }
 

@@ -5,6 +5,7 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.stream.IntStream;
 
+import jlisa.autograd.ActivationScope;
 import jlisa.autograd.Parameter;
 import jlisa.autograd.Variable;
 import jlisa.tensor.Rng;
@@ -189,8 +190,10 @@ public final class Llama extends CausalLM {
         }
 
         Variable forward(Variable x, Rope.Cache rope, KvCache cache, int layer) {
-            x = x.add(selfAttn.forward(inputLayernorm.forward(x), rope, cache, layer));
-            return x.add(mlp.forward(postAttentionLayernorm.forward(x)));
+            try (var scope = ActivationScope.open()) {   // frees what no backward reads when the block returns
+                Variable h = x.add(selfAttn.forward(inputLayernorm.forward(x), rope, cache, layer));
+                return scope.keep(h.add(mlp.forward(postAttentionLayernorm.forward(h))));
+            }
         }
     }
 
