@@ -45,7 +45,7 @@ import picocli.CommandLine.Option;
 @Command(name = "finetune", mixinStandardHelpOptions = true, sortOptions = false,
         description = "Fine-tune a model with --method full, lora or lisa. Prints 'step=<n> loss=<6 decimals>' per "
                 + "logged step (the loss of that step's batch, before its update), then details.")
-final class FinetuneCommand implements Callable<Integer> {
+class FinetuneCommand implements Callable<Integer> {
     @Option(names = "--model", description = "Hugging Face model directory (config.json + model.safetensors)")
     Path model;
 

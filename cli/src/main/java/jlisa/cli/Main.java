@@ -6,7 +6,7 @@ import picocli.CommandLine.Command;
 /** The {@code jlisa} command. Subcommands arrive with the issues that build them. */
 @Command(name = "jlisa", mixinStandardHelpOptions = true, version = "jlisa 0.1.0",
         description = "A deep-learning engine in pure Java: tensors, autograd, transformers, LISA-AdamW.",
-        subcommands = {DemoCommand.class, FinetuneCommand.class, ScoreCommand.class, BenchCommand.class, InfoCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {DemoCommand.class, PretrainCommand.class, FinetuneCommand.class, GenerateCommand.class, ScoreCommand.class, BenchCommand.class, InfoCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
@@ -20,16 +20,21 @@ public final class Main implements Runnable {
 
     /** Runs the command line and returns the exit code (tests call this). */
     public static int run(String... args) {
+        // --debug anywhere on the line: stack traces instead of one-line messages.
+        boolean debug = java.util.Arrays.asList(args).contains("--debug");
+        String[] rest = java.util.Arrays.stream(args).filter(a -> !a.equals("--debug")).toArray(String[]::new);
         CommandLine cl = new CommandLine(new Main());
-        // Bad input is a message, not a stack trace: IllegalArgumentException from the engine says what was expected.
+        // Bad input is one line on stderr and exit code 2, not a stack trace: the engine's exceptions say what
+        // was expected and what came.
         cl.setExecutionExceptionHandler((e, cmd, parsed) -> {
-            if (e instanceof IllegalArgumentException || e instanceof IllegalStateException
-                    || e instanceof java.io.IOException || e instanceof java.io.UncheckedIOException) {
-                cmd.getErr().println("jlisa: " + e.getMessage());
+            if (!debug && (e instanceof IllegalArgumentException || e instanceof IllegalStateException
+                    || e instanceof java.io.IOException || e instanceof java.io.UncheckedIOException)) {
+                String msg = e instanceof java.nio.file.NoSuchFileException ? "no such file: " + e.getMessage() : e.getMessage();
+                cmd.getErr().println("jlisa: " + msg + " (--debug shows the stack trace)");
                 return 2;
             }
             throw e;
         });
-        return cl.execute(args);
+        return cl.execute(rest);
     }
 }

@@ -54,6 +54,38 @@ class MainTest {
     }
 
     @Test
+    void errorsAreOneLineWithExitCode2AndDebugAddsTheTrace() {
+        String[] r = run("finetune", "--preset", "llama-tiny", "--tokens", "no-such-file.txt", "--steps", "1");
+        assertThat(r[0]).isEqualTo("2");
+        assertThat(r[2].strip().lines()).hasSize(1);
+        assertThat(r[2]).contains("no such file").contains("no-such-file.txt");
+        r = run("pretrain", "--preset", "llama-tiny", "--tokens", "x", "--method", "lora");
+        assertThat(r[0]).isEqualTo("2");
+        assertThat(r[2]).contains("--method lora belongs to finetune");
+        PrintStream err = System.err;
+        ByteArrayOutputStream e = new ByteArrayOutputStream();
+        System.setErr(new PrintStream(e, true));
+        try {
+            int rc = Main.run("score", "--model", "no/such/dir", "--tokens", "x", "--debug");
+            assertThat(rc).isNotZero();
+        } finally {
+            System.setErr(err);
+        }
+        assertThat(e.toString()).contains("at jlisa.");
+    }
+
+    @Test
+    void generateStreamsAndInfoDescribesAModel() {
+        java.nio.file.Path dir = java.nio.file.Path.of("../transformer/src/test/resources/golden/llama-gqa");
+        String[] r = run("info", "--model", dir.toString());
+        assertThat(r[0]).as(r[2]).isEqualTo("0");
+        assertThat(r[1]).contains("llama, 2 layers").contains("params    25,248").contains("lora r=8").contains("lisa γ=2");
+        r = run("generate", "--model", dir.toString(), "--prompt", "hi");
+        assertThat(r[0]).isEqualTo("2");
+        assertThat(r[2]).contains("no tokenizer.json");
+    }
+
+    @Test
     void infoNamesTheJvmAndSimdWidth() {
         String[] r = run("info");
         assertThat(r[0]).isEqualTo("0");
