@@ -34,6 +34,8 @@ import jlisa.tensor.Tensor;
  * a fixed order and dq of each query head is written by one task.
  */
 public final class Attention {
+    static { jlisa.tensor.Jit.c2Only("jlisa/tensor/kernels/Attention.*"); }   // see Jit: C1 can trap the tiles
+
     private Attention() {}
 
     /** Query rows per tile: the lanes of the transposed score tiles, a multiple of 2·L (two vectors per gemm step). */

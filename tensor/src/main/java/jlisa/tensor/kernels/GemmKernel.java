@@ -16,6 +16,8 @@ import jdk.incubator.vector.VectorSpecies;
  * {@code tile} and a scalar loop, with the same fma per element, so the bits do not depend on where a tile sits.
  */
 final class GemmKernel {
+    static { jlisa.tensor.Jit.c2Only("jlisa/tensor/kernels/GemmKernel.*"); }   // see Jit: C1 can trap the tile
+
     private GemmKernel() {}
 
     static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
