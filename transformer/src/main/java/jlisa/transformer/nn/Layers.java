@@ -17,7 +17,11 @@ public final class Layers {
     /** N(0, std) init into PARAMETER storage; zeros when {@code rng} is null (weights will be loaded). */
     static Tensor normal(Rng rng, double std, int... shape) {
         Tensor t = Module.zeros(shape);
-        if (rng != null) t.copyFrom(Tensor.randn(rng, 0, std, DType.F32, shape));
+        if (rng != null) {
+            Tensor init = Tensor.randn(rng, 0, std, DType.F32, shape);
+            t.copyFrom(init);
+            init.storage().release();   // a temporary: the ledger should not count it until the collector runs
+        }
         return t;
     }
 
@@ -126,7 +130,9 @@ public final class Layers {
             // kaiming_uniform_(a=√5) on (r, in): gain √(2/(1+5)), bound gain·√3/√fan_in = 1/√in
             double bound = 1.0 / Math.sqrt(in);
             this.a = new Linear(in, r, false, null, 0);
-            a.weight.data().copyFrom(Tensor.rand(rng, -bound, bound, DType.F32, r, in));
+            Tensor init = Tensor.rand(rng, -bound, bound, DType.F32, r, in);
+            a.weight.data().copyFrom(init);
+            init.storage().release();   // a temporary: the ledger should not count it until the collector runs
             this.b = new Linear(r, out, false, null, 0);
         }
 
