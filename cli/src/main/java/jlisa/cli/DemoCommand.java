@@ -46,7 +46,7 @@ final class DemoCommand implements Callable<Integer> {
         if (seed != null || pretrainSteps != null || finetuneSteps != null) {
             s = new Demo.Settings(seed != null ? seed : s.seed(), s.layers(), s.hidden(), s.heads(), s.kvHeads(), s.pretrainDocs(),
                     pretrainSteps != null ? pretrainSteps : s.pretrainSteps(), s.pretrainLr(), s.trainTasks(), s.evalTasks(),
-                    finetuneSteps != null ? finetuneSteps : s.finetuneSteps(), s.finetuneLr(), s.loraLr(), s.batch(), s.loraR(),
+                    finetuneSteps != null ? finetuneSteps : s.finetuneSteps(), s.finetuneLr(), s.loraLr(), s.batch(), s.gradAccum(), s.loraR(),
                     s.lisaGamma(), s.lisaPeriod(), s.evalEvery());
         }
         Path dir = out.resolve(LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss", Locale.ROOT)));

@@ -42,16 +42,20 @@ public final class Demo {
     /** Everything the demo's outcome depends on. */
     public record Settings(long seed, int layers, int hidden, int heads, int kvHeads, int pretrainDocs, int pretrainSteps,
                            double pretrainLr, int trainTasks, int evalTasks, int finetuneSteps, double finetuneLr,
-                           double loraLr, int batch, int loraR, int lisaGamma, int lisaPeriod, int evalEvery) {
+                           double loraLr, int batch, int gradAccum, int loraR, int lisaGamma, int lisaPeriod, int evalEvery) {
 
-        /** The defaults of {@code ./jlisa demo}: minutes on 2 cores. */
+        /**
+         * The defaults of {@code ./jlisa demo}: minutes on 2 cores. Batches of 16 sequences are run as
+         * 4 micro-batches of 4 (gradient accumulation), so activations stay small beside the
+         * gradients and optimizer state — the memory that full fine-tuning, LoRA and LISA differ in.
+         */
         public static Settings defaults() {
-            return new Settings(0, 8, 128, 4, 2, 20_000, 300, 3e-3, 2000, 200, 150, 1e-3, 3e-3, 16, 8, 2, 10, 25);
+            return new Settings(0, 8, 192, 6, 2, 40_000, 600, 3e-3, 4000, 200, 300, 1e-3, 3e-3, 4, 4, 8, 2, 10, 50);
         }
 
         /** A seconds-long configuration for tests. */
         public static Settings quick() {
-            return new Settings(0, 4, 32, 2, 1, 400, 12, 3e-3, 64, 16, 8, 1e-3, 3e-3, 8, 4, 1, 2, 4);
+            return new Settings(0, 4, 32, 2, 1, 400, 12, 3e-3, 64, 16, 8, 1e-3, 3e-3, 4, 2, 4, 1, 2, 4);
         }
 
         Llama.Config modelConfig() {
@@ -66,7 +70,7 @@ public final class Demo {
                     + " kv), byte vocabulary + EOS");
             m.put("seed", seed);
             m.put("pretraining", pretrainSteps + " AdamW steps on " + pretrainDocs + " task lines, lr " + pretrainLr);
-            m.put("fine-tuning", finetuneSteps + " steps, batch " + batch + ", " + trainTasks + " revsort tasks (" + evalTasks
+            m.put("fine-tuning", finetuneSteps + " steps, batch " + batch + " x " + gradAccum + " accumulated, " + trainTasks + " revsort tasks (" + evalTasks
                     + " held out), lr " + finetuneLr + " (LoRA " + loraLr + ")");
             m.put("lora", "r=" + loraR + ", alpha=" + 2 * loraR + ", every attention and MLP projection");
             m.put("lisa", "gamma=" + lisaGamma + ", K=" + lisaPeriod + ", drop policy, embedding and head always on");
@@ -98,7 +102,7 @@ public final class Demo {
                 s.pretrainSteps());
         AdamW preOpt = new AdamW(ParamGroup.withDecay(base.namedParameters(), 0.0), s.pretrainLr());
         DataLoader preData = new DataLoader(docs, DataLoader.Options.packed(64, s.batch(), s.seed()));
-        train(base, preOpt, null, preData, null, s.pretrainSteps(),
+        train(base, preOpt, null, preData, null, s.gradAccum(), s.pretrainSteps(),
                 Schedules.warmupCosine(s.pretrainLr(), Math.min(20, s.pretrainSteps()), s.pretrainSteps(), 0.1 * s.pretrainLr()),
                 0, new ArrayList<>(), new ArrayList<>(), "pretrain", quiet);
         Map<String, Tensor> pretrained = new LinkedHashMap<>();
@@ -161,13 +165,13 @@ public final class Demo {
             log.printf("fine-tuning with %s (%,d trainable parameters at a time)%n", method, trainableCount);
             long t0 = System.nanoTime();
             Llama m = model;
-            train(model, opt, lisa, data, () -> evalLoss(m, eval), s.finetuneSteps(), Schedules.constant(lr), s.evalEvery(),
+            train(model, opt, lisa, data, () -> evalLoss(m, eval, s.batch()), s.gradAccum(), s.finetuneSteps(), Schedules.constant(lr), s.evalEvery(),
                     curve, evalCurve, method, quiet);
             double msPerStep = (System.nanoTime() - t0) / 1e6 / Math.max(1, s.finetuneSteps());
             Map<MemoryKind, Long> peak = new LinkedHashMap<>();
             for (MemoryKind k : MemoryKind.values()) peak.put(k, MemoryLedger.peak(k));
             long peakTotal = MemoryLedger.peakTotal();
-            double evalLoss = evalLoss(model, eval);
+            double evalLoss = evalLoss(model, eval, s.batch());
             double accuracy = accuracy(model, split.eval());
             if (outDir != null) {
                 if (method.equals("lora")) Lora.save(model, outDir.resolve("lora-adapter"), "demo-pretrained");
@@ -185,7 +189,7 @@ public final class Demo {
     }
 
     private static void train(Llama model, AdamW opt, Lisa lisa, DataLoader data, java.util.function.DoubleSupplier eval,
-                              int steps, Schedules.Schedule schedule, int evalEvery, List<double[]> curve,
+                              int gradAccum, int steps, Schedules.Schedule schedule, int evalEvery, List<double[]> curve,
                               List<double[]> evalCurve, String task, boolean quiet) {
         long[] tokens = {0};
         Trainer.LossStep step = new Trainer.LossStep() {
@@ -211,7 +215,7 @@ public final class Demo {
 
                 @Override public void onEval(long s, double loss) { evalCurve.add(new double[] {s, loss}); }
             };
-            new Trainer(new Trainer.Config(steps, 1, 1.0, 0, evalEvery, 0), opt, schedule, lisa, step, eval, null, null,
+            new Trainer(new Trainer.Config(steps, gradAccum, 1.0, 0, evalEvery, 0), opt, schedule, lisa, step, eval, null, null,
                     null, listener).run(0);
         }
     }
@@ -221,19 +225,28 @@ public final class Demo {
         return model.forward(b.inputs()).reshape(rows * t, model.vocabSize()).crossEntropy(b.targets().reshape(rows * t), Batch.IGNORE);
     }
 
-    static double evalLoss(Llama model, List<Example> eval) {
-        DataLoader loader = new DataLoader(eval, DataLoader.Options.padded(SyntheticTasks.MAX_EXAMPLE_TOKENS, DataLoader.ALL, 0, 0)
+    /** Mean loss over the eval examples' counted targets, in batches of {@code rows} (so eval never outgrows training). */
+    static double evalLoss(Llama model, List<Example> eval, int rows) {
+        DataLoader loader = new DataLoader(eval, DataLoader.Options.padded(SyntheticTasks.MAX_EXAMPLE_TOKENS, rows, 0, 0)
                 .withShuffle(false));
         boolean was = model.isTraining();
         model.eval();
-        try (var noGrad = GradMode.disabled(); var scope = MemoryLedger.scope(MemoryKind.ACTIVATION);
-             var allocations = MemoryLedger.track()) {
-            double loss = batchLoss(model, loader.next()).data().item();
-            allocations.releaseAllExcept(List.of());   // nothing of an eval pass outlives it
-            return loss;
+        double total = 0;
+        long count = 0;
+        try (var noGrad = GradMode.disabled(); var scope = MemoryLedger.scope(MemoryKind.ACTIVATION)) {
+            for (int b = 0; b < loader.batchesPerEpoch(); b++) {
+                try (var allocations = MemoryLedger.track()) {
+                    Batch batch = loader.next();
+                    long n = batch.targetCount();
+                    total += batchLoss(model, batch).data().item() * n;
+                    count += n;
+                    allocations.releaseAllExcept(List.of());   // nothing of an eval pass outlives it
+                }
+            }
         } finally {
             model.train(was);
         }
+        return total / Math.max(1, count);
     }
 
     /** Greedy answers to the held-out tasks, scored by exact match. */

@@ -36,7 +36,7 @@ import jlisa.tensor.Rng;
  *
  * <h2>The held-out fine-tuning family</h2>
  * <pre>
- *   revsort 3142|4321     3–5 digits (repeats allowed), descending
+ *   revsort 314|431       3–4 digits (repeats allowed), descending
  * </pre>
  * Pretraining never shows the tag {@code revsort} (nor any descending sort), but everything around the
  * answer is already known: the digit alphabet, the {@code |} separator, emitting exactly the prompt's
@@ -67,6 +67,8 @@ public final class SyntheticTasks {
 
     static final String LETTERS = "abcdefgh";
     static final int MIN_SORT_DIGITS = 3, MAX_SORT_DIGITS = 5;
+    /** The held-out task is kept a little shorter than sort, so a few minutes of fine-tuning can master it. */
+    static final int MAX_REVSORT_DIGITS = 4;
     static final int MIN_COPY_SYMBOLS = 2, MAX_COPY_SYMBOLS = 6;
     static final int MIN_KEYS = 2, MAX_KEYS = 4;
 
@@ -135,7 +137,7 @@ public final class SyntheticTasks {
                     yield new Task("sort " + s + "|", sorted(s));
                 }
                 case REVSORT -> {
-                    String s = digits(rng, MIN_SORT_DIGITS, MAX_SORT_DIGITS);
+                    String s = digits(rng, MIN_SORT_DIGITS, MAX_REVSORT_DIGITS);
                     yield new Task(HELD_OUT_TAG + " " + s + "|", reverse(sorted(s)));
                 }
                 case KV -> keyValue(rng);
