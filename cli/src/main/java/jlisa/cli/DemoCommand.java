@@ -61,7 +61,12 @@ final class DemoCommand implements Callable<Integer> {
                     r.msPerStep(), r.evalLoss(), r.accuracy(), r.lossCurve(), r.evalCurve()));
         }
         Map<String, Object> config = Demo.describe(s);
-        Report.write(dir, config, results);
+        Report.write(dir, config, results, List.of(
+                "Peaks are measured per method on a fresh copy of the pretrained model, from the exact memory ledger. "
+                        + "'Other' is mostly the demo's own copy of the pretrained weights, kept so that every method "
+                        + "starts from the same point; it is the same for all three.",
+                "LISA's trainable parameters are those that train at a time: the embedding, final norm and head, "
+                        + "plus the " + s.lisaGamma() + " sampled layers (of " + s.layers() + ")."));
         if (json) {
             System.out.println(Files.readString(dir.resolve(Report.SUMMARY_JSON)));
         } else {
