@@ -131,12 +131,26 @@ class FinetuneCommand implements Callable<Integer> {
     @Option(names = "--lisa-sampling", defaultValue = "uniform", description = "uniform or weight-norm") String lisaSampling;
 
     @Override public Integer call() throws IOException {
+        validate();
+        run(FineTuning.method(method), new Listener(), true);
+        return 0;
+    }
+
+    /** Checks that the options agree with each other. */
+    void validate() {
         if ((model == null) == (preset == null)) throw new IllegalArgumentException("finetune: give exactly one of --model and --preset");
         if ((tokens == null ? 0 : 1) + (text == null ? 0 : 1) + (jsonl == null ? 0 : 1) != 1) {
             throw new IllegalArgumentException("finetune: give exactly one of --tokens, --text and --jsonl");
         }
         if (resume && checkpointDir == null) throw new IllegalArgumentException("finetune: --resume needs --checkpoint-dir");
-        FineTuning.Method m = FineTuning.method(method);
+        FineTuning.method(method);
+    }
+
+    /** What one run measured: trainable parameters, ms per step, final eval loss (NaN without eval data). */
+    record Outcome(long trainableParams, double msPerStep, double evalLoss) {}
+
+    /** Loads the model and data, fine-tunes with {@code m}, and returns what it measured. */
+    Outcome run(FineTuning.Method m, Trainer.Listener listener, boolean save) throws IOException {
         CausalLM lm = model != null ? Models.load(model) : MemoryTable.build(preset);
         lm.train(true);
         List<Example> examples = readData(lm);
@@ -177,18 +191,38 @@ class FinetuneCommand implements Callable<Integer> {
             @Override public void restore(long[] s) { train.restore(s); }
         });
         Trainer trainer = new Trainer(new Trainer.Config(steps, gradAccum, clip, logEvery, evalEvery, checkpointEvery),
-                setup.optimizer(), schedule(), setup.lisa(), step, eval, ck, setup.trainable(), states, new Listener());
+                setup.optimizer(), schedule(), setup.lisa(), step, eval, ck, setup.trainable(), states, listener);
         long start = resume ? trainer.resume() : 0;
         if (resume && start > 0) System.out.println("resumed at step " + start + " from " + checkpointDir);
+        long t0 = System.nanoTime();
         trainer.run(start);
-        if (save != null) {
-            if (m == FineTuning.Method.LORA) Lora.save(lm, save, model == null ? preset : model.toString());
-            else Models.save(lm, save);
-            System.out.println("saved to " + save);
+        double msPerStep = (System.nanoTime() - t0) / 1e6 / Math.max(1, steps - start);
+        double finalEval = eval == null ? Double.NaN : eval.getAsDouble();
+        if (save && this.save != null) {
+            if (m == FineTuning.Method.LORA) Lora.save(lm, this.save, model == null ? preset : model.toString());
+            else Models.save(lm, this.save);
+            System.out.println("saved to " + this.save);
         }
-        if (setup.lisa() != null) setup.lisa().close();
+        long trainable = 0;
+        for (var p : setup.trainable().values()) trainable += p.data().numel();
+        if (setup.lisa() != null) {
+            trainable = 0;
+            for (var e : lm.layerGroups().entrySet()) {
+                long n = 0;
+                for (var p : e.getValue().values()) n += p.data().numel();
+                if (!e.getKey().startsWith("layer.")) trainable += n;
+            }
+            long layer = 0;
+            for (var p : lm.layerGroups().get("layer.0").values()) layer += p.data().numel();
+            trainable += (long) lisaGamma * layer;
+            setup.lisa().close();
+        }
+        for (var p : lm.namedParameters().values()) {   // this run is over: free what it held
+            p.zeroGrad();
+            setup.optimizer().dropState(p);
+        }
         lm.close();
-        return 0;
+        return new Outcome(trainable, msPerStep, finalEval);
     }
 
     /** Mean cross-entropy over the batch's counted targets. */

@@ -6,7 +6,7 @@ import picocli.CommandLine.Command;
 /** The {@code jlisa} command. Subcommands arrive with the issues that build them. */
 @Command(name = "jlisa", mixinStandardHelpOptions = true, version = "jlisa 0.1.0",
         description = "A deep-learning engine in pure Java: tensors, autograd, transformers, LISA-AdamW.",
-        subcommands = {DemoCommand.class, PretrainCommand.class, FinetuneCommand.class, GenerateCommand.class, ScoreCommand.class, BenchCommand.class, InfoCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {DemoCommand.class, PretrainCommand.class, FinetuneCommand.class, CompareCommand.class, GenerateCommand.class, ScoreCommand.class, BenchCommand.class, InfoCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 

@@ -92,6 +92,25 @@ class FinetuneCommandTest {
     }
 
     @Test
+    void compareRunsTheThreeMethodsOnTheUsersModelAndData(@TempDir Path tmp) throws Exception {
+        Path dir = GOLDEN.resolve("llama-gqa");
+        String[] r = run("compare", "--model", dir.toString(), "--tokens", dir.resolve("train_tokens.txt").toString(),
+                "--steps", "3", "--batch-size", "2", "--eval-fraction", "0.25", "--eval-every", "1", "--quiet",
+                "--out", tmp.toString(), "--lisa-gamma", "1");
+        assertThat(r[0]).as(r[2]).isEqualTo("0");
+        assertThat(r[1]).contains("| full |").contains("| lora |").contains("| lisa |");
+        try (var s = Files.list(tmp)) {
+            Path run = s.findFirst().orElseThrow();
+            JsonNode methods = new ObjectMapper().readTree(run.resolve("summary.json").toFile()).get("methods");
+            assertThat(methods).hasSize(3);
+            long fullGrad = methods.get(0).get("peak_bytes").get("gradient").asLong();
+            assertThat(fullGrad).isEqualTo(4 * methods.get(0).get("trainable_params").asLong());
+            assertThat(methods.get(2).get("peak_bytes").get("gradient").asLong()).isLessThan(fullGrad);
+            assertThat(methods.get(1).get("eval_loss").asDouble()).isPositive();
+        }
+    }
+
+    @Test
     void badOptionsAreMessages() {
         String[] r = run("finetune", "--preset", "llama-tiny", "--tokens", "x.txt", "--method", "qlora");
         assertThat(r[0]).isNotEqualTo("0");
