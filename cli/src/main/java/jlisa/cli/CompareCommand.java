@@ -32,6 +32,8 @@ final class CompareCommand extends FinetuneCommand {
 
     @Option(names = "--quiet", description = "no progress bars") boolean quiet;
 
+    @Option(names = "--json", description = "print summary.json instead of the table") boolean json;
+
     @Override public Integer call() throws java.io.IOException {
         validate();
         if (resume || checkpointDir != null) throw new IllegalArgumentException("compare: checkpoints are per method; use finetune");
@@ -41,7 +43,7 @@ final class CompareCommand extends FinetuneCommand {
             MemoryLedger.resetPeaks();
             List<double[]> curve = new ArrayList<>(), evalCurve = new ArrayList<>();
             Outcome o;
-            try (Progress bar = Progress.start(m.name().toLowerCase(Locale.ROOT), Math.max(1, steps), quiet)) {
+            try (Progress bar = Progress.start(m.name().toLowerCase(Locale.ROOT), Math.max(1, steps), quiet || json)) {
                 o = run(m, new Trainer.Listener() {
                     @Override public void onStep(long step, double loss) {
                         curve.add(new double[] {step, loss});
@@ -66,8 +68,12 @@ final class CompareCommand extends FinetuneCommand {
         Files.createDirectories(dir);
         Report.write(dir, config, results, List.of("Peaks include the model's own weights (as loaded) and are measured "
                 + "per method from a fresh load; there is no exact-match task here, so accuracy is not reported."));
-        System.out.print(Report.table(results));
-        System.out.println("report: " + dir.resolve(Report.REPORT_MD));
+        if (json) {
+            System.out.println(Files.readString(dir.resolve(Report.SUMMARY_JSON)));
+        } else {
+            System.out.print(Report.table(results));
+            System.out.println("report: " + dir.resolve(Report.REPORT_MD));
+        }
         return 0;
     }
 }

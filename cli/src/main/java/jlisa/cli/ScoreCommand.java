@@ -24,10 +24,13 @@ final class ScoreCommand implements Callable<Integer> {
             description = "one sequence per line, token ids separated by spaces (a line of L ids gives L-1 predictions)")
     Path tokens;
 
+    @Option(names = "--json", description = "print {\"loss\": …, \"tokens\": …} instead") boolean json;
+
     @Override public Integer call() throws Exception {
         try (CausalLM m = Models.load(model)) {
             Scoring.Score s = Scoring.score(m, Datasets.readTokens(tokens).stream().map(Example::ids).toList());
-            System.out.printf(Locale.ROOT, "loss=%.6f tokens=%d%n", s.loss(), s.tokens());
+            if (json) System.out.printf(Locale.ROOT, "{\"loss\": %.9g, \"tokens\": %d}%n", s.loss(), s.tokens());
+            else System.out.printf(Locale.ROOT, "loss=%.6f tokens=%d%n", s.loss(), s.tokens());
         }
         return 0;
     }

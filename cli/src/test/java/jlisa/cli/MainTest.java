@@ -48,6 +48,8 @@ class MainTest {
         String[] r = run("score", "--model", dir.toString(), "--tokens", dir.resolve("tokens.txt").toString());
         assertThat(r[0]).as(r[2]).isEqualTo("0");
         assertThat(r[1].strip()).matches("loss=5\\.0462[0-9]{2} tokens=35");
+        r = run("score", "--model", dir.toString(), "--tokens", dir.resolve("tokens.txt").toString(), "--json");
+        assertThat(r[1].strip()).startsWith("{\"loss\": 5.0462").endsWith("\"tokens\": 35}");
         r = run("score", "--model", "no/such/dir", "--tokens", dir.resolve("tokens.txt").toString());
         assertThat(r[0]).isNotEqualTo("0");
         assertThat(r[2]).contains("no config.json");
