@@ -14,23 +14,23 @@ public final class Schedules {
 
     /** Linear warm-up from 0 over {@code warmup} steps, then cosine decay to {@code minLr} at {@code total}. */
     public static Schedule warmupCosine(double lr, long warmup, long total, double minLr) {
-        check(warmup, total);
-        return step -> {
-            if (step < warmup) return lr * (step + 1) / warmup;
-            if (step >= total) return minLr;
-            double progress = (double) (step - warmup) / Math.max(1, total - warmup);
-            return minLr + 0.5 * (lr - minLr) * (1 + Math.cos(Math.PI * progress));
-        };
+        return warmupThen(lr, warmup, total, minLr, progress -> 0.5 * (1 + Math.cos(Math.PI * progress)));
     }
 
     /** Linear warm-up from 0 over {@code warmup} steps, then linear decay to {@code minLr} at {@code total}. */
     public static Schedule warmupLinear(double lr, long warmup, long total, double minLr) {
+        return warmupThen(lr, warmup, total, minLr, progress -> 1 - progress);
+    }
+
+    /** Warm-up, then {@code minLr + (lr − minLr)·shape(progress)} with progress going 0 → 1 until {@code total}. */
+    private static Schedule warmupThen(double lr, long warmup, long total, double minLr,
+                                       java.util.function.DoubleUnaryOperator shape) {
         check(warmup, total);
         return step -> {
             if (step < warmup) return lr * (step + 1) / warmup;
             if (step >= total) return minLr;
             double progress = (double) (step - warmup) / Math.max(1, total - warmup);
-            return lr + (minLr - lr) * progress;
+            return minLr + (lr - minLr) * shape.applyAsDouble(progress);
         };
     }
 

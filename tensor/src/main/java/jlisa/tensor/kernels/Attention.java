@@ -169,12 +169,7 @@ public final class Attention {
      */
     public static void forward(float[] out, float[] lse, float[] q, float[] k, float[] v,
                                int B, int H, int Hkv, int Tq, int Tk, int D, float scale) {
-        checkSizes(B, H, Hkv, Tq, Tk, D);
-        checkLength("out", out.length, (long) B * H * Tq * D);
-        checkLength("lse", lse.length, (long) B * H * Tq);
-        checkLength("q", q.length, (long) B * H * Tq * D);
-        checkLength("k", k.length, (long) B * Hkv * Tk * D);
-        checkLength("v", v.length, (long) B * Hkv * Tk * D);
+        checkForward(out.length, lse.length, q.length, k.length, v.length, B, H, Hkv, Tq, Tk, D);
         if (B == 0 || H == 0 || Tq == 0) return;
         int group = H / Hkv;
         Parallel.forRange(0, B * H, 1, (lo, hi) -> {
@@ -554,6 +549,16 @@ public final class Attention {
 
     private static int roundUp(int x, int m) { return (x + m - 1) / m * m; }
 
+    /** The forward kernels' size and array-length checks (F32 and F64 alike). */
+    private static void checkForward(long out, long lse, long q, long k, long v, int B, int H, int Hkv, int Tq, int Tk, int D) {
+        checkSizes(B, H, Hkv, Tq, Tk, D);
+        checkLength("out", out, (long) B * H * Tq * D);
+        checkLength("lse", lse, (long) B * H * Tq);
+        checkLength("q", q, (long) B * H * Tq * D);
+        checkLength("k", k, (long) B * Hkv * Tk * D);
+        checkLength("v", v, (long) B * Hkv * Tk * D);
+    }
+
     // ================================================================ F64 reference kernels (plain loops)
 
     /** Plain causal self-attention in float64: Tq == Tk == T. */
@@ -565,12 +570,7 @@ public final class Attention {
     /** Float64 plain-loop forward, one score row at a time; same shapes and contract as the F32 kernel. */
     public static void forward(double[] out, double[] lse, double[] q, double[] k, double[] v,
                                int B, int H, int Hkv, int Tq, int Tk, int D, double scale) {
-        checkSizes(B, H, Hkv, Tq, Tk, D);
-        checkLength("out", out.length, (long) B * H * Tq * D);
-        checkLength("lse", lse.length, (long) B * H * Tq);
-        checkLength("q", q.length, (long) B * H * Tq * D);
-        checkLength("k", k.length, (long) B * Hkv * Tk * D);
-        checkLength("v", v.length, (long) B * Hkv * Tk * D);
+        checkForward(out.length, lse.length, q.length, k.length, v.length, B, H, Hkv, Tq, Tk, D);
         if (B == 0 || H == 0 || Tq == 0) return;
         int group = H / Hkv, offset = Tk - Tq;
         Parallel.forRange(0, B * H, 1, (lo, hi) -> {
@@ -671,7 +671,7 @@ public final class Attention {
         if (Tq > Tk) throw new IllegalArgumentException("attention: expected Tq ≤ Tk, got Tq=" + Tq + " Tk=" + Tk);
     }
 
-    private static void checkLength(String name, int length, long needed) {
+    private static void checkLength(String name, long length, long needed) {
         if (length < needed) {
             throw new IllegalArgumentException("attention: " + name + " has " + length + " elements, expected at least " + needed);
         }
