@@ -190,6 +190,11 @@ public class Variable {
         return Function.apply(new Products.Linear(), this, weight, bias);
     }
 
+    /** x · W + b for {@code weight} stored (in, out), as GPT-2's Conv1D; its gradient comes out (in, out) without a copy. */
+    public Variable linearInOut(Variable weight, Variable bias) {
+        return Function.apply(new Products.Linear(true), this, weight, bias);
+    }
+
     // ---------------------------------------------------------------- views
 
     public Variable reshape(int... shape) { return Function.apply(new Views.Reshape(shape), this); }

@@ -206,6 +206,20 @@ class BackwardTest {
     }
 
     @Test
+    void linearWithAnInOutWeightPassesGradcheckAndGivesADenseGradient() {
+        Rng rng = new Rng(12);
+        Tensor x = Tensor.randn(rng, 0, 1, DType.F64, 2, 3, 5), w = Tensor.randn(rng, 0, 1, DType.F64, 5, 4);
+        Tensor b = Tensor.randn(rng, 0, 1, DType.F64, 4);
+        Gradcheck.check("linearInOut", v -> v[0].linearInOut(v[1], v[2]), x, w, b);
+        Parameter p = Parameter.of("w", w);
+        new Variable(x).linearInOut(p, null).sum().backward();
+        assertThat(p.grad().isDense()).isTrue();
+        assertThat(p.grad().shape()).containsExactly(5, 4);
+        assertThatThrownBy(() -> new Variable(x).linearInOut(new Variable(Tensor.zeros(DType.F64, 4, 5)), null))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("(5, out)");
+    }
+
+    @Test
     void graphDrawsAsDot() {
         Parameter w = Parameter.of("layer.weight", Tensor.ones(3, 2));
         Variable x = new Variable(Tensor.ones(4, 2));

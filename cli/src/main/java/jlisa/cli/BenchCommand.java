@@ -1,5 +1,6 @@
 package jlisa.cli;
 
+import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 
@@ -10,7 +11,7 @@ import picocli.CommandLine.Option;
 
 /** {@code jlisa bench ...}: quick one-line measurements for side-by-side runs against reference libraries. */
 @Command(name = "bench", description = "Quick benchmarks (JMH suites: java -jar bench/target/benchmarks.jar).",
-        mixinStandardHelpOptions = true, subcommands = {BenchCommand.Gemm.class, BenchCommand.Memory.class})
+        mixinStandardHelpOptions = true, subcommands = {BenchCommand.Gemm.class, BenchCommand.Memory.class, BenchCommand.Train.class})
 final class BenchCommand implements Runnable {
     @picocli.CommandLine.Spec picocli.CommandLine.Model.CommandSpec spec;
 
@@ -63,6 +64,77 @@ final class BenchCommand implements Runnable {
                 throw new IllegalArgumentException("bench memory: --batch, --seq and --steps must be >= 1");
             }
             System.out.print(MemoryTable.markdown(model, batch, seq, steps, MemoryTable.measure(model, batch, seq, steps)));
+            return 0;
+        }
+    }
+
+    @Command(name = "train", mixinStandardHelpOptions = true,
+            description = "Time GPT-2 training steps (zero grads, forward, cross-entropy, backward, AdamW lr 1e-4) on random "
+                    + "tokens, the work of ../shared/baselines/torch_gpt2_step.py; ends with "
+                    + "ms_per_step=<median> tokens_per_s=<B*T/median> peak_bytes=<ledger peak>.")
+    static final class Train implements Callable<Integer> {
+        @Option(names = "--model", defaultValue = "tiny", description = "tiny, d6 or gpt2-124M (default ${DEFAULT-VALUE})")
+        String model;
+
+        @Option(names = "--batch", defaultValue = "16") int batch;
+
+        @Option(names = "--seq", defaultValue = "128") int seq;
+
+        @Option(names = "--steps", defaultValue = "10", description = "timed steps after --warmup") int steps;
+
+        @Option(names = "--warmup", defaultValue = "2") int warmup;
+
+        @Option(names = "--threads", description = "compute threads (default: all processors)") Integer threads;
+
+        @Override public Integer call() {
+            if (batch < 1 || seq < 1 || steps < 1 || warmup < 0) {
+                throw new IllegalArgumentException("bench train: --batch, --seq and --steps must be >= 1 and --warmup >= 0");
+            }
+            int t = threads == null ? jlisa.tensor.Parallel.defaultThreads() : threads;
+            double[] median = new double[1];
+            long[] peak = new long[1];
+            jlisa.tensor.Parallel.withThreads(t, () -> {
+                var cfg = jlisa.transformer.model.GPT2.Config.preset(model);
+                if (seq > cfg.nPositions()) {
+                    throw new IllegalArgumentException("bench train: --seq " + seq + " exceeds the model's " + cfg.nPositions()
+                            + " positions");
+                }
+                var gpt = new jlisa.transformer.model.GPT2(cfg, new jlisa.tensor.Rng(0));
+                var opt = new jlisa.optim.AdamW(List.of(new jlisa.optim.ParamGroup("all", gpt.namedParameters(), 1, 0)), 1e-4);
+                var rng = new jlisa.tensor.Rng(1);
+                double[] ms = new double[steps];
+                jlisa.tensor.MemoryLedger.collectGarbage();
+                jlisa.tensor.MemoryLedger.resetPeaks();
+                long base = jlisa.tensor.MemoryLedger.liveTotal();
+                for (int s = 0; s < warmup + steps; s++) {
+                    long t0 = System.nanoTime();
+                    opt.zeroGrad();
+                    int[] ids = new int[batch * seq], targets = new int[batch * seq];
+                    for (int i = 0; i < ids.length; i++) {
+                        ids[i] = rng.nextInt(cfg.vocabSize());
+                        targets[i] = rng.nextInt(cfg.vocabSize());
+                    }
+                    double loss;
+                    try (var allocations = jlisa.tensor.MemoryLedger.track();
+                         var scope = jlisa.tensor.MemoryLedger.scope(jlisa.tensor.MemoryKind.ACTIVATION)) {
+                        var l = gpt.forward(jlisa.tensor.Tensor.of(ids, batch, seq)).reshape(batch * seq, cfg.vocabSize())
+                                .crossEntropy(jlisa.tensor.Tensor.of(targets, batch * seq), -100);
+                        loss = l.data().item();
+                        l.backward();
+                        opt.step();
+                        allocations.close();
+                        allocations.releaseKinds(jlisa.tensor.MemoryKind.ACTIVATION, jlisa.tensor.MemoryKind.OTHER);
+                    }
+                    double took = (System.nanoTime() - t0) / 1e6;
+                    if (s >= warmup) ms[s - warmup] = took;
+                    System.out.printf(Locale.ROOT, "step %d%s: %.1f ms (loss %.4f)%n", s + 1, s < warmup ? " (warm-up)" : "", took, loss);
+                }
+                java.util.Arrays.sort(ms);
+                median[0] = steps % 2 == 1 ? ms[steps / 2] : (ms[steps / 2 - 1] + ms[steps / 2]) / 2;
+                peak[0] = jlisa.tensor.MemoryLedger.peakTotal() - base + 4L * gpt.parameterCount();
+            });
+            System.out.printf(Locale.ROOT, "ms_per_step=%.1f tokens_per_s=%.1f peak_bytes=%d%n", median[0],
+                    batch * seq / (median[0] / 1000), peak[0]);
             return 0;
         }
     }

@@ -44,41 +44,60 @@ public final class Products {
      * dx = g · W, dW = gᵀ · x, db = Σ_rows g. A frozen W never costs its dW matmul.
      */
     public static final class Linear extends Function {
+        private final boolean weightInOut;
+
+        /** W stored (out, in), as torch.nn.Linear. */
+        public Linear() { this(false); }
+
+        /**
+         * With {@code weightInOut}, W is stored (in, out), as GPT-2's Conv1D: y = x · W + b, and dW comes out
+         * (in, out) directly (xᵀ · g), so the parameter's gradient is dense without a transposing copy.
+         */
+        public Linear(boolean weightInOut) { this.weightInOut = weightInOut; }
+
         @Override protected Tensor forward(Context ctx, Tensor... in) {
             Tensor x = in[0], w = in[1], b = in.length > 2 ? in[2] : null;
-            if (w.dim() != 2 || x.dim() < 1 || x.size(-1) != w.size(1)) {
-                throw new IllegalArgumentException("linear: x " + Arrays.toString(x.shape()) + " · Wᵀ with W "
-                        + Arrays.toString(w.shape()) + " — expected W of shape (out, " + (x.dim() < 1 ? "?" : x.size(-1)) + ")");
+            Tensor wt = weightInOut ? w.t() : w;           // (out, in) view either way
+            if (w.dim() != 2 || x.dim() < 1 || x.size(-1) != wt.size(1)) {
+                throw new IllegalArgumentException("linear: x " + Arrays.toString(x.shape()) + (weightInOut ? " · W" : " · Wᵀ")
+                        + " with W " + Arrays.toString(w.shape()) + " — expected W of shape "
+                        + (weightInOut ? "(" + (x.dim() < 1 ? "?" : x.size(-1)) + ", out)" : "(out, " + (x.dim() < 1 ? "?" : x.size(-1)) + ")"));
             }
-            if (b != null && (b.dim() != 1 || b.size(0) != w.size(0))) {
+            if (b != null && (b.dim() != 1 || b.size(0) != wt.size(0))) {
                 throw new IllegalArgumentException("linear: bias has shape " + Arrays.toString(b.shape()) + ", expected ("
-                        + w.size(0) + ",)");
+                        + wt.size(0) + ",)");
             }
             ctx.save(x, w);
             int rows = x.numel() / Math.max(1, x.size(-1));
             int[] outShape = x.shape();
-            outShape[outShape.length - 1] = w.size(0);
+            outShape[outShape.length - 1] = wt.size(0);
             Tensor x2 = x.reshape(rows, x.size(-1));
             DType dtype = DType.promote(x.dtype(), w.dtype());
-            Tensor y = Tensor.zeros(dtype, rows, w.size(0));
-            if (b != null) y.copyFrom(b.expand(rows, w.size(0)));
-            MatMul.gemm(1, x2, w.t(), b == null ? 0 : 1, y);
+            Tensor y = Tensor.zeros(dtype, rows, wt.size(0));
+            if (b != null) y.copyFrom(b.expand(rows, wt.size(0)));
+            MatMul.gemm(1, x2, wt.t(), b == null ? 0 : 1, y);
             return y.view(outShape);
         }
 
         @Override protected Tensor[] backward(Context ctx, Tensor g) {
             Tensor x = ctx.saved(0), w = ctx.saved(1);
-            int in = w.size(1), out = w.size(0), rows = x.numel() / Math.max(1, in);
+            Tensor wt = weightInOut ? w.t() : w;
+            int in = wt.size(1), out = wt.size(0), rows = x.numel() / Math.max(1, in);
             Tensor g2 = g.reshape(rows, out);
             Tensor dx = null, dw = null, db = null;
             if (ctx.needsGrad(0)) {
                 dx = Tensor.zeros(g.dtype(), rows, in);
-                MatMul.gemm(1, g2, w, 0, dx);
+                MatMul.gemm(1, g2, wt, 0, dx);
                 dx = dx.view(x.shape());
             }
             if (ctx.needsGrad(1)) {
-                dw = Tensor.zeros(g.dtype(), out, in);
-                MatMul.gemm(1, g2.t(), x.reshape(rows, in), 0, dw);
+                if (weightInOut) {
+                    dw = Tensor.zeros(g.dtype(), in, out);
+                    MatMul.gemm(1, x.reshape(rows, in).t(), g2, 0, dw);
+                } else {
+                    dw = Tensor.zeros(g.dtype(), out, in);
+                    MatMul.gemm(1, g2.t(), x.reshape(rows, in), 0, dw);
+                }
             }
             if (ctx.needsGrad(2)) db = g2.sum(0);
             return new Tensor[] {dx, dw, db};

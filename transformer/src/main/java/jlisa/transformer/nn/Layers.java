@@ -78,7 +78,7 @@ public final class Layers {
         }
 
         public Variable forward(Variable x) {
-            Variable y = x.linear(weight.transpose(0, 1), bias);
+            Variable y = x.linearInOut(weight, bias);
             return lora == null || lora.merged ? y : y.add(lora.delta(x));
         }
 
