@@ -56,11 +56,21 @@ public abstract class CausalLM extends Module implements AutoCloseable {
     /** The longest sequence the model accepts (learned positions limit GPT-2; LLaMA's is its config's). */
     public abstract int maxPositions();
 
+    /** The stack of transformer blocks. */
+    protected abstract jlisa.transformer.nn.ModuleList<? extends Module> blocks();
+
+    /** The blocks' dotted path in the checkpoint, e.g. "transformer.h" or "model.layers". */
+    protected abstract String blocksPath();
+
     /** Number of transformer blocks. */
-    public abstract int numLayers();
+    public final int numLayers() { return blocks().size(); }
 
     /** The parameters of block {@code i} by their dotted names. */
-    public abstract Map<String, Parameter> blockParameters(int i);
+    public final Map<String, Parameter> blockParameters(int i) {
+        Map<String, Parameter> out = new LinkedHashMap<>();
+        blocks().get(i).namedParameters().forEach((k, v) -> out.put(blocksPath() + "." + i + "." + k, v));
+        return out;
+    }
 
     /**
      * Parameter groups in model order: "embedding" (token and position tables), "layer.0" …

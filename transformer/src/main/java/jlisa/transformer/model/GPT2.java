@@ -136,13 +136,9 @@ public final class GPT2 extends CausalLM {
 
     @Override public int maxPositions() { return config.nPositions(); }
 
-    @Override public int numLayers() { return config.nLayer(); }
+    @Override protected ModuleList<Block> blocks() { return transformer.h; }
 
-    @Override public Map<String, Parameter> blockParameters(int i) {
-        Map<String, Parameter> out = new LinkedHashMap<>();
-        transformer.h.get(i).namedParameters().forEach((k, v) -> out.put("transformer.h." + i + "." + k, v));
-        return out;
-    }
+    @Override protected String blocksPath() { return "transformer.h"; }
 
     @Override protected boolean isEmbedding(String name) {
         return name.equals("transformer.wte.weight") || name.equals("transformer.wpe.weight");

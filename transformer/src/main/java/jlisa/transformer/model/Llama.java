@@ -153,13 +153,9 @@ public final class Llama extends CausalLM {
 
     @Override public int maxPositions() { return config.maxPositions(); }
 
-    @Override public int numLayers() { return config.numLayers(); }
+    @Override protected ModuleList<Block> blocks() { return model.layers; }
 
-    @Override public Map<String, Parameter> blockParameters(int i) {
-        Map<String, Parameter> out = new LinkedHashMap<>();
-        model.layers.get(i).namedParameters().forEach((k, v) -> out.put("model.layers." + i + "." + k, v));
-        return out;
-    }
+    @Override protected String blocksPath() { return "model.layers"; }
 
     @Override protected boolean isEmbedding(String name) { return name.equals("model.embed_tokens.weight"); }
 
