@@ -30,9 +30,6 @@ final class CompareCommand extends FinetuneCommand {
     @Option(names = "--out", defaultValue = "runs", description = "where runs/<timestamp>/ goes (default ${DEFAULT-VALUE})")
     Path out;
 
-    @Option(names = "--quiet", description = "no progress bars") boolean quiet;
-
-    @Option(names = "--json", description = "print summary.json instead of the table") boolean json;
 
     @Override public Integer call() throws java.io.IOException {
         validate();

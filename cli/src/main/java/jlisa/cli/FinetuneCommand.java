@@ -113,6 +113,10 @@ class FinetuneCommand implements Callable<Integer> {
 
     @Option(names = "--save", description = "write the fine-tuned model (LoRA: the adapter) to this directory") Path save;
 
+    @Option(names = "--quiet", description = "no per-step lines or progress") boolean quiet;
+
+    @Option(names = "--json", description = "end with one JSON line of results (and no per-step lines)") boolean json;
+
     @Option(names = "--lora-r", defaultValue = "8") int loraR;
 
     @Option(names = "--lora-alpha", defaultValue = "16") double loraAlpha;
@@ -132,9 +136,23 @@ class FinetuneCommand implements Callable<Integer> {
 
     @Override public Integer call() throws IOException {
         validate();
-        run(FineTuning.method(method), new Listener(), true);
+        double[] last = {Double.NaN};
+        Trainer.Listener listener = quiet || json ? new Trainer.Listener() {
+            @Override public void onStep(long step, double loss) { last[0] = loss; }
+        } : new Listener() {
+            @Override public void onStep(long step, double loss) { last[0] = loss; }
+        };
+        Outcome o = run(FineTuning.method(method), listener, true);
+        if (json) {
+            System.out.printf(Locale.ROOT, "{\"method\": \"%s\", \"steps\": %d, \"last_loss\": %s, \"eval_loss\": %s, "
+                    + "\"ms_per_step\": %.3f, \"trainable_params\": %d, \"peak_bytes\": %d}%n", method.toLowerCase(Locale.ROOT),
+                    steps, jsonNumber(last[0]), jsonNumber(o.evalLoss()), o.msPerStep(), o.trainableParams(),
+                    MemoryLedger.peakTotal());
+        }
         return 0;
     }
+
+    private static String jsonNumber(double v) { return Double.isFinite(v) ? String.format(Locale.ROOT, "%.6f", v) : "null"; }
 
     /** Checks that the options agree with each other. */
     void validate() {
@@ -193,7 +211,7 @@ class FinetuneCommand implements Callable<Integer> {
         Trainer trainer = new Trainer(new Trainer.Config(steps, gradAccum, clip, logEvery, evalEvery, checkpointEvery),
                 setup.optimizer(), schedule(), setup.lisa(), step, eval, ck, setup.trainable(), states, listener);
         long start = resume ? trainer.resume() : 0;
-        if (resume && start > 0) System.out.println("resumed at step " + start + " from " + checkpointDir);
+        if (resume && start > 0 && !json) System.out.println("resumed at step " + start + " from " + checkpointDir);
         long t0 = System.nanoTime();
         trainer.run(start);
         double msPerStep = (System.nanoTime() - t0) / 1e6 / Math.max(1, steps - start);
@@ -201,7 +219,7 @@ class FinetuneCommand implements Callable<Integer> {
         if (save && this.save != null) {
             if (m == FineTuning.Method.LORA) Lora.save(lm, this.save, model == null ? preset : model.toString());
             else Models.save(lm, this.save);
-            System.out.println("saved to " + this.save);
+            if (!json) System.out.println("saved to " + this.save);
         }
         long trainable = 0;
         for (var p : setup.trainable().values()) trainable += p.data().numel();
@@ -305,7 +323,7 @@ class FinetuneCommand implements Callable<Integer> {
     }
 
     /** Prints the contract line, then details. */
-    private static final class Listener implements Trainer.Listener {
+    private static class Listener implements Trainer.Listener {
         @Override public void onLog(Trainer.Log log) {
             StringBuilder sb = new StringBuilder(String.format(Locale.ROOT, "step=%d loss=%.6f lr=%.3g tokens/s=%.0f",
                     log.step(), log.loss(), log.lr(), log.tokensPerSecond()));

@@ -111,6 +111,23 @@ class FinetuneCommandTest {
     }
 
     @Test
+    void quietPrintsNothingPerStepAndJsonEndsWithOneLine() throws Exception {
+        Path dir = GOLDEN.resolve("gpt2-tiny");
+        String[] r = run("finetune", "--model", dir.toString(), "--tokens", dir.resolve("train_tokens.txt").toString(),
+                "--steps", "2", "--batch-size", "all", "--log-every", "1", "--json");
+        assertThat(r[0]).as(r[2]).isEqualTo("0");
+        assertThat(r[1].strip().lines()).hasSize(1);
+        JsonNode j = new ObjectMapper().readTree(r[1]);
+        assertThat(j.get("method").asText()).isEqualTo("full");
+        assertThat(j.get("steps").asInt()).isEqualTo(2);
+        assertThat(j.get("last_loss").asDouble()).isPositive();
+        assertThat(j.get("eval_loss").isNull()).isTrue();
+        r = run("finetune", "--model", dir.toString(), "--tokens", dir.resolve("train_tokens.txt").toString(),
+                "--steps", "2", "--batch-size", "all", "--log-every", "1", "--quiet");
+        assertThat(r[1]).isEmpty();
+    }
+
+    @Test
     void badOptionsAreMessages() {
         String[] r = run("finetune", "--preset", "llama-tiny", "--tokens", "x.txt", "--method", "qlora");
         assertThat(r[0]).isNotEqualTo("0");
