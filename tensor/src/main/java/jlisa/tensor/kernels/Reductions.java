@@ -83,6 +83,8 @@ public final class Reductions {
     }
 
     private static Tensor reduce(Kind kind, Tensor x, boolean keepDim, int[] dims, String op) {
+        Tensor columns = kind == Kind.MAX ? null : leadingSum(x, keepDim, dims, kind == Kind.MEAN);
+        if (columns != null) return columns;
         Rows r = rows(x, dims, op);
         if (kind == Kind.MAX && r.inner == 0) {
             throw new IllegalArgumentException("max: cannot reduce over an empty dim of shape " + Shapes.str(x.shape()));
@@ -102,6 +104,43 @@ public final class Reductions {
             if (kind == Kind.MEAN) v /= r.inner;
             setFlat(out, i, v);
         }
+        return out;
+    }
+
+    /**
+     * Sum (or mean) of a dense F32 tensor over its leading dims, e.g. a bias gradient Σ_rows g: the rows are
+     * added column-wise in place of the permute-and-copy of the general path. Null when the case does not apply.
+     * Each column adds its rows in row order on one thread, so the result does not depend on the thread count.
+     */
+    private static Tensor leadingSum(Tensor x, boolean keepDim, int[] dims, boolean mean) {
+        int rank = x.dim();
+        if (x.dtype() != DType.F32 || !x.isDense() || dims.length == 0 || dims.length >= rank) return null;
+        boolean[] reduced = new boolean[rank];
+        for (int d : dims) {
+            int dd = d < 0 ? d + rank : d;
+            if (dd < 0 || dd >= rank || reduced[dd]) return null;   // let the general path report the error
+            reduced[dd] = true;
+        }
+        for (int i = 0; i < dims.length; i++) if (!reduced[i]) return null;   // not exactly the leading dims
+        int[] shape = x.shape();
+        int rows = 1, cols = 1;
+        for (int i = 0; i < rank; i++) if (i < dims.length) rows *= shape[i]; else cols *= shape[i];
+        int[] outShape = new int[keepDim ? rank : rank - dims.length];
+        for (int i = 0, j = 0; i < rank; i++) {
+            if (i >= dims.length) outShape[j++] = shape[i];
+            else if (keepDim) outShape[j++] = 1;
+        }
+        Tensor out = Tensor.zeros(DType.F32, outShape);
+        float[] a = x.floatArray(), o = out.floatArray();
+        int off = x.offset();
+        for (int r = 0; r < rows; r++) {
+            int base = off + r * cols, j = 0;
+            for (int bound = S.loopBound(cols); j < bound; j += S.length()) {
+                FloatVector.fromArray(S, o, j).add(FloatVector.fromArray(S, a, base + j)).intoArray(o, j);
+            }
+            for (; j < cols; j++) o[j] += a[base + j];
+        }
+        if (mean) for (int j = 0; j < cols; j++) o[j] /= rows;
         return out;
     }
 
