@@ -224,15 +224,7 @@ class FinetuneCommand implements Callable<Integer> {
         long trainable = 0;
         for (var p : setup.trainable().values()) trainable += p.data().numel();
         if (setup.lisa() != null) {
-            trainable = 0;
-            for (var e : lm.layerGroups().entrySet()) {
-                long n = 0;
-                for (var p : e.getValue().values()) n += p.data().numel();
-                if (!e.getKey().startsWith("layer.")) trainable += n;
-            }
-            long layer = 0;
-            for (var p : lm.layerGroups().get("layer.0").values()) layer += p.data().numel();
-            trainable += (long) lisaGamma * layer;
+            trainable = setup.lisa().parametersTrainingAtOnce();
             setup.lisa().close();
         }
         for (var p : lm.namedParameters().values()) {   // this run is over: free what it held

@@ -68,18 +68,8 @@ final class MemoryTable {
             // gradients + two AdamW moments of what trains at once: every trainable (full, LoRA) or the always-on
             // groups plus γ layers (LISA: the largest γ layers, since layers may differ in size — here they don't)
             long trainableBytes = 0;
-            if (setup.lisa() == null) {
-                for (var p : setup.trainable().values()) trainableBytes += 4L * p.data().numel();
-            } else {
-                var groups = model.layerGroups();
-                for (var e : groups.entrySet()) {
-                    if (e.getKey().startsWith("layer.")) continue;
-                    for (var p : e.getValue().values()) trainableBytes += 4L * p.data().numel();
-                }
-                long layer = 0;
-                for (var p : groups.get("layer.0").values()) layer += 4L * p.data().numel();
-                trainableBytes += setup.lisa().config().gamma() * layer;
-            }
+            for (var p : setup.trainable().values()) trainableBytes += 4L * p.data().numel();
+            if (setup.lisa() != null) trainableBytes = 4L * setup.lisa().parametersTrainingAtOnce();
             rows.add(new Row((String) c[0], peak, MemoryLedger.peakTotal() - baseTotal, 3 * trainableBytes));
             if (setup.lisa() != null) setup.lisa().close();
         }

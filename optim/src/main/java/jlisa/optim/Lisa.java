@@ -112,6 +112,26 @@ public final class Lisa {
 
     public List<String> layerNames() { return List.copyOf(layerNames); }
 
+    /**
+     * Parameters that train at once at most: every optimizer parameter outside the sampled layers (the
+     * always-on groups) plus the γ largest sampled layers. What gradients and optimizer state are sized by.
+     */
+    public long parametersTrainingAtOnce() {
+        java.util.Set<Parameter> middle = java.util.Collections.newSetFromMap(new IdentityHashMap<>());
+        long[] sizes = new long[layers.size()];
+        for (int i = 0; i < layers.size(); i++) {
+            for (Parameter p : layers.get(i).values()) {
+                middle.add(p);
+                sizes[i] += p.data().numel();
+            }
+        }
+        long n = 0;
+        for (Parameter p : optimizer.namedParameters().values()) if (!middle.contains(p)) n += p.data().numel();
+        Arrays.sort(sizes);
+        for (int i = 0; i < config.gamma(); i++) n += sizes[sizes.length - 1 - i];
+        return n;
+    }
+
     private void freeze(Map<String, Parameter> layer) {
         for (Parameter p : layer.values()) {
             p.requiresGrad(false);    // also drops its gradient

@@ -65,6 +65,14 @@ class LisaTest {
     }
 
     @Test
+    void countsTheAlwaysOnGroupsPlusTheGammaLargestLayers() {
+        Stack s = new Stack(5, 4);                 // embedding 4, head 4, five 4×4 layers
+        Lisa lisa = new Lisa(s.middle, new AdamW(List.of(new ParamGroup("all", s.all, 1, 0)), 1e-3),
+                new Lisa.Config(2, 1, Lisa.StatePolicy.DROP, new Lisa.Sampling.Uniform(), 1));
+        assertThat(lisa.parametersTrainingAtOnce()).isEqualTo(4 + 4 + 2 * 16);
+    }
+
+    @Test
     void uniformDrawFrequenciesPassAChiSquareTest() {
         int n = 10, gamma = 2, periods = 5000;
         Stack s = new Stack(n, 2);

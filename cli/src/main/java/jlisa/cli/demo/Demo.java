@@ -151,15 +151,7 @@ public final class Demo {
             }
             long trainableCount = 0;
             for (jlisa.autograd.Parameter p : trainable.values()) trainableCount += p.data().numel();
-            if (lisa != null) {   // what trains at a time: the always-on groups and γ layers
-                trainableCount = 0;
-                for (var e : model.layerGroups().entrySet()) {
-                    long n = 0;
-                    for (var p : e.getValue().values()) n += p.data().numel();
-                    trainableCount += e.getKey().startsWith("layer.") ? 0 : n;
-                    if (e.getKey().equals("layer.0")) trainableCount += (long) s.lisaGamma() * n;
-                }
-            }
+            if (lisa != null) trainableCount = lisa.parametersTrainingAtOnce();
             DataLoader data = new DataLoader(train, DataLoader.Options.padded(SyntheticTasks.MAX_EXAMPLE_TOKENS, s.batch(), 0, s.seed()));
             List<double[]> curve = new ArrayList<>(), evalCurve = new ArrayList<>();
             log.printf("fine-tuning with %s (%,d trainable parameters at a time)%n", method, trainableCount);
