@@ -5,6 +5,8 @@ import java.util.List;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
 import jlisa.autograd.Parameter;
+import jlisa.tensor.Backend;
+import jlisa.tensor.DeviceStorage;
 import jlisa.tensor.Parallel;
 import jlisa.tensor.Tensor;
 
@@ -12,6 +14,8 @@ import jlisa.tensor.Tensor;
  * AdamW (Loshchilov &amp; Hutter), as torch.optim.AdamW computes it: decoupled weight decay
  * {@code p ← p·(1 − lr·λ)}, moments {@code m ← β₁m + (1−β₁)g}, {@code v ← β₂v + (1−β₂)g²}, and
  * {@code p ← p − lr/(1−β₁ᵗ) · m / (√v/√(1−β₂ᵗ) + ε)} with each parameter's own step count t.
+ * Moments kept in an accelerator's memory (an active {@link Backend} when they were created) are updated
+ * there by the backend's fused kernel.
  */
 public class AdamW extends Optimizer {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
@@ -32,9 +36,17 @@ public class AdamW extends Optimizer {
         this.eps = eps;
     }
 
+    @Override protected boolean updatesOnDevice() { return true; }
+
     @Override protected void update(Parameter p, Tensor param, Tensor grad, ParamGroup group, double lr, long t) {
         Tensor m = state(p, "exp_avg"), v = state(p, "exp_avg_sq");
         double bc1 = 1 - Math.pow(beta1, t), bc2 = 1 - Math.pow(beta2, t);
+        if (m.storage() instanceof DeviceStorage device) {
+            // The moments live in an accelerator's memory: its fused kernel runs this same update there.
+            device.backend().adamw(param, grad, m, v, new Backend.AdamWStep((float) lr, (float) beta1, (float) beta2,
+                    (float) eps, (float) group.weightDecay(), (float) (lr / bc1), (float) Math.sqrt(bc2)));
+            return;
+        }
         update(param.floatArray(), param.offset(), grad.floatArray(), grad.offset(), m.floatArray(), v.floatArray(),
                 param.numel(), (float) lr, (float) beta1, (float) beta2, (float) eps, (float) group.weightDecay(),
                 (float) (lr / bc1), (float) Math.sqrt(bc2));

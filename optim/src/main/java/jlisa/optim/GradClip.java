@@ -1,11 +1,17 @@
 package jlisa.optim;
 
+import java.util.ArrayList;
 import java.util.Collection;
+import java.util.List;
 
 import jlisa.autograd.Parameter;
+import jlisa.tensor.DeviceStorage;
 import jlisa.tensor.Tensor;
 
-/** Global gradient-norm clipping, as torch.nn.utils.clip_grad_norm_. */
+/**
+ * Global gradient-norm clipping, as torch.nn.utils.clip_grad_norm_. Gradients in device memory are
+ * reduced and scaled by the backend that holds them.
+ */
 public final class GradClip {
     private GradClip() {}
 
@@ -14,21 +20,40 @@ public final class GradClip {
      * them exceeds {@code maxNorm}; returns ‖g‖ (NaN or infinite when a gradient is).
      */
     public static double clipGradNorm(Collection<Parameter> params, double maxNorm) {
+        return clip(gradients(params), maxNorm);
+    }
+
+    /** The global L2 norm of the gradients (parameters without one count as zero). */
+    public static double norm(Collection<Parameter> params) { return norm(gradients(params)); }
+
+    private static List<Tensor> gradients(Collection<Parameter> params) {
+        List<Tensor> grads = new ArrayList<>();
+        for (Parameter p : params) if (p.grad() != null) grads.add(p.grad());
+        return grads;
+    }
+
+    /** {@link #clipGradNorm} over the gradient tensors themselves. */
+    static double clip(List<Tensor> grads, double maxNorm) {
         if (!(maxNorm > 0)) throw new IllegalArgumentException("clipGradNorm: maxNorm must be > 0, got " + maxNorm);
-        double total = norm(params);
+        double total = norm(grads);
         if (total > maxNorm) {
             double scale = maxNorm / (total + 1e-6);
-            for (Parameter p : params) if (p.grad() != null) p.grad().mulInPlace(scale);
+            for (Tensor g : grads) {
+                if (g.storage() instanceof DeviceStorage device) device.backend().scale(g, scale);
+                else g.mulInPlace(scale);
+            }
         }
         return total;
     }
 
-    /** The global L2 norm of the gradients (parameters without one count as zero). */
-    public static double norm(Collection<Parameter> params) {
+    /** {@link #norm(Collection)} over the gradient tensors themselves. */
+    static double norm(List<Tensor> grads) {
         double ss = 0;
-        for (Parameter p : params) {
-            Tensor g = p.grad();
-            if (g == null) continue;
+        for (Tensor g : grads) {
+            if (g.storage() instanceof DeviceStorage device) {
+                ss += device.backend().sumOfSquares(g);   // reduced where it lives, not copied to the host
+                continue;
+            }
             for (float x : g.toFloatArray()) ss += (double) x * x;
         }
         return Math.sqrt(ss);

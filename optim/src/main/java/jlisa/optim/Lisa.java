@@ -31,7 +31,10 @@ public final class Lisa {
     public enum StatePolicy {
         /** Freed; the moments start from zero when the layer is drawn again (the memory the paper reports). */
         DROP,
-        /** Moved to off-heap host memory (PARKED_STATE in the ledger) and moved back when drawn again. */
+        /**
+         * Moved to off-heap host memory (PARKED_STATE in the ledger) and moved back when drawn again — back to
+         * device memory when the optimizer keeps its state there.
+         */
         PARK,
         /** Kept in place (as the official LMFlow code does; memory creeps toward full fine-tuning). */
         KEEP
@@ -150,6 +153,7 @@ public final class Lisa {
         }
     }
 
+    /** Moves {@code p}'s state (from the heap or from device memory) to off-heap host memory. */
     private void park(Parameter p) {
         Optimizer.Parked s = optimizer.takeState(p);
         if (s == null) return;
@@ -169,7 +173,7 @@ public final class Lisa {
         Map<String, Tensor> back = new LinkedHashMap<>();
         for (Map.Entry<String, Tensor> e : s.tensors().entrySet()) {
             Tensor t = e.getValue();
-            back.put(e.getKey(), Tensor.zeros(DType.F32, MemoryKind.OPTIMIZER_STATE, t.shape()).copyFrom(t));
+            back.put(e.getKey(), optimizer.newState(t.shape()).copyFrom(t));   // on the device again when a backend is active
             t.storage().release();   // the ledger drops it now; the arena's memory is reclaimed when LISA closes
         }
         optimizer.putState(p, new Optimizer.Parked(back, s.steps()));

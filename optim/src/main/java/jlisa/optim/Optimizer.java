@@ -10,6 +10,8 @@ import java.util.Map;
 import java.util.Set;
 
 import jlisa.autograd.Parameter;
+import jlisa.tensor.Backend;
+import jlisa.tensor.Backends;
 import jlisa.tensor.DType;
 import jlisa.tensor.MemoryKind;
 import jlisa.tensor.Tensor;
@@ -18,7 +20,8 @@ import jlisa.tensor.Tensor;
  * Base of the optimizers: parameter groups, a learning rate a schedule can move, and per-parameter
  * state allocated lazily — on a parameter's first update — under the OPTIMIZER_STATE kind of the
  * memory ledger, so a frozen parameter never costs state. The state can be released, parked or
- * saved per parameter, which is what LISA's state policies are built on.
+ * saved per parameter, which is what LISA's state policies are built on. With an active {@link Backend}
+ * an optimizer that {@link #updatesOnDevice() updates on the device} keeps new state in device memory.
  */
 public abstract class Optimizer {
     private final List<ParamGroup> groups;
@@ -91,8 +94,20 @@ public abstract class Optimizer {
 
     /** The state tensor {@code role} of {@code p}, allocated as zeros (OPTIMIZER_STATE) on first use. */
     protected final Tensor state(Parameter p, String role) {
-        return state.computeIfAbsent(p, k -> new LinkedHashMap<>())
-                .computeIfAbsent(role, r -> Tensor.zeros(DType.F32, MemoryKind.OPTIMIZER_STATE, p.data().shape()));
+        return state.computeIfAbsent(p, k -> new LinkedHashMap<>()).computeIfAbsent(role, r -> newState(p.data().shape()));
+    }
+
+    /**
+     * True when this optimizer's update can run on state kept in an accelerator's memory (AdamW's fused
+     * update can); then new state goes to the active {@link Backend}'s memory.
+     */
+    protected boolean updatesOnDevice() { return false; }
+
+    /** Zero state of {@code shape}: in the active backend's memory when this optimizer updates there, else on the heap. */
+    final Tensor newState(int[] shape) {
+        Backend accelerator = Backends.active();
+        return accelerator != null && updatesOnDevice() ? accelerator.zeros(MemoryKind.OPTIMIZER_STATE, shape)
+                : Tensor.zeros(DType.F32, MemoryKind.OPTIMIZER_STATE, shape);
     }
 
     /** True if {@code p} currently holds optimizer state. */
@@ -163,7 +178,7 @@ public abstract class Optimizer {
                         + java.util.Arrays.toString(e.getValue().shape()) + " but the parameter has "
                         + java.util.Arrays.toString(p.data().shape()));
             }
-            Tensor t = Tensor.zeros(DType.F32, MemoryKind.OPTIMIZER_STATE, p.data().shape()).copyFrom(e.getValue());
+            Tensor t = newState(p.data().shape()).copyFrom(e.getValue());
             state.computeIfAbsent(p, k -> new LinkedHashMap<>()).put(role, t);
         }
     }

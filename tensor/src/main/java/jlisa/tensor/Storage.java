@@ -6,8 +6,8 @@ import java.lang.ref.Cleaner;
  * A flat block of elements of one {@link DType} that tensors view through shape, strides and offset.
  *
  * <p>Kinds: {@link HeapStorage} (a Java array: what kernels compute on), {@link SegmentStorage}
- * (off-heap or memory-mapped, e.g. safetensors weights read without copying), and device memory,
- * which a backend (the gpu module) provides by subclassing this class.
+ * (off-heap or memory-mapped, e.g. safetensors weights read without copying), and device memory
+ * ({@link DeviceStorage}), which a {@link Backend} (the gpu module) provides.
  *
  * <p>Every storage counts its bytes in the {@link MemoryLedger} under the kind it was allocated with
  * and un-counts them exactly once: on {@link #release()}, or when it becomes unreachable.

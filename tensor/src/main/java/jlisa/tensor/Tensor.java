@@ -191,7 +191,67 @@ public final class Tensor {
      */
     public Tensor dense() {
         if (isDense()) return this;
+        if (storage instanceof DeviceStorage d) {
+            throw new IllegalStateException("a CPU kernel was given a tensor in " + d.backend().name()
+                    + " device memory (" + describe() + "); copy it to the host first (toHost())");
+        }
         return copyAs(dtype().computeType());
+    }
+
+    /**
+     * This tensor if it is in host memory, else a contiguous heap copy of it (one transfer of the range the
+     * view covers): the way values in device memory reach CPU code.
+     */
+    public Tensor toHost() {
+        if (!(storage instanceof DeviceStorage d)) return this;
+        if (isContiguous()) {
+            Tensor out = zeros(dtype(), shape);
+            d.readFloats(offset, out.floatArray(), 0, numel());
+            return out;
+        }
+        Tensor span = hostCopyOfSpan(d);
+        Tensor out = span.copy();
+        span.storage.release();
+        return out;
+    }
+
+    /**
+     * The elements this view of device memory can reach, copied to a heap array in one transfer, and seen
+     * through this view's shape and strides (so a strided device view is read or written on the host).
+     */
+    private Tensor hostCopyOfSpan(DeviceStorage d) {
+        long lo = offset, hi = offset;
+        for (int i = 0; i < shape.length; i++) {
+            long reach = (long) (shape[i] - 1) * strides[i];
+            if (reach < 0) lo += reach; else hi += reach;
+        }
+        float[] host = new float[Math.toIntExact(hi - lo + 1)];
+        d.readFloats(lo, host, 0, host.length);
+        return new Tensor(HeapStorage.wrap(host, MemoryKind.OTHER), shape, strides, (int) (offset - lo));
+    }
+
+    /**
+     * {@link #copyFrom} when either side is in device memory: device memory moves only in whole contiguous
+     * ranges, so the values go through a host copy that the ordinary path fills.
+     */
+    private Tensor copyThroughHost(Tensor src) {
+        Tensor from = src.toHost();
+        if (!(storage instanceof DeviceStorage d)) {
+            copyFrom(from);
+        } else if (isContiguous() && numel() > 0) {
+            Tensor staged = zeros(DType.F32, MemoryKind.OTHER, shape).copyFrom(from);
+            d.writeFloats(offset, staged.floatArray(), 0, numel());
+            staged.storage.release();
+            storage.bumpVersion();
+        } else if (numel() > 0) {
+            Tensor span = hostCopyOfSpan(d);   // a strided view: update the range it covers, then write it back
+            span.copyFrom(from);
+            d.writeFloats(offset - span.offset, span.floatArray(), 0, (int) span.storage.length());
+            span.storage.release();
+            storage.bumpVersion();
+        }
+        if (from != src) from.storage.release();
+        return this;
     }
 
     /** This tensor if it is contiguous, else a contiguous copy (same dtype). */
@@ -219,6 +279,7 @@ public final class Tensor {
             throw new IllegalArgumentException("copyFrom: source " + Shapes.str(src.shape) + " does not broadcast to "
                     + Shapes.str(shape));
         }
+        if (storage instanceof DeviceStorage || src.storage instanceof DeviceStorage) return copyThroughHost(src);
         int[] srcStrides = Shapes.broadcastStrides(src.shape, src.strides, shape);
         Storage from = src.storage, to = storage;
         to.bumpVersion();
@@ -268,7 +329,7 @@ public final class Tensor {
     /** The value of a one-element tensor. */
     public double item() {
         if (numel() != 1) throw new IllegalArgumentException("item: expected a tensor with one element, got shape " + Shapes.str(shape));
-        return storage.get(offset);
+        return storage.isCpu() ? storage.get(offset) : toHost().item();
     }
 
     private int elementOffset(int[] index) {
@@ -289,13 +350,13 @@ public final class Tensor {
 
     /** The values in row-major order, as floats (a copy). */
     public float[] toFloatArray() {
-        Tensor d = to(DType.F32).contiguous().dense();
+        Tensor d = toHost().to(DType.F32).contiguous().dense();
         return Arrays.copyOfRange(d.floatArray(), d.offset, d.offset + d.numel());
     }
 
     /** The values in row-major order, as doubles (a copy). */
     public double[] toDoubleArray() {
-        Tensor d = to(DType.F64).contiguous().dense();
+        Tensor d = toHost().to(DType.F64).contiguous().dense();
         return Arrays.copyOfRange(d.doubleArray(), d.offset, d.offset + d.numel());
     }
 

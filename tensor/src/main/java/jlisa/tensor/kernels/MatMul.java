@@ -1,6 +1,9 @@
 package jlisa.tensor.kernels;
 
+import jlisa.tensor.Backend;
+import jlisa.tensor.Backends;
 import jlisa.tensor.DType;
+import jlisa.tensor.DeviceStorage;
 import jlisa.tensor.HeapStorage;
 import jlisa.tensor.SegmentStorage;
 import jlisa.tensor.Shapes;
@@ -53,7 +56,8 @@ public final class MatMul {
 
     /**
      * {@code c = alpha · a @ b + beta · c} for {@code a (..., m, k)}, {@code b (..., k, n)} whose batch
-     * dims broadcast to {@code c}'s; {@code c} must be a dense heap tensor of the compute dtype.
+     * dims broadcast to {@code c}'s; {@code c} must be a dense heap tensor of the compute dtype (or device
+     * memory of the active {@link Backend}, which is asked first and may take any product).
      * This is what backward passes use to accumulate ({@code dW += dyᵀ · x} is
      * {@code gemm(1, dy.transpose(-1, -2), x, 1, dW)}).
      */
@@ -75,11 +79,19 @@ public final class MatMul {
                     + " do not broadcast to the output's " + Shapes.str(batch));
         }
         DType dtype = c.dtype();
-        if (!c.isDense() || (dtype != DType.F32 && dtype != DType.F64)) {
+        boolean deviceOutput = c.storage() instanceof DeviceStorage;
+        if (!deviceOutput && (!c.isDense() || (dtype != DType.F32 && dtype != DType.F64))) {
             throw new IllegalArgumentException("gemm: output must be a dense F32 or F64 heap tensor, got " + c.describe());
         }
         GEMM_CALLS.increment();
         GEMM_FLOPS.add(2L * m * n * k * Shapes.numel(batch));
+        // An active accelerator (the gpu module) takes the product when it pays; it declines F64 and small products.
+        Backend accelerator = Backends.active();
+        if (accelerator != null && accelerator.gemm(alpha, a, b, beta, c)) return;
+        if (deviceOutput) {
+            throw new IllegalStateException("gemm: the output is in device memory (" + c.describe()
+                    + ") but no active backend took the product");
+        }
         Tensor x = readable(a, dtype), y = readable(b, dtype);
         int[] sa = Shapes.broadcastStrides(batchShape(x), batchStrides(x), batch);
         int[] sb = Shapes.broadcastStrides(batchShape(y), batchStrides(y), batch);
