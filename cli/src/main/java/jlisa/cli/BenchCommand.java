@@ -5,13 +5,17 @@ import java.util.Locale;
 import java.util.concurrent.Callable;
 
 import jlisa.bench.GemmTiming;
+import jlisa.gpu.CudaBackend;
+import jlisa.gpu.GpuBenchmarks;
 import jlisa.tensor.Parallel;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code jlisa bench ...}: quick one-line measurements for side-by-side runs against reference libraries. */
 @Command(name = "bench", description = "Quick benchmarks (JMH suites: java -jar bench/target/benchmarks.jar).",
-        mixinStandardHelpOptions = true, subcommands = {BenchCommand.Gemm.class, BenchCommand.Memory.class, BenchCommand.Train.class})
+        mixinStandardHelpOptions = true,
+        subcommands = {BenchCommand.Gemm.class, BenchCommand.Memory.class, BenchCommand.Train.class, BenchCommand.Adamw.class})
 final class BenchCommand implements Runnable {
     @picocli.CommandLine.Spec picocli.CommandLine.Model.CommandSpec spec;
 
@@ -19,8 +23,11 @@ final class BenchCommand implements Runnable {
 
     @Command(name = "gemm", mixinStandardHelpOptions = true,
             description = "fp32 GEMM throughput, n × n · n × n, median GFLOP/s after warm-up; compare with "
-                    + "../shared/baselines/gemm_once.py N THREADS.")
+                    + "../shared/baselines/gemm_once.py N THREADS. With --device cuda: cuBLAS on operands in device "
+                    + "memory, in TFLOP/s, as gpu/torch_ref.py measures torch.mm.")
     static final class Gemm implements Callable<Integer> {
+        @Mixin DeviceOptions devices = new DeviceOptions();
+
         @Option(names = "--n", defaultValue = "1024", description = "matrix size (default: ${DEFAULT-VALUE})")
         int n;
 
@@ -36,6 +43,12 @@ final class BenchCommand implements Runnable {
                 throw new IllegalArgumentException("bench gemm: --layout must be NN, NT, TN or TT, got '" + layout + "'");
             }
             if (n < 1) throw new IllegalArgumentException("bench gemm: --n must be ≥ 1, got " + n);
+            if (devices.backend() instanceof CudaBackend gpu) {
+                double tflops = GpuBenchmarks.gemmTflops(gpu, n, l);
+                System.out.printf(Locale.ROOT, "gemm n=%d layout=%s device=cuda precision=%s tflops=%.1f%n", n, l,
+                        gpu.precision().label(), tflops);
+                return 0;
+            }
             int t = threads == null ? Parallel.defaultThreads() : threads;
             if (t < 1) throw new IllegalArgumentException("bench gemm: --threads must be ≥ 1, got " + t);
             double g = GemmTiming.gflops(n, l, t);
@@ -86,7 +99,16 @@ final class BenchCommand implements Runnable {
 
         @Option(names = "--threads", description = "compute threads (default: all processors)") Integer threads;
 
+        @Mixin DeviceOptions devices = new DeviceOptions();
+
         @Override public Integer call() {
+            try (var device = devices.activate()) {
+                if (devices.backend() != null) System.out.println("device: " + devices.describe());
+                return time();
+            }
+        }
+
+        private int time() {
             if (batch < 1 || seq < 1 || steps < 1 || warmup < 0) {
                 throw new IllegalArgumentException("bench train: --batch, --seq and --steps must be >= 1 and --warmup >= 0");
             }
@@ -133,8 +155,40 @@ final class BenchCommand implements Runnable {
                 median[0] = steps % 2 == 1 ? ms[steps / 2] : (ms[steps / 2 - 1] + ms[steps / 2]) / 2;
                 peak[0] = jlisa.tensor.MemoryLedger.peakTotal() - base + 4L * gpt.parameterCount();
             });
-            System.out.printf(Locale.ROOT, "ms_per_step=%.1f tokens_per_s=%.1f peak_bytes=%d%n", median[0],
-                    batch * seq / (median[0] / 1000), peak[0]);
+            System.out.printf(Locale.ROOT, "ms_per_step=%.1f tokens_per_s=%.1f peak_bytes=%d%s%n", median[0],
+                    batch * seq / (median[0] / 1000), peak[0],
+                    devices.backend() == null ? "" : " device_peak_bytes=" + jlisa.tensor.MemoryLedger.peakDeviceTotal());
+            return 0;
+        }
+    }
+
+    @Command(name = "adamw", mixinStandardHelpOptions = true,
+            description = "The AdamW update over --n parameters: median ms and effective TB/s, counting the seven float "
+                    + "streams it moves (read p, g, m, v; write p, m, v). On the CPU: the SIMD kernel on all threads; "
+                    + "with --device cuda: the fused NVRTC kernel on tensors in device memory.")
+    static final class Adamw implements Callable<Integer> {
+        @Option(names = "--n", defaultValue = "67108864", description = "parameters (default: ${DEFAULT-VALUE})") long n;
+
+        @Mixin DeviceOptions devices = new DeviceOptions();
+
+        @Override public Integer call() {
+            if (n < 1 || n > Integer.MAX_VALUE - 8) {
+                throw new IllegalArgumentException("bench adamw: --n must be in [1, " + (Integer.MAX_VALUE - 8) + "], got " + n);
+            }
+            double seconds, tbs;
+            if (devices.backend() instanceof CudaBackend gpu) {
+                tbs = GpuBenchmarks.adamwTerabytesPerSecond(gpu, n);
+                seconds = GpuBenchmarks.adamwBytes(n) / tbs / 1e12;
+            } else {
+                int size = (int) n;
+                float[] p = new float[size], g = new float[size], m = new float[size], v = new float[size];
+                java.util.Arrays.fill(g, 0.01f);
+                seconds = GpuBenchmarks.medianSeconds(() -> jlisa.optim.AdamW.update(p, 0, g, 0, m, v, size, 1e-4f, 0.9f,
+                        0.999f, 1e-8f, 0.01f, 1e-3f, 0.03f), () -> { });
+                tbs = GpuBenchmarks.adamwBytes(n) / seconds / 1e12;
+            }
+            System.out.printf(Locale.ROOT, "adamw n=%d device=%s ms=%.3f tb_per_s=%.3f%n", n,
+                    devices.backend() == null ? "cpu" : "cuda", seconds * 1e3, tbs);
             return 0;
         }
     }

@@ -36,6 +36,7 @@ import jlisa.transformer.tokenizer.BpeTokenizer;
 import jlisa.transformer.tokenizer.ByteTokenizer;
 import jlisa.transformer.tokenizer.Tokenizer;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -134,6 +135,8 @@ class FinetuneCommand implements Callable<Integer> {
 
     @Option(names = "--lisa-sampling", defaultValue = "uniform", description = "uniform or weight-norm") String lisaSampling;
 
+    @Mixin DeviceOptions devices = new DeviceOptions();
+
     @Override public Integer call() throws IOException {
         validate();
         double[] last = {Double.NaN};
@@ -167,8 +170,16 @@ class FinetuneCommand implements Callable<Integer> {
     /** What one run measured: trainable parameters, ms per step, final eval loss (NaN without eval data). */
     record Outcome(long trainableParams, double msPerStep, double evalLoss) {}
 
-    /** Loads the model and data, fine-tunes with {@code m}, and returns what it measured. */
+    /** Loads the model and data, fine-tunes with {@code m} on the device asked for, and returns what it measured. */
     Outcome run(FineTuning.Method m, Trainer.Listener listener, boolean save) throws IOException {
+        boolean firstRun = !devices.resolvedOnce();
+        try (var device = devices.activate()) {
+            if (firstRun && devices.backend() != null && !quiet && !json) System.err.println("device: " + devices.describe());
+            return train(m, listener, save);
+        }
+    }
+
+    private Outcome train(FineTuning.Method m, Trainer.Listener listener, boolean save) throws IOException {
         CausalLM lm = model != null ? Models.load(model) : MemoryTable.build(preset);
         lm.train(true);
         List<Example> examples = readData(lm);
@@ -324,6 +335,10 @@ class FinetuneCommand implements Callable<Integer> {
                     a = log.ledger().get(MemoryKind.ACTIVATION), p = log.ledger().get(MemoryKind.PARAMETER);
             sb.append(String.format(Locale.ROOT, " MiB(live/peak): params %.1f/%.1f grads %.1f/%.1f state %.1f/%.1f act %.1f/%.1f",
                     mib(p[0]), mib(p[1]), mib(g[0]), mib(g[1]), mib(o[0]), mib(o[1]), mib(a[0]), mib(a[1])));
+            if (MemoryLedger.peakDeviceTotal() > 0) {   // optimizer state and scratch on a GPU: another budget
+                sb.append(String.format(Locale.ROOT, " device %.1f/%.1f", mib(MemoryLedger.liveDeviceTotal()),
+                        mib(MemoryLedger.peakDeviceTotal())));
+            }
             System.out.println(sb);
         }
 

@@ -8,6 +8,8 @@ import java.util.Map;
 
 import jdk.incubator.vector.FloatVector;
 import jlisa.autograd.Parameter;
+import jlisa.gpu.Cuda;
+import jlisa.gpu.CudaDevice;
 import jlisa.tensor.Parallel;
 import jlisa.transformer.lora.Lora;
 import jlisa.transformer.lora.LoraConfig;
@@ -19,8 +21,8 @@ import picocli.CommandLine.Option;
 
 /** {@code jlisa info}: this machine as jlisa sees it, or a model directory and what each method would need. */
 @Command(name = "info", mixinStandardHelpOptions = true,
-        description = "Show the JVM, SIMD width and threads; with --model, the model's architecture, parameter count and "
-                + "the gradient + AdamW memory full fine-tuning, LoRA and LISA would need.")
+        description = "Show the JVM, SIMD width and threads; with --device, the GPU; with --model, the model's architecture, "
+                + "parameter count and the gradient + AdamW memory full fine-tuning, LoRA and LISA would need.")
 final class InfoCommand implements java.util.concurrent.Callable<Integer> {
     @Option(names = "--model", description = "a Hugging Face model directory") Path model;
 
@@ -28,13 +30,18 @@ final class InfoCommand implements java.util.concurrent.Callable<Integer> {
 
     @Option(names = "--lisa-gamma", defaultValue = "2") int lisaGamma;
 
+    @Option(names = "--device", description = "look for a CUDA GPU: its name, memory, compute capability, driver, cuBLAS "
+            + "and NVRTC versions and where each library was found, or why there is none")
+    boolean device;
+
     @Override public Integer call() {
         System.out.println("java      " + Runtime.version() + " (" + System.getProperty("java.vendor") + ")");
         System.out.println("simd      " + FloatVector.SPECIES_PREFERRED.vectorBitSize() + "-bit, "
                 + FloatVector.SPECIES_PREFERRED.length() + " floats per vector");
         System.out.println("threads   " + Parallel.defaultThreads() + " (set with -Djlisa.threads or JLISA_THREADS)");
         System.out.println("max heap  " + Runtime.getRuntime().maxMemory() / (1024 * 1024) + " MiB");
-        System.out.println("gpu       none (the GPU backend has not been built yet)");
+        if (device) printDevice();
+        else System.out.println("gpu       not looked for (jlisa info --device)");
         if (model == null) return 0;
         try (CausalLM lm = Models.load(model)) {
             Map<String, Object> cfg = lm.configJson();
@@ -63,6 +70,24 @@ final class InfoCommand implements java.util.concurrent.Callable<Integer> {
             row("lisa γ=" + lisaGamma, alwaysOn + largestLayer, 0);
         }
         return 0;
+    }
+
+    private static void printDevice() {
+        switch (Cuda.availability()) {
+            case Cuda.Unavailable u -> System.out.println("gpu       none: " + u.reason());
+            case Cuda.Available a -> {
+                CudaDevice d = a.device();
+                long[] memory = d.memoryInfo();
+                System.out.println("gpu       " + d.name);
+                System.out.printf(Locale.ROOT, "memory    %.1f GiB, %.1f GiB free%n", memory[1] / (double) (1L << 30),
+                        memory[0] / (double) (1L << 30));
+                System.out.println("compute   " + d.computeMajor + "." + d.computeMinor + " (kernels compiled for compute_"
+                        + d.kernelArchitecture + ")");
+                System.out.println("versions  driver CUDA " + d.driverVersionText() + ", cuBLAS " + d.cublasVersionText()
+                        + ", NVRTC " + d.nvrtcVersionText());
+                System.out.println("libraries " + d.libraries());
+            }
+        }
     }
 
     private static void row(String method, long trainable, long extraWeights) {
