@@ -88,7 +88,7 @@ public final class Elementwise {
     public static Tensor unary(Unary op, Tensor x) {
         DType dtype = x.dtype() == DType.F64 ? DType.F64 : DType.F32;
         Tensor in = readable(x, dtype);
-        Tensor out = Tensor.zeros(dtype, x.shape());
+        Tensor out = Tensor.empty(dtype, x.shape());
         int[] shape = x.shape();
         Runs.forEach(shape, new int[][] {out.strides(), in.strides()}, new int[] {out.offset(), in.offset()}, (o, n, s) ->
             Parallel.forRange(0, n, GRAIN, (lo, hi) -> {
@@ -105,7 +105,7 @@ public final class Elementwise {
     /** {@code op(a, b)} elementwise with broadcasting; the result has the broadcast shape. */
     public static Tensor binary(Binary op, Tensor a, Tensor b) {
         int[] shape = Shapes.broadcast(a.shape(), b.shape(), op.name().toLowerCase());
-        Tensor out = Tensor.zeros(DType.promote(a.dtype(), b.dtype()), shape);
+        Tensor out = Tensor.empty(DType.promote(a.dtype(), b.dtype()), shape);
         return binaryInto(op, a, b, out);
     }
 
@@ -153,7 +153,7 @@ public final class Elementwise {
     /** A view of {@code t} whose storage is a heap array of {@code dtype} (a converted copy when needed). */
     private static Tensor readable(Tensor t, DType dtype) {
         if (t.storage() instanceof HeapStorage && t.dtype() == dtype) return t;
-        return Tensor.zeros(dtype, t.shape()).copyFrom(t);
+        return Tensor.empty(dtype, t.shape()).copyFrom(t);
     }
 
     // ---------------------------------------------------------------- raw F32 kernels
