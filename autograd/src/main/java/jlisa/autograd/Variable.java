@@ -119,7 +119,7 @@ public class Variable {
                 grad = g.view(data.shape());
                 return true;
             }
-            grad = Tensor.zeros(dtype, MemoryKind.GRADIENT, data.shape()).copyFrom(g);
+            grad = Tensor.empty(dtype, MemoryKind.GRADIENT, data.shape()).copyFrom(g);
             return false;
         }
         grad.addInPlace(g);

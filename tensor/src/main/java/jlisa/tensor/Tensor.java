@@ -49,8 +49,20 @@ public final class Tensor {
 
     // ---------------------------------------------------------------- creation
 
-    /** Uninitialised-looking but zero-filled F32 tensor (Java arrays start at zero). */
-    public static Tensor empty(int... shape) { return zeros(DType.F32, shape); }
+    /**
+     * An F32 tensor with unspecified contents, as torch.empty: for outputs that a kernel overwrites whole, so a
+     * reused array (see {@link ArrayPool}) need not be zero-filled first. Never read before writing.
+     */
+    public static Tensor empty(int... shape) { return empty(DType.F32, shape); }
+
+    /** A tensor of {@code dtype} with unspecified contents (see {@link #empty(int...)}). */
+    public static Tensor empty(DType dtype, int... shape) { return empty(dtype, MemoryLedger.currentKind(), shape); }
+
+    /** A tensor of {@code dtype} with unspecified contents, counted under {@code kind}. */
+    public static Tensor empty(DType dtype, MemoryKind kind, int... shape) {
+        HeapStorage s = HeapStorage.allocate(dtype, Shapes.numel(shape), kind, false);
+        return new Tensor(s, shape, Shapes.contiguousStrides(shape), 0);
+    }
 
     public static Tensor zeros(int... shape) { return zeros(DType.F32, shape); }
 
@@ -266,7 +278,7 @@ public final class Tensor {
     public Tensor to(DType dtype) { return dtype == dtype() ? this : copyAs(dtype); }
 
     private Tensor copyAs(DType dtype) {
-        Tensor out = zeros(dtype, shape);
+        Tensor out = empty(dtype, shape); // copyFrom writes every element
         out.copyFrom(this);
         return out;
     }

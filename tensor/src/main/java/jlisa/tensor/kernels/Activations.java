@@ -314,7 +314,7 @@ public final class Activations {
     private static Tensor forward(Tensor x, Kind kind, String op) {
         DType dt = Softmax.floatType(x, op, "x");
         Tensor xd = x.dense();
-        Tensor out = Tensor.zeros(dt, x.shape());
+        Tensor out = Tensor.empty(dt, x.shape());
         int n = x.numel();
         if (dt == DType.F64) {
             double[] o = out.doubleArray(), a = xd.doubleArray();
@@ -343,7 +343,7 @@ public final class Activations {
         }
         if (gt != dt) throw new IllegalArgumentException(op + ": dout is " + dout.dtype() + " but x is " + x.dtype());
         Tensor xd = x.dense(), gd = dout.dense();
-        Tensor dx = Tensor.zeros(dt, x.shape());
+        Tensor dx = Tensor.empty(dt, x.shape());
         int n = x.numel();
         if (dt == DType.F64) {
             double[] d = dx.doubleArray(), a = xd.doubleArray(), g = gd.doubleArray();

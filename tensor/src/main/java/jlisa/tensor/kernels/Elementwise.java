@@ -88,7 +88,7 @@ public final class Elementwise {
     public static Tensor unary(Unary op, Tensor x) {
         DType dtype = x.dtype() == DType.F64 ? DType.F64 : DType.F32;
         Tensor in = readable(x, dtype);
-        Tensor out = Tensor.zeros(dtype, x.shape());
+        Tensor out = Tensor.empty(dtype, x.shape());
         int[] shape = x.shape();
         Runs.forEach(shape, new int[][] {out.strides(), in.strides()}, new int[] {out.offset(), in.offset()}, (o, n, s) ->
             Parallel.forRange(0, n, GRAIN, (lo, hi) -> {
@@ -105,7 +105,7 @@ public final class Elementwise {
     /** {@code op(a, b)} elementwise with broadcasting; the result has the broadcast shape. */
     public static Tensor binary(Binary op, Tensor a, Tensor b) {
         int[] shape = Shapes.broadcast(a.shape(), b.shape(), op.name().toLowerCase());
-        Tensor out = Tensor.zeros(DType.promote(a.dtype(), b.dtype()), shape);
+        Tensor out = Tensor.empty(DType.promote(a.dtype(), b.dtype()), shape);
         return binaryInto(op, a, b, out);
     }
 
@@ -153,7 +153,7 @@ public final class Elementwise {
     /** A view of {@code t} whose storage is a heap array of {@code dtype} (a converted copy when needed). */
     private static Tensor readable(Tensor t, DType dtype) {
         if (t.storage() instanceof HeapStorage && t.dtype() == dtype) return t;
-        return Tensor.zeros(dtype, t.shape()).copyFrom(t);
+        return Tensor.empty(dtype, t.shape()).copyFrom(t);
     }
 
     // ---------------------------------------------------------------- raw F32 kernels
@@ -181,24 +181,74 @@ public final class Elementwise {
     public static void binaryRun(Binary op, float[] a, int aOff, int aStride, float[] b, int bOff, int bStride,
                                  float[] out, int outOff, int n) {
         int i = 0;
-        int bound = op == Binary.POW ? 0 : S.loopBound(n);   // POW: scalar Math.pow, the same in every JIT tier
-        if (aStride == 1 && bStride == 1) {
-            for (; i < bound; i += S.length()) {
-                apply(op, FloatVector.fromArray(S, a, aOff + i), FloatVector.fromArray(S, b, bOff + i)).intoArray(out, outOff + i);
-            }
-        } else if (aStride == 1 && bStride == 0 && n > 0) {
-            FloatVector vb = FloatVector.broadcast(S, b[bOff]);
-            for (; i < bound; i += S.length()) apply(op, FloatVector.fromArray(S, a, aOff + i), vb).intoArray(out, outOff + i);
-        } else if (aStride == 0 && bStride == 1 && n > 0) {
-            FloatVector va = FloatVector.broadcast(S, a[aOff]);
-            for (; i < bound; i += S.length()) apply(op, va, FloatVector.fromArray(S, b, bOff + i)).intoArray(out, outOff + i);
+        boolean vectors = op != Binary.POW   // POW: scalar Math.pow, the same in every JIT tier
+                && (aStride == 1 || aStride == 0) && (bStride == 1 || bStride == 0) && (aStride | bStride) != 0;
+        if (vectors && n > 0) {
+            i = binaryVectors(op, a, aOff, aStride == 0, b, bOff, bStride == 0, out, outOff, S.loopBound(n));
         }
         for (int p = aOff + i * aStride, q = bOff + i * bStride; i < n; i++, p += aStride, q += bStride) {
             out[outOff + i] = op.apply(a[p], b[q]);
         }
     }
 
-    // Small enough to inline into the loops above, so vectors are never boxed. Each case computes
+    /**
+     * The whole vectors of {@link #binaryRun}, an operand with stride 0 broadcast; returns how many elements it did.
+     * One loop per op, each a straight line: with the op switched inside the loop (or a vector passed to a helper),
+     * C2 gave up inlining and boxed every vector.
+     */
+    private static int binaryVectors(Binary op, float[] a, int aOff, boolean aScalar, float[] b, int bOff,
+                                     boolean bScalar, float[] out, int outOff, int bound) {
+        FloatVector ca = FloatVector.broadcast(S, a[aOff]), cb = FloatVector.broadcast(S, b[bOff]);
+        int L = S.length();
+        switch (op) {
+            case ADD -> {
+                for (int i = 0; i < bound; i += L) {
+                    FloatVector x = aScalar ? ca : FloatVector.fromArray(S, a, aOff + i);
+                    FloatVector y = bScalar ? cb : FloatVector.fromArray(S, b, bOff + i);
+                    x.add(y).intoArray(out, outOff + i);
+                }
+            }
+            case SUB -> {
+                for (int i = 0; i < bound; i += L) {
+                    FloatVector x = aScalar ? ca : FloatVector.fromArray(S, a, aOff + i);
+                    FloatVector y = bScalar ? cb : FloatVector.fromArray(S, b, bOff + i);
+                    x.sub(y).intoArray(out, outOff + i);
+                }
+            }
+            case MUL -> {
+                for (int i = 0; i < bound; i += L) {
+                    FloatVector x = aScalar ? ca : FloatVector.fromArray(S, a, aOff + i);
+                    FloatVector y = bScalar ? cb : FloatVector.fromArray(S, b, bOff + i);
+                    x.mul(y).intoArray(out, outOff + i);
+                }
+            }
+            case DIV -> {
+                for (int i = 0; i < bound; i += L) {
+                    FloatVector x = aScalar ? ca : FloatVector.fromArray(S, a, aOff + i);
+                    FloatVector y = bScalar ? cb : FloatVector.fromArray(S, b, bOff + i);
+                    x.div(y).intoArray(out, outOff + i);
+                }
+            }
+            case MAX -> {
+                for (int i = 0; i < bound; i += L) {
+                    FloatVector x = aScalar ? ca : FloatVector.fromArray(S, a, aOff + i);
+                    FloatVector y = bScalar ? cb : FloatVector.fromArray(S, b, bOff + i);
+                    x.max(y).intoArray(out, outOff + i);
+                }
+            }
+            case MIN -> {
+                for (int i = 0; i < bound; i += L) {
+                    FloatVector x = aScalar ? ca : FloatVector.fromArray(S, a, aOff + i);
+                    FloatVector y = bScalar ? cb : FloatVector.fromArray(S, b, bOff + i);
+                    x.min(y).intoArray(out, outOff + i);
+                }
+            }
+            case POW -> { return 0; }
+        }
+        return bound;
+    }
+
+    // Small enough to inline into the unary loop above, so vectors are never boxed. Each case computes
     // what the float version below computes, bit for bit.
     private static FloatVector apply(Unary op, FloatVector x) {
         return switch (op) {
@@ -253,15 +303,4 @@ public final class Elementwise {
         };
     }
 
-    private static FloatVector apply(Binary op, FloatVector a, FloatVector b) {
-        return switch (op) {
-            case ADD -> a.add(b);
-            case SUB -> a.sub(b);
-            case MUL -> a.mul(b);
-            case DIV -> a.div(b);
-            case MAX -> a.max(b);
-            case MIN -> a.min(b);
-            case POW -> a.lanewise(VectorOperators.POW, b);
-        };
-    }
 }

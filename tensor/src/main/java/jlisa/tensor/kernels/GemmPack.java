@@ -24,6 +24,10 @@ final class GemmPack {
 
     /** Packs A[i, p] = a[base + i·rs + p·cs], i < mcb, p < kcb. */
     static void packA(float[] a, int base, int rs, int cs, int mcb, int kcb, float[] ap) {
+        if (rs == 1) {
+            packTransposedA(a, base, cs, mcb, kcb, ap);
+            return;
+        }
         for (int ir = 0; ir < mcb; ir += MR) {
             int rows = Math.min(MR, mcb - ir), dst = ir * kcb, src = base + ir * rs;
             if (rows == MR && cs == 1) {
@@ -31,14 +35,37 @@ final class GemmPack {
                     int s = src + r * rs;
                     for (int p = 0; p < kcb; p++) ap[dst + p * MR + r] = a[s + p];
                 }
-            } else if (rows == MR && rs == 1) {
-                for (int p = 0; p < kcb; p++) System.arraycopy(a, src + p * cs, ap, dst + p * MR, MR);
             } else {
                 for (int p = 0; p < kcb; p++) {
                     int d = dst + p * MR, s = src + p * cs;
                     for (int r = 0; r < rows; r++) ap[d + r] = a[s + r * rs];
                     for (int r = rows; r < MR; r++) ap[d + r] = 0f;
                 }
+            }
+        }
+    }
+
+    /**
+     * A stored transposed (unit row stride, e.g. xᵀ in dW = xᵀ·dy): for each p the block's mcb elements are one
+     * contiguous run, dealt out MR at a time to the micro-panels. (Panel by panel instead, each p read MR floats
+     * from a different cache line and copied them with a System.arraycopy call: 8.6 % of a d6 step.)
+     */
+    private static void packTransposedA(float[] a, int base, int cs, int mcb, int kcb, float[] ap) {
+        int full = mcb - mcb % MR;
+        for (int p = 0; p < kcb; p++) {
+            int s = base + p * cs;
+            for (int ir = 0; ir < full; ir += MR) {
+                int d = ir * kcb + p * MR, si = s + ir;
+                ap[d] = a[si];
+                ap[d + 1] = a[si + 1];
+                ap[d + 2] = a[si + 2];
+                ap[d + 3] = a[si + 3];
+                ap[d + 4] = a[si + 4];
+                ap[d + 5] = a[si + 5];
+            }
+            if (full < mcb) {
+                int d = full * kcb + p * MR;
+                for (int r = 0; r < MR; r++) ap[d + r] = full + r < mcb ? a[s + full + r] : 0f;
             }
         }
     }

@@ -235,7 +235,7 @@ public final class LayerNorm {
         if (!(eps >= 0)) throw new IllegalArgumentException(op + ": eps must be >= 0, got " + eps);
         int rows = x.numel() / cols;
         int[] statShape = leading(x.shape());
-        Tensor out = Tensor.zeros(dt, x.shape());
+        Tensor out = Tensor.empty(dt, x.shape());
         Tensor mean = Tensor.zeros(dt, statShape), rstd = Tensor.zeros(dt, statShape);
         Tensor xd = x.dense(), w = weight == null ? null : weight.dense(), b = bias == null ? null : bias.dense();
         if (dt == DType.F64) {
@@ -278,7 +278,7 @@ public final class LayerNorm {
         if (needDweight && weight == null) {
             throw new IllegalArgumentException(op + ": dweight asked for but weight is null");
         }
-        Tensor dx = needDx ? Tensor.zeros(dt, x.shape()) : null;
+        Tensor dx = needDx ? Tensor.empty(dt, x.shape()) : null;
         Tensor dw = needDweight ? Tensor.zeros(dt, cols) : null;
         Tensor db = needDbias ? Tensor.zeros(dt, cols) : null;
         Tensor xd = x.dense(), gd = dout.dense(), w = weight == null ? null : weight.dense();

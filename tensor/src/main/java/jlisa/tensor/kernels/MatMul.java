@@ -46,7 +46,7 @@ public final class MatMul {
         outShape[batch.length] = m;
         outShape[batch.length + 1] = n;
         DType dtype = DType.promote(a.dtype(), b.dtype());
-        Tensor out = Tensor.zeros(dtype, outShape);
+        Tensor out = Tensor.empty(dtype, outShape); // beta = 0: gemm overwrites every element
         gemm(1, x, y, 0, out);
         Tensor r = out;
         if (vecA) r = r.squeeze(-2);
@@ -122,7 +122,7 @@ public final class MatMul {
     private static Tensor readable(Tensor t, DType dtype) {
         boolean ok = t.dtype() == dtype && (t.storage() instanceof HeapStorage
                 || (dtype == DType.F32 && t.storage() instanceof SegmentStorage s && s.isNativeOrder()));
-        return ok ? t : Tensor.zeros(dtype, t.shape()).copyFrom(t);
+        return ok ? t : Tensor.empty(dtype, t.shape()).copyFrom(t);
     }
 
     private static java.lang.foreign.MemorySegment segment(Tensor t) {

@@ -175,7 +175,7 @@ public final class RmsNorm {
         LayerNorm.checkParam(op, "weight", weight, x, dt);
         if (!(eps >= 0)) throw new IllegalArgumentException(op + ": eps must be >= 0, got " + eps);
         int rows = x.numel() / cols;
-        Tensor out = Tensor.zeros(dt, x.shape());
+        Tensor out = Tensor.empty(dt, x.shape());
         Tensor rstd = Tensor.zeros(dt, LayerNorm.leading(x.shape()));
         Tensor xd = x.dense(), w = weight == null ? null : weight.dense();
         if (dt == DType.F64) {
@@ -205,7 +205,7 @@ public final class RmsNorm {
         LayerNorm.checkParam(op, "weight", weight, x, dt);
         LayerNorm.checkStat(op, "rstd", rstd, x, dt);
         if (needDweight && weight == null) throw new IllegalArgumentException(op + ": dweight asked for but weight is null");
-        Tensor dx = needDx ? Tensor.zeros(dt, x.shape()) : null;
+        Tensor dx = needDx ? Tensor.empty(dt, x.shape()) : null;
         Tensor dw = needDweight ? Tensor.zeros(dt, cols) : null;
         Tensor xd = x.dense(), gd = dout.dense(), w = weight == null ? null : weight.dense();
         Tensor sd = rstd.dense();

@@ -267,7 +267,7 @@ public final class Softmax {
         if (x.dim() == 0) throw new IllegalArgumentException(op + ": expected a tensor with at least 1 dim, got a scalar");
         Tensor xd = x.dense();
         int cols = x.size(-1), rows = cols == 0 ? 0 : x.numel() / cols;
-        Tensor out = Tensor.zeros(dt, x.shape());
+        Tensor out = Tensor.empty(dt, x.shape());
         if (dt == DType.F64) {
             if (log) logSoftmaxForward(out.doubleArray(), 0, xd.doubleArray(), xd.offset(), rows, cols);
             else softmaxForward(out.doubleArray(), 0, xd.doubleArray(), xd.offset(), rows, cols);
@@ -289,7 +289,7 @@ public final class Softmax {
         if (y.dim() == 0) throw new IllegalArgumentException(op + ": expected a tensor with at least 1 dim, got a scalar");
         Tensor yd = y.dense(), gd = dy.dense();
         int cols = y.size(-1), rows = cols == 0 ? 0 : y.numel() / cols;
-        Tensor dx = Tensor.zeros(dt, y.shape());
+        Tensor dx = Tensor.empty(dt, y.shape());
         if (dt == DType.F64) {
             if (log) logSoftmaxBackward(dx.doubleArray(), 0, yd.doubleArray(), yd.offset(), gd.doubleArray(), gd.offset(), rows, cols);
             else softmaxBackward(dx.doubleArray(), 0, yd.doubleArray(), yd.offset(), gd.doubleArray(), gd.offset(), rows, cols);
