@@ -161,7 +161,10 @@ public abstract class Optimizer {
 
     /** Restores {@link #stateDict()} output: every entry must name a known parameter, with matching shapes. */
     public final void loadStateDict(Map<String, Tensor> dict) {
-        for (Parameter p : new ArrayList<>(state.keySet())) dropState(p);
+        // Copy first, drop the old state after: the dict may hold this optimizer's own state tensors (stateDict()
+        // does not copy), and a released storage must not be read again.
+        Map<Parameter, Map<String, Tensor>> loaded = new IdentityHashMap<>();
+        Map<Parameter, Long> loadedSteps = new IdentityHashMap<>();
         Map<String, Parameter> named = namedParameters();
         for (Map.Entry<String, Tensor> e : dict.entrySet()) {
             String key = e.getKey();
@@ -170,7 +173,7 @@ public abstract class Optimizer {
             if (p == null) throw new IllegalArgumentException("optimizer state: '" + key + "' names no parameter of this optimizer");
             String role = key.substring(dot + 1);
             if (role.equals("step")) {
-                steps.put(p, (long) e.getValue().item());
+                loadedSteps.put(p, (long) e.getValue().item());
                 continue;
             }
             if (!java.util.Arrays.equals(e.getValue().shape(), p.data().shape())) {
@@ -179,8 +182,11 @@ public abstract class Optimizer {
                         + java.util.Arrays.toString(p.data().shape()));
             }
             Tensor t = newState(p.data().shape()).copyFrom(e.getValue());
-            state.computeIfAbsent(p, k -> new LinkedHashMap<>()).put(role, t);
+            loaded.computeIfAbsent(p, k -> new LinkedHashMap<>()).put(role, t);
         }
+        for (Parameter p : new ArrayList<>(state.keySet())) dropState(p);
+        state.putAll(loaded);
+        steps.putAll(loadedSteps);
     }
 
     /** The name this optimizer knows {@code p} by. */
