@@ -4,7 +4,9 @@
 // - Driver API: the prototypes come from the real cuda.h, so a Java binding whose C types differ from
 //   CUDA's would be caught here. "Device memory" is host memory; every copy, memset, matrix and kernel
 //   pointer argument is checked against the live allocations; calls that need a context check that one is
-//   current on the calling thread; cuInit must come first.
+//   current on the calling thread; cuInit must come first. Asynchronous copies (page-locked host memory only)
+//   and event records queue up in a pretend default stream and happen only when something waits for them —
+//   an event synchronize, a synchronous call, a launch — so host code that reuses a buffer too early fails.
 // - Kernels: jlisa's own CUDA C source, compiled as host C++ (cuda_shim.h), run block after block, the
 //   threads of a block as cooperative fibers, so __syncthreads() is a real barrier.
 // - cuBLAS: arguments checked as cuBLAS documents them (leading dimensions, operations, types), each
@@ -23,6 +25,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <deque>
 #include <map>
 #include <mutex>
 #include <string>
@@ -33,6 +36,7 @@
 
 static std::recursive_mutex state_lock;
 static std::map<uintptr_t, size_t> allocations;   // device blocks: address -> bytes
+static std::map<uintptr_t, size_t> pinned;        // page-locked host blocks: address -> bytes
 static std::map<std::string, long> calls;
 static std::map<std::string, int> failures;       // call name -> result to return once
 static size_t memory_limit = size_t(1) << 30, memory_used = 0;
@@ -62,6 +66,31 @@ static bool inside_allocation(uintptr_t p, size_t bytes) {
 }
 
 bool fake_is_device_pointer(const void* p) { return inside_allocation(reinterpret_cast<uintptr_t>(p), 1); }
+
+static bool inside_pinned(const void* host, size_t bytes) {
+    std::lock_guard<std::recursive_mutex> g(state_lock);
+    uintptr_t p = reinterpret_cast<uintptr_t>(host);
+    auto it = pinned.upper_bound(p);
+    if (it == pinned.begin()) return false;
+    --it;
+    return p >= it->first && p + bytes <= it->first + it->second;
+}
+
+// The pretend default stream: copies and event records not yet done, in issue order.
+struct CUevent_st { int unused; };
+struct PendingWork { CUevent event; void* dst; const void* src; size_t bytes; };   // event == nullptr: a copy
+static std::deque<PendingWork> stream_queue;
+
+// Does the queued work in order, up to and including the record of `until` (all of it for nullptr).
+static void drain(CUevent until) {
+    std::lock_guard<std::recursive_mutex> g(state_lock);
+    while (!stream_queue.empty()) {
+        PendingWork w = stream_queue.front();
+        stream_queue.pop_front();
+        if (w.event == nullptr) std::memcpy(w.dst, w.src, w.bytes);
+        else if (w.event == until) return;
+    }
+}
 
 extern "C" long fake_cuda_count(const char* name) {
     std::lock_guard<std::recursive_mutex> g(state_lock);
@@ -197,6 +226,7 @@ CUresult CUDAAPI cuCtxSetCurrent(CUcontext ctx) {
 CUresult CUDAAPI cuCtxSynchronize(void) {
     ENTER("cuCtxSynchronize");
     NEED_CONTEXT();
+    drain(nullptr);
     return CUDA_SUCCESS;   // every call finished when it returned
 }
 
@@ -227,6 +257,7 @@ CUresult CUDAAPI cuMemAlloc_v2(CUdeviceptr* dptr, size_t bytesize) {
 CUresult CUDAAPI cuMemFree_v2(CUdeviceptr dptr) {
     ENTER("cuMemFree_v2");
     NEED_CONTEXT();
+    drain(nullptr);
     std::lock_guard<std::recursive_mutex> g(state_lock);
     auto it = allocations.find(uintptr_t(dptr));
     if (it == allocations.end()) return CUDA_ERROR_INVALID_VALUE;
@@ -240,19 +271,73 @@ CUresult CUDAAPI cuMemAllocHost_v2(void** pp, size_t bytesize) {
     ENTER("cuMemAllocHost_v2");
     NEED_CONTEXT();
     *pp = std::aligned_alloc(4096, (bytesize + 4095) / 4096 * 4096);
-    return *pp == nullptr ? CUDA_ERROR_OUT_OF_MEMORY : CUDA_SUCCESS;
+    if (*pp == nullptr) return CUDA_ERROR_OUT_OF_MEMORY;
+    std::lock_guard<std::recursive_mutex> g(state_lock);
+    pinned[reinterpret_cast<uintptr_t>(*pp)] = bytesize;
+    return CUDA_SUCCESS;
 }
 
 CUresult CUDAAPI cuMemFreeHost(void* p) {
     ENTER("cuMemFreeHost");
     NEED_CONTEXT();
+    drain(nullptr);
+    std::lock_guard<std::recursive_mutex> g(state_lock);
+    if (pinned.erase(reinterpret_cast<uintptr_t>(p)) == 0) return CUDA_ERROR_INVALID_VALUE;
     std::free(p);
+    return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuMemcpyHtoDAsync_v2(CUdeviceptr dstDevice, const void* srcHost, size_t ByteCount, CUstream hStream) {
+    ENTER("cuMemcpyHtoDAsync_v2");
+    NEED_CONTEXT();
+    if (hStream != nullptr || !inside_pinned(srcHost, ByteCount) || !inside_allocation(uintptr_t(dstDevice), ByteCount)) {
+        return CUDA_ERROR_INVALID_VALUE;
+    }
+    std::lock_guard<std::recursive_mutex> g(state_lock);
+    stream_queue.push_back({nullptr, reinterpret_cast<void*>(dstDevice), srcHost, ByteCount});
+    return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuMemcpyDtoHAsync_v2(void* dstHost, CUdeviceptr srcDevice, size_t ByteCount, CUstream hStream) {
+    ENTER("cuMemcpyDtoHAsync_v2");
+    NEED_CONTEXT();
+    if (hStream != nullptr || !inside_pinned(dstHost, ByteCount) || !inside_allocation(uintptr_t(srcDevice), ByteCount)) {
+        return CUDA_ERROR_INVALID_VALUE;
+    }
+    std::lock_guard<std::recursive_mutex> g(state_lock);
+    stream_queue.push_back({nullptr, dstHost, reinterpret_cast<const void*>(srcDevice), ByteCount});
+    return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuEventCreate(CUevent* phEvent, unsigned int Flags) {
+    ENTER("cuEventCreate");
+    NEED_CONTEXT();
+    if (Flags != CU_EVENT_DISABLE_TIMING) return CUDA_ERROR_INVALID_VALUE;   // jlisa never times with events
+    *phEvent = new CUevent_st();
+    return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuEventRecord(CUevent hEvent, CUstream hStream) {
+    ENTER("cuEventRecord");
+    NEED_CONTEXT();
+    if (hEvent == nullptr || hStream != nullptr) return CUDA_ERROR_INVALID_HANDLE;
+    std::lock_guard<std::recursive_mutex> g(state_lock);
+    stream_queue.push_back({hEvent, nullptr, nullptr, 0});
+    return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuEventSynchronize(CUevent hEvent) {
+    ENTER("cuEventSynchronize");
+    NEED_CONTEXT();
+    if (hEvent == nullptr) return CUDA_ERROR_INVALID_HANDLE;
+    drain(hEvent);
     return CUDA_SUCCESS;
 }
 
 CUresult CUDAAPI cuMemcpyHtoD_v2(CUdeviceptr dstDevice, const void* srcHost, size_t ByteCount) {
     ENTER("cuMemcpyHtoD_v2");
     NEED_CONTEXT();
+    drain(nullptr);
     if (srcHost == nullptr || !inside_allocation(uintptr_t(dstDevice), ByteCount)) return CUDA_ERROR_INVALID_VALUE;
     std::memcpy(reinterpret_cast<void*>(dstDevice), srcHost, ByteCount);
     return CUDA_SUCCESS;
@@ -261,6 +346,7 @@ CUresult CUDAAPI cuMemcpyHtoD_v2(CUdeviceptr dstDevice, const void* srcHost, siz
 CUresult CUDAAPI cuMemcpyDtoH_v2(void* dstHost, CUdeviceptr srcDevice, size_t ByteCount) {
     ENTER("cuMemcpyDtoH_v2");
     NEED_CONTEXT();
+    drain(nullptr);
     if (dstHost == nullptr || !inside_allocation(uintptr_t(srcDevice), ByteCount)) return CUDA_ERROR_INVALID_VALUE;
     std::memcpy(dstHost, reinterpret_cast<void*>(srcDevice), ByteCount);
     return CUDA_SUCCESS;
@@ -269,6 +355,7 @@ CUresult CUDAAPI cuMemcpyDtoH_v2(void* dstHost, CUdeviceptr srcDevice, size_t By
 CUresult CUDAAPI cuMemcpyDtoD_v2(CUdeviceptr dstDevice, CUdeviceptr srcDevice, size_t ByteCount) {
     ENTER("cuMemcpyDtoD_v2");
     NEED_CONTEXT();
+    drain(nullptr);
     if (!inside_allocation(uintptr_t(dstDevice), ByteCount) || !inside_allocation(uintptr_t(srcDevice), ByteCount)) {
         return CUDA_ERROR_INVALID_VALUE;
     }
@@ -279,6 +366,7 @@ CUresult CUDAAPI cuMemcpyDtoD_v2(CUdeviceptr dstDevice, CUdeviceptr srcDevice, s
 CUresult CUDAAPI cuMemsetD32_v2(CUdeviceptr dstDevice, unsigned int ui, size_t N) {
     ENTER("cuMemsetD32_v2");
     NEED_CONTEXT();
+    drain(nullptr);
     if (dstDevice % 4 != 0 || !inside_allocation(uintptr_t(dstDevice), 4 * N)) return CUDA_ERROR_INVALID_VALUE;
     unsigned int* p = reinterpret_cast<unsigned int*>(dstDevice);
     for (size_t i = 0; i < N; i++) p[i] = ui;
@@ -393,6 +481,7 @@ CUresult CUDAAPI cuLaunchKernel(CUfunction f, unsigned int gridDimX, unsigned in
                                 unsigned int sharedMemBytes, CUstream hStream, void** kernelParams, void** extra) {
     ENTER("cuLaunchKernel");
     NEED_CONTEXT();
+    drain(nullptr);
     if (f == nullptr) return CUDA_ERROR_INVALID_HANDLE;
     // jlisa launches 1-D grids with static shared memory on the default stream
     if (gridDimX == 0 || gridDimY != 1 || gridDimZ != 1 || blockDimX == 0 || blockDimX > 1024 || blockDimY != 1
@@ -443,6 +532,7 @@ static int type_bytes(int type) { return type == R_32F ? 4 : 2; }
 // One column-major C = alpha·op(A)·op(B) + beta·C, arguments checked as cuBLAS checks them.
 static int gemm_one(int transa, int transb, int m, int n, int k, float alpha, const void* A, int atype, int lda,
                     const void* B, int btype, int ldb, float beta, float* C, int ldc, bool tf32) {
+    drain(nullptr);   // cuBLAS works in the default stream, after what was issued before
     if ((transa != OP_N && transa != OP_T) || (transb != OP_N && transb != OP_T) || m < 0 || n < 0 || k < 0) {
         return STATUS_INVALID_VALUE;
     }

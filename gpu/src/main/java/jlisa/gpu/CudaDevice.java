@@ -12,6 +12,8 @@ import java.util.HashMap;
 import java.util.Locale;
 import java.util.Map;
 
+import jlisa.tensor.Parallel;
+
 /**
  * One CUDA device opened through the driver API, cuBLAS and NVRTC: its primary context, a cuBLAS handle,
  * the kernels of {@link CudaKernels} compiled for it, a {@link DeviceAllocator caching allocator} and a
@@ -20,15 +22,24 @@ import java.util.Map;
  * them. Each method makes the device's context current on the calling thread and holds the device's lock.
  */
 public final class CudaDevice {
-    /** Page-locked bytes that host transfers go through, in chunks of this size. */
+    /**
+     * Host transfers go through two page-locked buffers of this size, in turns: while the copy engine moves one
+     * chunk, the CPU threads copy the next one between the Java array and the other buffer.
+     */
     private static final long STAGING_BYTES = 32L << 20;
+    /** Below this many floats a staging copy runs on the calling thread alone. */
+    private static final int PARALLEL_COPY_FLOATS = 1 << 20;
     /** The context last made current on each thread (any device's). */
     private static final ThreadLocal<MemorySegment> CURRENT_CONTEXT = new ThreadLocal<>();
 
     private final Driver driver;
     private final Cublas cublas;
     private final String driverLocation, cublasLocation, nvrtcLocation;
-    private final MemorySegment context, cublasHandle, staging;
+    private final MemorySegment context, cublasHandle;
+    /** The two staging buffers, the event recorded after the last transfer each took part in, and whether it is pending. */
+    private final MemorySegment[] staging = new MemorySegment[2], stagingEvents = new MemorySegment[2];
+    private final boolean[] stagingBusy = new boolean[2];
+    private int nextStaging;
     private final Map<String, MemorySegment> kernels = new HashMap<>();
     private final int multiprocessors;
     private int mathMode = -1;
@@ -80,7 +91,10 @@ public final class CudaDevice {
 
             @Override public void free(long pointer) { driver.memFree(pointer); }
         });
-        staging = driver.memAllocHost(STAGING_BYTES);
+        for (int i = 0; i < 2; i++) {
+            staging[i] = driver.memAllocHost(STAGING_BYTES);
+            stagingEvents[i] = driver.createEvent();
+        }
     }
 
     /** Opens device {@code ordinal} with libraries already loaded (see {@link Cuda}). */
@@ -157,14 +171,20 @@ public final class CudaDevice {
         if (floats > 0) driver.memsetD32(pointer, 0, floats);
     }
 
-    /** Copies {@code count} floats from {@code src[from..]} to device address {@code dst}, through the staging buffer. */
+    /**
+     * Copies {@code count} floats from {@code src[from..]} to device address {@code dst} through the staging
+     * buffers. Returns when {@code src} has been read; the last chunk may still be on its way, ahead of any
+     * work issued later (one stream orders all).
+     */
     synchronized void upload(long dst, float[] src, int from, int count) {
         makeCurrent();
         long chunk = STAGING_BYTES / 4;
         for (long done = 0; done < count; done += chunk) {
-            int n = (int) Math.min(chunk, count - done);
-            MemorySegment.copy(src, from + (int) done, staging, JAVA_FLOAT, 0, n);
-            driver.copyHostToDevice(dst + 4 * done, staging, 4L * n);
+            int n = (int) Math.min(chunk, count - done), at = from + (int) done;
+            MemorySegment buffer = claimStaging();
+            copyFloats(n, (lo, hi) -> MemorySegment.copy(src, at + lo, buffer, JAVA_FLOAT, 4L * lo, hi - lo));
+            driver.copyHostToDeviceAsync(dst + 4 * done, buffer, 4L * n);
+            releaseStaging();
         }
     }
 
@@ -174,22 +194,70 @@ public final class CudaDevice {
         if (bytes > 0) driver.copyHostToDevice(dst, src, bytes);
     }
 
-    /** Copies {@code count} floats at device address {@code src} into {@code dst[to..]}; waits for the work before it. */
+    /**
+     * Copies {@code count} floats at device address {@code src} into {@code dst[to..]}, after the work issued
+     * before; chunk i+1 travels while chunk i is copied into the array.
+     */
     synchronized void download(float[] dst, int to, long src, int count) {
         makeCurrent();
         long chunk = STAGING_BYTES / 4;
-        for (long done = 0; done < count; done += chunk) {
-            int n = (int) Math.min(chunk, count - done);
-            driver.copyDeviceToHost(staging, src + 4 * done, 4L * n);
-            MemorySegment.copy(staging, JAVA_FLOAT, 0, dst, to + (int) done, n);
+        int previous = -1, previousCount = 0, previousAt = 0;
+        for (long done = 0; done < count || previous >= 0; done += chunk) {
+            int current = -1, n = 0;
+            if (done < count) {
+                n = (int) Math.min(chunk, count - done);
+                current = nextStaging;
+                MemorySegment buffer = claimStaging();
+                driver.copyDeviceToHostAsync(buffer, src + 4 * done, 4L * n);
+                releaseStaging();
+            }
+            if (previous >= 0) {
+                MemorySegment buffer = staging[previous];
+                awaitStaging(previous);
+                int at = previousAt;
+                copyFloats(previousCount, (lo, hi) -> MemorySegment.copy(buffer, JAVA_FLOAT, 4L * lo, dst, at + lo, hi - lo));
+            }
+            previous = current;
+            previousCount = n;
+            previousAt = to + (int) done;
         }
     }
 
-    /** {@code count} doubles at device address {@code src}. */
+    /** {@code count} doubles at device address {@code src}, after the work issued before. */
     synchronized double[] downloadDoubles(long src, int count) {
         makeCurrent();
-        driver.copyDeviceToHost(staging, src, 8L * count);
-        return staging.asSlice(0, 8L * count).toArray(JAVA_DOUBLE);
+        int index = nextStaging;
+        MemorySegment buffer = claimStaging();
+        driver.copyDeviceToHostAsync(buffer, src, 8L * count);
+        releaseStaging();
+        awaitStaging(index);
+        return buffer.asSlice(0, 8L * count).toArray(JAVA_DOUBLE);
+    }
+
+    /** The next staging buffer, once the transfer that last used it has finished. */
+    private MemorySegment claimStaging() {
+        awaitStaging(nextStaging);
+        return staging[nextStaging];
+    }
+
+    /** Marks the transfer just issued from or into the claimed buffer, and turns to the other buffer. */
+    private void releaseStaging() {
+        driver.recordEvent(stagingEvents[nextStaging]);
+        stagingBusy[nextStaging] = true;
+        nextStaging ^= 1;
+    }
+
+    private void awaitStaging(int index) {
+        if (stagingBusy[index]) {
+            driver.synchronizeEvent(stagingEvents[index]);
+            stagingBusy[index] = false;
+        }
+    }
+
+    /** Runs a copy of {@code n} floats split over the CPU threads when it is large enough to pay. */
+    private static void copyFloats(int n, Parallel.IntRangeBody copy) {
+        if (n < PARALLEL_COPY_FLOATS) copy.run(0, n);
+        else Parallel.forRange(0, n, PARALLEL_COPY_FLOATS / 4, copy);
     }
 
     synchronized void copy(long dst, long src, long bytes) {

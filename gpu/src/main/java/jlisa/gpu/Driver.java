@@ -24,6 +24,7 @@ final class Driver {
     private final MethodHandle cuInit, cuDriverGetVersion, cuDeviceGetCount, cuDeviceGet, cuDeviceGetName,
             cuDeviceTotalMem, cuDeviceGetAttribute, cuDevicePrimaryCtxRetain, cuCtxSetCurrent, cuCtxSynchronize,
             cuMemAlloc, cuMemFree, cuMemAllocHost, cuMemFreeHost, cuMemcpyHtoD, cuMemcpyDtoH, cuMemcpyDtoD, cuMemsetD32,
+            cuMemcpyHtoDAsync, cuMemcpyDtoHAsync, cuEventCreate, cuEventRecord, cuEventSynchronize,
             cuMemGetInfo, cuModuleLoadData, cuModuleGetFunction, cuLaunchKernel, cuGetErrorName;
 
     Driver(NativeLibrary lib) {
@@ -46,6 +47,11 @@ final class Driver {
         cuMemcpyDtoH = lib.function("cuMemcpyDtoH_v2", JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG);
         cuMemcpyDtoD = lib.function("cuMemcpyDtoD_v2", JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_LONG);
         cuMemsetD32 = lib.function("cuMemsetD32_v2", JAVA_INT, JAVA_LONG, JAVA_INT, JAVA_LONG);
+        cuMemcpyHtoDAsync = lib.function("cuMemcpyHtoDAsync_v2", JAVA_INT, JAVA_LONG, ADDRESS, JAVA_LONG, ADDRESS);
+        cuMemcpyDtoHAsync = lib.function("cuMemcpyDtoHAsync_v2", JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG, ADDRESS);
+        cuEventCreate = lib.function("cuEventCreate", JAVA_INT, ADDRESS, JAVA_INT);
+        cuEventRecord = lib.function("cuEventRecord", JAVA_INT, ADDRESS, ADDRESS);
+        cuEventSynchronize = lib.function("cuEventSynchronize", JAVA_INT, ADDRESS);
         cuMemGetInfo = lib.function("cuMemGetInfo_v2", JAVA_INT, ADDRESS, ADDRESS);
         cuModuleLoadData = lib.function("cuModuleLoadData", JAVA_INT, ADDRESS, ADDRESS);
         cuModuleGetFunction = lib.function("cuModuleGetFunction", JAVA_INT, ADDRESS, ADDRESS, ADDRESS);
@@ -144,6 +150,38 @@ final class Driver {
 
     void copyDeviceToDevice(long dst, long src, long bytes) {
         check("cuMemcpyDtoD_v2", status(() -> cuMemcpyDtoD.invoke(dst, src, bytes)));
+    }
+
+    /**
+     * Starts copying {@code bytes} from page-locked host memory to {@code dst} in the default stream and returns
+     * at once: {@code src} must not change until an event recorded after it has completed.
+     */
+    void copyHostToDeviceAsync(long dst, MemorySegment src, long bytes) {
+        check("cuMemcpyHtoDAsync_v2", status(() -> cuMemcpyHtoDAsync.invoke(dst, src, bytes, MemorySegment.NULL)));
+    }
+
+    /** Starts copying {@code bytes} at {@code src} into page-locked host memory; read it after an event completes. */
+    void copyDeviceToHostAsync(MemorySegment dst, long src, long bytes) {
+        check("cuMemcpyDtoHAsync_v2", status(() -> cuMemcpyDtoHAsync.invoke(dst, src, bytes, MemorySegment.NULL)));
+    }
+
+    /** An event without timing (CU_EVENT_DISABLE_TIMING), for waiting on work in the stream. */
+    MemorySegment createEvent() {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment cell = NativeLibrary.pointerCell(a);
+            check("cuEventCreate", status(() -> cuEventCreate.invoke(cell, 0x2)));
+            return cell.get(ADDRESS, 0);
+        }
+    }
+
+    /** Marks the current end of the default stream's work with {@code event}. */
+    void recordEvent(MemorySegment event) {
+        check("cuEventRecord", status(() -> cuEventRecord.invoke(event, MemorySegment.NULL)));
+    }
+
+    /** Waits until the work before {@code event}'s last record has finished. */
+    void synchronizeEvent(MemorySegment event) {
+        check("cuEventSynchronize", status(() -> cuEventSynchronize.invoke(event)));
     }
 
     /** Sets {@code count} 32-bit words at {@code dst} to {@code value}. */

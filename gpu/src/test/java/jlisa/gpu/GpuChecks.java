@@ -179,6 +179,7 @@ abstract class GpuChecks {
         Rng rng = new Rng(15);
         CudaBackend backend = backend(Precision.FP32);
         Tensor a = Tensor.randn(rng, 70, 40), b = Tensor.randn(rng, 40, 30), c = Tensor.zeros(70, 30);
+        MemoryLedger.collectGarbage();   // other tests' unreachable device tensors are un-counted first
         try (var gpu = Backends.use(backend)) {
             MatMul.gemm(1, a, b, 0, c);
             long allocations = device().driverAllocations();
@@ -195,6 +196,18 @@ abstract class GpuChecks {
         assertThat(state.toFloatArray()).containsOnly(0f);
         state.storage().release();
         assertThat(MemoryLedger.live(MemoryKind.OPTIMIZER_STATE, true)).isEqualTo(deviceState);
+    }
+
+    @Test void transfersLargerThanTheStagingBuffersRoundTripExactly() {
+        CudaBackend backend = backend(Precision.FP32);
+        int n = 2 * (8 << 20) + 12345;   // two and a bit 32 MiB chunks: both staging buffers, twice, and a short tail
+        float[] values = new float[n];
+        java.util.SplittableRandom rng = new java.util.SplittableRandom(19);
+        for (int i = 0; i < n; i++) values[i] = (float) rng.nextGaussian();
+        Tensor dev = backend.toDevice(Tensor.of(values, n), MemoryKind.OTHER);
+        float[] back = dev.toFloatArray();
+        assertThat(java.util.Arrays.mismatch(back, values)).as("first element that differs").isEqualTo(-1);
+        dev.storage().release();
     }
 
     @Test void fusedAdamwMatchesTheCpuOptimizerOverSeveralSteps() {
