@@ -108,7 +108,8 @@ run_checks() {
         [ -d "$d" ] && libs="$libs:$d"
     done
     export LD_LIBRARY_PATH="${libs#:}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-    jflags=(--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -XX:+UseParallelGC -Xmx48g)
+    # the launcher's flags (./jlisa), with room for gpt2-124M at B=8, T=1024
+    jflags=(--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -XX:+UseParallelGC -Xmn256m -Xmx48g)
     { cat "$kit/BUILD"; nvidia-smi -L 2>&1; uname -a; } > "$out/machine.log"
 
     phase info 60 "$java" "${jflags[@]}" -jar "$kit/jlisa.jar" info --device

@@ -149,11 +149,13 @@ public final class CudaBackend implements Backend {
         Tensor x = t;
         boolean readable = x.dtype() == DType.F32 && (onThisDevice(x) || x.storage() instanceof HeapStorage
                 || (x.storage() instanceof SegmentStorage s && s.segment().isNative() && s.isNativeOrder()));
-        if (!readable) x = Tensor.zeros(DType.F32, MemoryKind.OTHER, x.shape()).copyFrom(x);   // BF16, F64, …: an F32 copy
+        if (!readable) x = hostCopy(x);   // BF16, F64, …: an F32 copy
         OperandLayout layout = layout(x, batch);
         if (layout == null || layout.span() > 2L * x.numel() + 4096) {
             // cuBLAS cannot read this view, or it would move mostly elements it does not read: a contiguous host copy
-            x = Tensor.zeros(DType.F32, MemoryKind.OTHER, x.shape()).copyFrom(x);
+            Tensor copy = hostCopy(x);
+            if (x != t) x.storage().release();
+            x = copy;
             layout = layout(x, batch);
         }
         long span = layout.span(), address;
@@ -166,11 +168,17 @@ public final class CudaBackend implements Backend {
             } else {
                 device.upload(address, x.floatArray(), (int) layout.lo(), (int) span);
             }
+            if (x != t) x.storage().release();   // uploaded: the host copy is done with
         }
         if (precision != Precision.BF16) return new Staged(address, layout, 4);
         long halves = scratch.allocate(2L * span);
         device.launch(CudaKernels.TO_BF16, device.gridFor(span), address, halves, span);
         return new Staged(halves, layout, 2);
+    }
+
+    /** A contiguous F32 copy of {@code t} in host memory (a scratch copy, counted as OTHER). */
+    private static Tensor hostCopy(Tensor t) {
+        return Tensor.empty(DType.F32, MemoryKind.OTHER, t.shape()).copyFrom(t);
     }
 
     /** The operand's matrix layout over {@code batch} (its batch dims broadcast to it), or null if cuBLAS cannot read it. */

@@ -217,7 +217,7 @@ public final class Tensor {
     public Tensor toHost() {
         if (!(storage instanceof DeviceStorage d)) return this;
         if (isContiguous()) {
-            Tensor out = zeros(dtype(), shape);
+            Tensor out = empty(dtype(), shape);   // readFloats writes every element
             d.readFloats(offset, out.floatArray(), 0, numel());
             return out;
         }
@@ -251,7 +251,7 @@ public final class Tensor {
         if (!(storage instanceof DeviceStorage d)) {
             copyFrom(from);
         } else if (isContiguous() && numel() > 0) {
-            Tensor staged = zeros(DType.F32, MemoryKind.OTHER, shape).copyFrom(from);
+            Tensor staged = empty(DType.F32, MemoryKind.OTHER, shape).copyFrom(from);
             d.writeFloats(offset, staged.floatArray(), 0, numel());
             staged.storage.release();
             storage.bumpVersion();
