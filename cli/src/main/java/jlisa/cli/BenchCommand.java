@@ -139,8 +139,8 @@ final class BenchCommand implements Runnable {
                     double loss;
                     try (var allocations = jlisa.tensor.MemoryLedger.track();
                          var scope = jlisa.tensor.MemoryLedger.scope(jlisa.tensor.MemoryKind.ACTIVATION)) {
-                        var l = gpt.forward(jlisa.tensor.Tensor.of(ids, batch, seq)).reshape(batch * seq, cfg.vocabSize())
-                                .crossEntropy(jlisa.tensor.Tensor.of(targets, batch * seq), -100);
+                        // forward, LM head and cross-entropy (fused: the logits are never held whole)
+                        var l = gpt.loss(jlisa.tensor.Tensor.of(ids, batch, seq), jlisa.tensor.Tensor.of(targets, batch, seq), -100);
                         loss = l.data().item();
                         l.backward();
                         opt.step();

@@ -248,8 +248,7 @@ class FinetuneCommand implements Callable<Integer> {
 
     /** Mean cross-entropy over the batch's counted targets. */
     static Variable batchLoss(CausalLM lm, Batch b) {
-        int rows = b.inputs().size(0), t = b.inputs().size(1);
-        return lm.forward(b.inputs()).reshape(rows * t, lm.vocabSize()).crossEntropy(b.targets().reshape(rows * t), Batch.IGNORE);
+        return lm.loss(b.inputs(), b.targets(), Batch.IGNORE);
     }
 
     private static double evalLoss(CausalLM lm, List<Example> eval, int block) {

@@ -293,9 +293,33 @@ public final class Tensor {
         }
         if (storage instanceof DeviceStorage || src.storage instanceof DeviceStorage) return copyThroughHost(src);
         int[] srcStrides = Shapes.broadcastStrides(src.shape, src.strides, shape);
+        storage.bumpVersion();
+        int rows = shape.length == 0 ? 1 : shape[0];
+        long n = numel();
+        if (n >= PARALLEL_COPY && rows > 1) {
+            // Large copies (head splits, bias rows, dtype conversions) are split by leading index over the threads.
+            int grain = (int) Math.max(1, PARALLEL_COPY / Math.max(1, n / rows));
+            Parallel.forRange(0, rows, grain, (lo, hi) -> copyRows(src, srcStrides, lo, hi));
+        } else {
+            copyRows(src, srcStrides, 0, rows);
+        }
+        return this;
+    }
+
+    /** Below this many elements a copy stays on the calling thread. */
+    private static final long PARALLEL_COPY = 1 << 16;
+
+    /** The part of {@link #copyFrom} for leading indices [lo, hi) (all of a 0-dim tensor). */
+    private void copyRows(Tensor src, int[] srcStrides, int lo, int hi) {
+        int[] part = shape.clone();
+        int at = offset, from0 = src.offset;
+        if (part.length > 0) {
+            part[0] = hi - lo;
+            at += lo * strides[0];
+            from0 += lo * srcStrides[0];
+        }
         Storage from = src.storage, to = storage;
-        to.bumpVersion();
-        Runs.forEach(shape, new int[][] {strides, srcStrides}, new int[] {offset, src.offset}, (o, n, s) -> {
+        Runs.forEach(part, new int[][] {strides, srcStrides}, new int[] {at, from0}, (o, n, s) -> {
             if (from instanceof HeapStorage hf && to instanceof HeapStorage ht && from.dtype() == to.dtype()
                     && s[0] == 1 && s[1] == 1) {
                 System.arraycopy(hf.array(), o[1], ht.array(), o[0], n);
@@ -310,7 +334,6 @@ public final class Tensor {
                 for (int i = 0, p = o[0], q = o[1]; i < n; i++, p += s[0], q += s[1]) to.set(p, from.get(q));
             }
         });
-        return this;
     }
 
     /** Sets every element to {@code value}. */

@@ -213,8 +213,7 @@ public final class Demo {
     }
 
     static Variable batchLoss(Llama model, Batch b) {
-        int rows = b.inputs().size(0), t = b.inputs().size(1);
-        return model.forward(b.inputs()).reshape(rows * t, model.vocabSize()).crossEntropy(b.targets().reshape(rows * t), Batch.IGNORE);
+        return model.loss(b.inputs(), b.targets(), Batch.IGNORE);
     }
 
     /** Mean loss over the eval examples' counted targets, in batches of {@code rows} (so eval never outgrows training). */

@@ -47,6 +47,19 @@ public final class CrossEntropy {
     public static double forward(float[] dlogits, int dOff, float[] rowLoss, float[] logits, int lOff,
                                  int[] targets, int tOff, int rows, int V, int ignoreIndex) {
         int count = countTargets(targets, tOff, rows, V, ignoreIndex);
+        double total = forwardSum(dlogits, dOff, rowLoss, logits, lOff, targets, tOff, rows, V, ignoreIndex, count, 0);
+        return count == 0 ? Double.NaN : total / count;
+    }
+
+    /**
+     * The kernel of {@link #forward(float[], int, float[], float[], int, int[], int, int, int, int)} for a chunk of
+     * a larger batch (the fused LM head computes its logits a chunk at a time): dlogits is scaled by 1/{@code count},
+     * the non-ignored rows of the whole batch, and the chunk's row losses are added in row order to {@code total},
+     * which is returned, so the sum over chunks is the same double as over the whole batch at once. The caller has
+     * validated the targets ({@link #countTargets}).
+     */
+    public static double forwardSum(float[] dlogits, int dOff, float[] rowLoss, float[] logits, int lOff,
+                                    int[] targets, int tOff, int rows, int V, int ignoreIndex, int count, double total) {
         float scale = count == 0 ? 0f : 1f / count;
         double[] losses = new double[rows];
         Parallel.forRange(0, rows, Softmax.rowGrain(V), (lo, hi) -> {
@@ -98,7 +111,7 @@ public final class CrossEntropy {
                 losses[r] = (double) max + Math.log(sum) - xt;
             }
         });
-        return meanLoss(losses, rowLoss, count);
+        return addLosses(losses, rowLoss, total);
     }
 
     // ================================================================ F64 kernel (plain loops, for gradcheck)
@@ -107,6 +120,13 @@ public final class CrossEntropy {
     public static double forward(double[] dlogits, int dOff, double[] rowLoss, double[] logits, int lOff,
                                  int[] targets, int tOff, int rows, int V, int ignoreIndex) {
         int count = countTargets(targets, tOff, rows, V, ignoreIndex);
+        double total = forwardSum(dlogits, dOff, rowLoss, logits, lOff, targets, tOff, rows, V, ignoreIndex, count, 0);
+        return count == 0 ? Double.NaN : total / count;
+    }
+
+    /** Float64 {@link #forwardSum(float[], int, float[], float[], int, int[], int, int, int, int, int, double)}. */
+    public static double forwardSum(double[] dlogits, int dOff, double[] rowLoss, double[] logits, int lOff,
+                                    int[] targets, int tOff, int rows, int V, int ignoreIndex, int count, double total) {
         double scale = count == 0 ? 0 : 1.0 / count;
         double[] losses = new double[rows];
         for (int r = 0; r < rows; r++) {
@@ -129,11 +149,15 @@ public final class CrossEntropy {
             losses[r] = lse - xt;
         }
         if (rowLoss != null) System.arraycopy(losses, 0, rowLoss, 0, rows);
-        return meanLoss(losses, null, count);
+        return addLosses(losses, null, total);
     }
 
-    /** Validates the targets and counts the rows that are not ignored. */
-    private static int countTargets(int[] targets, int tOff, int rows, int V, int ignoreIndex) {
+    /**
+     * Validates the targets (each the ignore index or in [0, V)) and counts the rows that are not ignored.
+     *
+     * @throws IllegalArgumentException naming the first bad target and its row
+     */
+    public static int countTargets(int[] targets, int tOff, int rows, int V, int ignoreIndex) {
         int count = 0;
         for (int r = 0; r < rows; r++) {
             int t = targets[tOff + r];
@@ -147,13 +171,13 @@ public final class CrossEntropy {
         return count;
     }
 
-    private static double meanLoss(double[] losses, float[] rowLoss, int count) {
-        double total = 0;
+    /** {@code total} plus the losses in row order; each row's loss also into rowLoss (as float) when asked. */
+    private static double addLosses(double[] losses, float[] rowLoss, double total) {
         for (int r = 0; r < losses.length; r++) {
             total += losses[r];
             if (rowLoss != null) rowLoss[r] = (float) losses[r];
         }
-        return count == 0 ? Double.NaN : total / count;
+        return total;
     }
 
     // ================================================================ Tensor entry points

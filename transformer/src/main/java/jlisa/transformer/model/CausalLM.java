@@ -8,6 +8,7 @@ import java.util.Map;
 import jlisa.autograd.GradMode;
 import jlisa.autograd.Parameter;
 import jlisa.autograd.Variable;
+import jlisa.autograd.functions.LinearCrossEntropy;
 import jlisa.tensor.DType;
 import jlisa.tensor.Shapes;
 import jlisa.tensor.Tensor;
@@ -43,7 +44,19 @@ public abstract class CausalLM extends Module implements AutoCloseable {
      * Logits for the new tokens {@code ids} (B, T) at positions cache.length() … (generation); the
      * cache advances by T. With a null cache, positions start at 0.
      */
-    public abstract Variable forward(Tensor ids, KvCache cache);
+    public final Variable forward(Tensor ids, KvCache cache) { return head(hiddenStates(ids, cache)); }
+
+    /** The last norm's output (B, T, C) for {@code ids}: everything of {@link #forward} but the LM head. */
+    protected abstract Variable hiddenStates(Tensor ids, KvCache cache);
+
+    /** The LM head: logits (B, T, V) of hidden states. */
+    protected abstract Variable head(Variable hidden);
+
+    /**
+     * The LM head's weight (V, C) when the head is that product and nothing more (no bias, no unmerged LoRA
+     * adapter), so the loss can fuse it with the cross-entropy; null otherwise.
+     */
+    protected abstract Variable plainHeadWeight();
 
     /** A cache able to hold {@code maxLen} tokens for a batch of {@code batch}. */
     public abstract KvCache newCache(int batch, int maxLen);
@@ -108,9 +121,26 @@ public abstract class CausalLM extends Module implements AutoCloseable {
         int B = ids.size(0), T = ids.size(1);
         if (T < 2) throw new IllegalArgumentException("loss: need at least 2 tokens per row, got shape " + Shapes.str(ids.shape()));
         Tensor inputs = ids.narrow(1, 0, T - 1).contiguous();
-        Tensor targets = ids.narrow(1, 1, T - 1).contiguous().reshape((T - 1) * B);
-        Variable logits = forward(inputs);
-        return logits.reshape(B * (T - 1), vocabSize()).crossEntropy(targets, ignoreIndex);
+        Tensor targets = ids.narrow(1, 1, T - 1).contiguous();
+        return loss(inputs, targets, ignoreIndex);
+    }
+
+    /**
+     * Mean cross-entropy of the logits of {@code inputs} (B, T) against I32 {@code targets} (B, T), already
+     * aligned (HF's pre-shifted labels); targets equal to {@code ignoreIndex} do not count. A plain LM head is fused
+     * with the loss ({@link LinearCrossEntropy}), so the (B·T) × V logits are never held whole.
+     */
+    public final Variable loss(Tensor inputs, Tensor targets, int ignoreIndex) {
+        if (targets.dim() != 2 || targets.size(0) != inputs.size(0) || targets.size(1) != inputs.size(1)) {
+            throw new IllegalArgumentException("loss: targets " + Shapes.str(targets.shape()) + " must have the inputs' shape "
+                    + Shapes.str(inputs.shape()));
+        }
+        int rows = inputs.size(0) * inputs.size(1);
+        Tensor flatTargets = targets.contiguous().reshape(rows);
+        Variable hidden = hiddenStates(inputs, null);
+        Variable weight = plainHeadWeight();
+        if (weight == null) return head(hidden).reshape(rows, vocabSize()).crossEntropy(flatTargets, ignoreIndex);
+        return LinearCrossEntropy.apply(hidden.reshape(rows, hidden.data().size(-1)), weight, flatTargets, ignoreIndex);
     }
 
     /** Checks ids: I32, rank 2, within the vocabulary and the position limit. */

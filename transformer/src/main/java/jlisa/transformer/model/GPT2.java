@@ -111,7 +111,7 @@ public final class GPT2 extends CausalLM {
     /** The tied token embedding. */
     public Parameter tokenEmbedding() { return transformer.wte.weight; }
 
-    @Override public Variable forward(Tensor ids, KvCache cache) {
+    @Override protected Variable hiddenStates(Tensor ids, KvCache cache) {
         int start = cache == null ? 0 : cache.length();
         checkIds(ids, start);
         int B = ids.size(0), T = ids.size(1);
@@ -121,9 +121,12 @@ public final class GPT2 extends CausalLM {
         x = transformer.drop.forward(x);
         for (int l = 0; l < config.nLayer(); l++) x = transformer.h.get(l).forward(x, cache, l);
         if (cache != null) cache.advance(T);
-        x = transformer.lnF.forward(x);
-        return x.linear(transformer.wte.weight, null);
+        return transformer.lnF.forward(x);
     }
+
+    @Override protected Variable head(Variable hidden) { return hidden.linear(transformer.wte.weight, null); }
+
+    @Override protected Variable plainHeadWeight() { return transformer.wte.weight; }
 
     @Override public KvCache newCache(int batch, int maxLen) {
         return new KvCache(config.nLayer(), batch, config.nHead(), Math.min(maxLen, config.nPositions()),

@@ -130,7 +130,7 @@ public final class Llama extends CausalLM {
 
     public Config config() { return config; }
 
-    @Override public Variable forward(Tensor ids, KvCache cache) {
+    @Override protected Variable hiddenStates(Tensor ids, KvCache cache) {
         int start = cache == null ? 0 : cache.length();
         checkIds(ids, start);
         int T = ids.size(1);
@@ -138,8 +138,17 @@ public final class Llama extends CausalLM {
         Variable x = model.embedTokens.forward(ids);
         for (int l = 0; l < config.numLayers(); l++) x = model.layers.get(l).forward(x, rope, cache, l);
         if (cache != null) cache.advance(T);
-        x = model.norm.forward(x);
-        return lmHead == null ? x.linear(model.embedTokens.weight, null) : lmHead.forward(x);
+        return model.norm.forward(x);
+    }
+
+    @Override protected Variable head(Variable hidden) {
+        return lmHead == null ? hidden.linear(model.embedTokens.weight, null) : lmHead.forward(hidden);
+    }
+
+    @Override protected Variable plainHeadWeight() {
+        if (lmHead == null) return model.embedTokens.weight;
+        boolean adapter = lmHead.lora() != null && !lmHead.lora().isMerged();
+        return lmHead.bias == null && !adapter ? lmHead.weight : null;
     }
 
     @Override public KvCache newCache(int batch, int maxLen) {

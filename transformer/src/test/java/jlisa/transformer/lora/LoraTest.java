@@ -192,10 +192,11 @@ class LoraTest {
         }
     }
 
+    /** GEMMs of the loss and its backward (the fused LM head + loss computes its gradients in forward). */
     private static long backwardGemms(CausalLM m) {
         m.parameters().forEach(Parameter::zeroGrad);
-        Variable loss = m.loss(IDS, -100);
         long before = MatMul.gemmCalls();
+        Variable loss = m.loss(IDS, -100);
         loss.backward();
         return MatMul.gemmCalls() - before;
     }
