@@ -6,6 +6,7 @@ import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 import jlisa.tensor.DType;
+import jlisa.tensor.Parallel;
 import jlisa.tensor.Shapes;
 import jlisa.tensor.Tensor;
 
@@ -132,14 +133,19 @@ public final class Reductions {
         }
         Tensor out = Tensor.zeros(DType.F32, outShape);
         float[] a = x.floatArray(), o = out.floatArray();
-        int off = x.offset();
-        for (int r = 0; r < rows; r++) {
-            int base = off + r * cols, j = 0;
-            for (int bound = S.loopBound(cols); j < bound; j += S.length()) {
-                FloatVector.fromArray(S, o, j).add(FloatVector.fromArray(S, a, base + j)).intoArray(o, j);
+        int off = x.offset(), nRows = rows, nCols = cols;
+        // Threads take column ranges; each column is still summed over the rows in order, so the bits do not
+        // depend on the split (the bias gradients of a GPT-2 step ran here on one thread).
+        int grain = Math.max(S.length(), (1 << 15) / Math.max(1, rows));
+        Parallel.forRange(0, cols, grain, (lo, hi) -> {
+            for (int r = 0; r < nRows; r++) {
+                int base = off + r * nCols, j = lo;
+                for (int bound = lo + S.loopBound(hi - lo); j < bound; j += S.length()) {
+                    FloatVector.fromArray(S, o, j).add(FloatVector.fromArray(S, a, base + j)).intoArray(o, j);
+                }
+                for (; j < hi; j++) o[j] += a[base + j];
             }
-            for (; j < cols; j++) o[j] += a[base + j];
-        }
+        });
         if (mean) for (int j = 0; j < cols; j++) o[j] /= rows;
         return out;
     }
