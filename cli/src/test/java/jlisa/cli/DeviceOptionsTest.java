@@ -3,27 +3,12 @@ package jlisa.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-
 import jlisa.gpu.Cuda;
 import org.junit.jupiter.api.Test;
 
 /** --device and --precision where there is no GPU (as in CI): clear one-line errors, never a silent CPU run. */
 class DeviceOptionsTest {
-    private static String[] run(String... args) {
-        PrintStream out = System.out, err = System.err;
-        ByteArrayOutputStream o = new ByteArrayOutputStream(), e = new ByteArrayOutputStream();
-        System.setOut(new PrintStream(o, true));
-        System.setErr(new PrintStream(e, true));
-        try {
-            int rc = Main.run(args);
-            return new String[] {String.valueOf(rc), o.toString(), e.toString()};
-        } finally {
-            System.setOut(out);
-            System.setErr(err);
-        }
-    }
+    private static String[] run(String... args) { return MainTest.run(args); }
 
     private static void assumeNoGpu() {
         assumeTrue(Cuda.availability() instanceof Cuda.Unavailable, "this machine has a GPU");

@@ -8,7 +8,8 @@ import java.io.PrintStream;
 import org.junit.jupiter.api.Test;
 
 class MainTest {
-    private static String[] run(String... args) {
+    /** Runs the command line; returns {exit code, stdout, stderr}. */
+    static String[] run(String... args) {
         PrintStream out = System.out, err = System.err;
         ByteArrayOutputStream o = new ByteArrayOutputStream(), e = new ByteArrayOutputStream();
         System.setOut(new PrintStream(o, true));

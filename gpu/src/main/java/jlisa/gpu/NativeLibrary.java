@@ -54,23 +54,17 @@ final class NativeLibrary {
     }
 
     /** Runs a call that returns a C int (a status code). */
-    static int status(Call call) {
-        try {
-            return (int) call.run();
-        } catch (RuntimeException | Error e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new IllegalStateException(t);
-        }
-    }
+    static int status(Call call) { return (int) run(call); }
 
     /** Runs a call that returns a C pointer. */
-    static MemorySegment pointer(Call call) {
+    static MemorySegment pointer(Call call) { return (MemorySegment) run(call); }
+
+    private static Object run(Call call) {
         try {
-            return (MemorySegment) call.run();
+            return call.run();
         } catch (RuntimeException | Error e) {
             throw e;
-        } catch (Throwable t) {
+        } catch (Throwable t) {   // invoke() declares Throwable; a downcall throws nothing checked
             throw new IllegalStateException(t);
         }
     }
