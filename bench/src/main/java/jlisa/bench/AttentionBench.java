@@ -78,27 +78,40 @@ public class AttentionBench {
         return dq;
     }
 
-    /** Quick timing without JMH: {@code java --add-modules jdk.incubator.vector -cp benchmarks.jar jlisa.bench.AttentionBench [T ...]}. */
+    /**
+     * Quick timing without JMH: {@code java --add-modules jdk.incubator.vector -cp benchmarks.jar
+     * jlisa.bench.AttentionBench [T ...]}; {@code -Dattn.B=16 -Dattn.H=4 -Dattn.D=32} set the other sizes (the tiny
+     * GPT-2 preset's), -Dattn.reps the number of timed runs.
+     */
     public static void main(String[] args) {
         int[] lengths = args.length == 0 ? new int[] {256, 1024} : java.util.Arrays.stream(args).mapToInt(Integer::parseInt).toArray();
         for (int t : lengths) {
             AttentionBench b = new AttentionBench();
             b.T = t;
+            b.B = Integer.getInteger("attn.B", b.B);
+            b.H = b.Hkv = Integer.getInteger("attn.H", b.H);
+            b.D = Integer.getInteger("attn.D", b.D);
             b.setup();
             double fwd = time(b::forward), bwd = time(b::backward);
             double f = forwardFlops(b.B, b.H, t, b.D);
-            System.out.printf("T=%5d  forward %8.2f ms  %6.1f GFLOP/s   backward %8.2f ms  %6.1f GFLOP/s%n",
-                    t, fwd * 1e3, f / fwd / 1e9, bwd * 1e3, 2.5 * f / bwd / 1e9);
+            System.out.printf("B=%d H=%d D=%d T=%5d  forward %8.2f ms  %6.1f GFLOP/s   backward %8.2f ms  %6.1f GFLOP/s%n",
+                    b.B, b.H, b.D, t, fwd * 1e3, f / fwd / 1e9, bwd * 1e3, 2.5 * f / bwd / 1e9);
         }
     }
 
     private static double time(Runnable r) {
-        for (int i = 0; i < 3; i++) r.run();
+        int reps = Integer.getInteger("attn.reps", 5);
+        // warm up by the clock: C2 compiles the tile routines one by one, slowly on a busy machine
+        long warmEnd = System.nanoTime() + Long.getLong("attn.warmupMs", 3000) * 1_000_000;
+        for (int i = 0; i < reps || System.nanoTime() < warmEnd; i++) r.run();
         double best = Double.MAX_VALUE;
-        for (int rep = 0; rep < 5; rep++) {
-            long t0 = System.nanoTime();
+        // -Dattn.cpu=true: this thread's CPU time, steadier on a shared machine (with -Djlisa.threads=1 only)
+        boolean cpu = Boolean.getBoolean("attn.cpu");
+        var mx = java.lang.management.ManagementFactory.getThreadMXBean();
+        for (int rep = 0; rep < reps; rep++) {
+            long t0 = cpu ? mx.getCurrentThreadCpuTime() : System.nanoTime();
             r.run();
-            best = Math.min(best, (System.nanoTime() - t0) * 1e-9);
+            best = Math.min(best, ((cpu ? mx.getCurrentThreadCpuTime() : System.nanoTime()) - t0) * 1e-9);
         }
         return best;
     }

@@ -25,11 +25,22 @@ public final class Jit {
     private Jit() {}
 
     /** Excludes C1 for methods matching {@code pattern} (HotSpot's "pkg/Class.method" pattern syntax). */
-    public static synchronized void c2Only(String pattern) {
+    public static void c2Only(String pattern) { c2Only(pattern, new String[0]); }
+
+    /**
+     * As {@link #c2Only(String)}, and when C2 compiles those methods it follows the {@code inline} rules, each a
+     * pattern with "+" (always inline: a helper that takes or returns vectors must be, or its vectors are boxed) or
+     * "-" (never inline: keeps a vector-heavy tile routine a compile unit of its own, so its caller does not run out
+     * of C2's inlining budget halfway through it).
+     */
+    public static synchronized void c2Only(String pattern, String... inline) {
         Path file = null;
         try {
             file = Files.createTempFile("jlisa-directive", ".json");
-            Files.writeString(file, "[{match: \"" + pattern + "\", c1: {Exclude: true}}]");
+            StringBuilder rules = new StringBuilder();
+            for (String r : inline) rules.append(rules.isEmpty() ? "" : ", ").append('"').append(r).append('"');
+            Files.writeString(file, "[{match: \"" + pattern + "\", c1: {Exclude: true}"
+                    + (inline.length == 0 ? "" : ", c2: {inline: [" + rules + "]}") + "}]");
             ManagementFactory.getPlatformMBeanServer().invoke(new ObjectName("com.sun.management:type=DiagnosticCommand"),
                     "compilerDirectivesAdd", new Object[] {new String[] {file.toString()}},
                     new String[] {String[].class.getName()});

@@ -7,6 +7,7 @@ import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 import jlisa.tensor.DType;
+import jlisa.tensor.HeapStorage;
 import jlisa.tensor.Parallel;
 import jlisa.tensor.Shapes;
 import jlisa.tensor.Tensor;
@@ -29,12 +30,21 @@ import jlisa.tensor.Tensor;
  * in place. exp is a fixed polynomial, so the bits never depend on the JIT. The F64 kernels are plain loops (one
  * score row at a time) for gradcheck and references.
  *
+ * <p>No layout copies: the F32 kernels address every operand as {@link Rows} (a base per (b, head) and a stride
+ * between rows of D contiguous floats), so q, k, v may be transposed (B, T, H, D) views or views into one packed qkv
+ * projection, and outputs and gradients may be written into such views ({@link #unpack}, {@link #splitHeads});
+ * new outputs come laid out (B, T, H, D) ({@link #newHeads}), so merging the heads back is a view too.
+ *
  * <p>Deterministic for any thread count: the forward pass gives each (b, h) to one task; the backward pass gives
  * each (b, kv head) to one task, which loops over the query heads of its group in order, so dk and dv are summed in
  * a fixed order and dq of each query head is written by one task.
  */
 public final class Attention {
-    static { jlisa.tensor.Jit.c2Only("jlisa/tensor/kernels/Attention.*"); }   // see Jit: C1 can trap the tiles
+    static { // see Jit: C1 can trap the tiles; vector helpers inline, tile routines stay compile units of their own
+        String at = "jlisa/tensor/kernels/Attention.";
+        jlisa.tensor.Jit.c2Only(at + "*", "+" + at + "exp", "+" + at + "laneBelow", "-" + at + "gemm", "-" + at + "block8x2",
+                "-" + at + "block8x1", "-" + at + "onlineSoftmax", "-" + at + "scoreGradients", "-" + at + "scaleRow");
+    }
 
     private Attention() {}
 
@@ -63,29 +73,58 @@ public final class Attention {
     }
 
     /**
-     * Causal attention of q (B, H, Tq, D) over k, v (B, Hkv, Tk, D), any layout, F32 or F64 (BF16 computes in F32);
-     * outputs are new contiguous tensors of the compute dtype.
+     * Causal attention of q (B, H, Tq, D) over k, v (B, Hkv, Tk, D), F32 or F64 (BF16 computes in F32). The output is
+     * a new tensor laid out (B, Tq, H, D) — see {@link #newHeads} — so {@code out.transpose(1, 2).reshape(B, Tq, H·D)}
+     * is a view; lse is new and contiguous.
      */
     public static Result forward(Tensor q, Tensor k, Tensor v, double scale) {
+        return forward(q, k, v, scale, null);
+    }
+
+    /**
+     * As {@link #forward(Tensor, Tensor, Tensor, double)}, writing the output into {@code out} (B, H, Tq, D) of the
+     * compute dtype, heap, any strides with the last dim contiguous; a new one when {@code out} is null. F32 inputs
+     * on the heap whose last dim is contiguous (views into a fused qkv projection, transposed (B, T, H, D) heads) are
+     * read in place; anything else is first copied dense.
+     */
+    public static Result forward(Tensor q, Tensor k, Tensor v, double scale, Tensor out) {
         checkInputs(q, k, v);
         DType dtype = computeType("attention", q, k, v);
         int[] qs = q.shape(), ks = k.shape();
         int B = qs[0], H = qs[1], Tq = qs[2], D = qs[3], Hkv = ks[1], Tk = ks[2];
-        Tensor out = Tensor.zeros(dtype, B, H, Tq, D);
-        Tensor lse = Tensor.zeros(dtype, B, H, Tq);
-        Tensor qd = flat(q, dtype), kd = flat(k, dtype), vd = flat(v, dtype);
+        if (out == null) out = newHeads(dtype, B, H, Tq, D);
+        else checkTarget("out", out, dtype, qs);
+        Tensor lse = Tensor.empty(dtype, B, H, Tq);   // every row is written
         if (dtype == DType.F32) {
-            forward(out.floatArray(), lse.floatArray(), qd.floatArray(), kd.floatArray(), vd.floatArray(),
-                    B, H, Hkv, Tq, Tk, D, (float) scale);
+            forward(rows(out), lse.floatArray(), lse.offset(), rows(q), rows(k), rows(v), B, H, Hkv, Tq, Tk, D, (float) scale);
         } else {
-            forward(out.doubleArray(), lse.doubleArray(), qd.doubleArray(), kd.doubleArray(), vd.doubleArray(),
-                    B, H, Hkv, Tq, Tk, D, scale);
+            Tensor o = Tensor.empty(dtype, qs);
+            forward(o.doubleArray(), lse.doubleArray(), flat(q, dtype).doubleArray(), flat(k, dtype).doubleArray(),
+                    flat(v, dtype).doubleArray(), B, H, Hkv, Tq, Tk, D, scale);
+            out.copyFrom(o);
         }
         return new Result(out, lse);
     }
 
-    /** Backward of {@link #forward(Tensor, Tensor, Tensor, double)} given its inputs, output and lse. */
+    /**
+     * Backward of {@link #forward(Tensor, Tensor, Tensor, double)} given its inputs, output and lse; the gradients are
+     * new tensors laid out as {@link #newHeads} lays them out.
+     */
     public static Grads backward(Tensor dout, Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse, double scale) {
+        checkInputs(q, k, v);
+        DType dtype = computeType("attention backward", q, k, v, dout, out, lse);
+        int[] qs = q.shape(), ks = k.shape();
+        return backward(dout, q, k, v, out, lse, scale, newHeads(dtype, qs[0], qs[1], qs[2], qs[3]),
+                newHeads(dtype, ks[0], ks[1], ks[2], ks[3]), newHeads(dtype, ks[0], ks[1], ks[2], ks[3]));
+    }
+
+    /**
+     * Backward writing dq (B, H, Tq, D), dk and dv (B, Hkv, Tk, D) into the given tensors (compute dtype, heap, last
+     * dim contiguous, any other strides: three views into one fused gradient work); every element is overwritten.
+     * Inputs are read in place as in {@link #forward(Tensor, Tensor, Tensor, double, Tensor)}.
+     */
+    public static Grads backward(Tensor dout, Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse, double scale,
+                                 Tensor dq, Tensor dk, Tensor dv) {
         checkInputs(q, k, v);
         int[] qs = q.shape(), ks = k.shape();
         int B = qs[0], H = qs[1], Tq = qs[2], D = qs[3], Hkv = ks[1], Tk = ks[2];
@@ -96,17 +135,57 @@ public final class Attention {
                     + Shapes.str(out.shape()) + ", lse " + Shapes.str(lse.shape()));
         }
         DType dtype = computeType("attention backward", q, k, v, dout, out, lse);
-        Tensor dq = Tensor.zeros(dtype, qs), dk = Tensor.zeros(dtype, ks), dv = Tensor.zeros(dtype, ks);
-        Tensor gd = flat(dout, dtype), qd = flat(q, dtype), kd = flat(k, dtype), vd = flat(v, dtype),
-                od = flat(out, dtype), ld = flat(lse, dtype);
+        checkTarget("dq", dq, dtype, qs);
+        checkTarget("dk", dk, dtype, ks);
+        checkTarget("dv", dv, dtype, ks);
+        Tensor ld = flat(lse, dtype);
         if (dtype == DType.F32) {
-            backward(dq.floatArray(), dk.floatArray(), dv.floatArray(), gd.floatArray(), qd.floatArray(), kd.floatArray(),
-                    vd.floatArray(), od.floatArray(), ld.floatArray(), B, H, Hkv, Tq, Tk, D, (float) scale);
+            backward(rows(dq), rows(dk), rows(dv), rows(dout), rows(q), rows(k), rows(v), rows(out), ld.floatArray(),
+                    0, B, H, Hkv, Tq, Tk, D, (float) scale);
         } else {
-            backward(dq.doubleArray(), dk.doubleArray(), dv.doubleArray(), gd.doubleArray(), qd.doubleArray(),
-                    kd.doubleArray(), vd.doubleArray(), od.doubleArray(), ld.doubleArray(), B, H, Hkv, Tq, Tk, D, scale);
+            Tensor dqd = Tensor.empty(dtype, qs), dkd = Tensor.empty(dtype, ks), dvd = Tensor.empty(dtype, ks);
+            backward(dqd.doubleArray(), dkd.doubleArray(), dvd.doubleArray(), flat(dout, dtype).doubleArray(),
+                    flat(q, dtype).doubleArray(), flat(k, dtype).doubleArray(), flat(v, dtype).doubleArray(),
+                    flat(out, dtype).doubleArray(), ld.doubleArray(), B, H, Hkv, Tq, Tk, D, scale);
+            dq.copyFrom(dqd);
+            dk.copyFrom(dkd);
+            dv.copyFrom(dvd);
         }
         return new Grads(dq, dk, dv);
+    }
+
+    /**
+     * A new (B, H, T, D) tensor whose memory is laid out (B, T, H, D): {@code transpose(1, 2)} of it is contiguous, so
+     * merging the heads back into (B, T, H·D) — what every model does after attention — copies nothing. Its contents
+     * are unspecified ({@link Tensor#empty}): the kernels write every element.
+     */
+    public static Tensor newHeads(DType dtype, int B, int H, int T, int D) {
+        return Tensor.empty(dtype, B, T, H, D).transpose(1, 2);
+    }
+
+    /**
+     * Views q (B, H, T, D), k and v (B, Hkv, T, D) of a packed projection qkv (B, T, (H + 2·Hkv)·D) that holds the
+     * three side by side along its last dim (GPT-2's c_attn); copies only if that last dim is not contiguous.
+     */
+    public static Tensor[] unpack(Tensor qkv, int heads, int kvHeads) {
+        int width = heads + 2 * kvHeads;
+        if (qkv.dim() != 3 || heads <= 0 || kvHeads <= 0 || qkv.size(2) % width != 0) {
+            throw new IllegalArgumentException("attention: expected a packed qkv (B, T, (" + heads + " + 2·" + kvHeads
+                    + ")·D), got " + Shapes.str(qkv.shape()));
+        }
+        int B = qkv.size(0), T = qkv.size(1), D = qkv.size(2) / width;
+        return new Tensor[] {
+            qkv.narrow(2, 0, heads * D).reshape(B, T, heads, D).transpose(1, 2),
+            qkv.narrow(2, heads * D, kvHeads * D).reshape(B, T, kvHeads, D).transpose(1, 2),
+            qkv.narrow(2, (heads + kvHeads) * D, kvHeads * D).reshape(B, T, kvHeads, D).transpose(1, 2)};
+    }
+
+    /** The heads (B, H, T, D) view of x (B, T, H·D): the inverse of merging them back. */
+    public static Tensor splitHeads(Tensor x, int heads) {
+        if (x.dim() != 3 || heads <= 0 || x.size(2) % heads != 0) {
+            throw new IllegalArgumentException("attention: expected (B, T, " + heads + "·D), got " + Shapes.str(x.shape()));
+        }
+        return x.reshape(x.size(0), x.size(1), heads, x.size(2) / heads).transpose(1, 2);
     }
 
     private static void checkInputs(Tensor q, Tensor k, Tensor v) {
@@ -137,6 +216,15 @@ public final class Attention {
         }
     }
 
+    /** An output the kernels write in place: the compute dtype, the expected shape, on the heap, last dim contiguous. */
+    private static void checkTarget(String name, Tensor t, DType dtype, int[] shape) {
+        if (!Arrays.equals(t.shape(), shape) || t.dtype() != dtype || !(t.storage() instanceof HeapStorage)
+                || (dtype == DType.F32 && !rowsInPlace(t))) {
+            throw new IllegalArgumentException("attention: " + name + " must be a heap " + dtype + " tensor " + Shapes.str(shape)
+                    + " with a contiguous last dim, got " + t.describe());
+        }
+    }
+
     private static DType computeType(String op, Tensor... ts) {
         DType dtype = ts[0].dtype().computeType();
         for (Tensor t : ts) {
@@ -149,10 +237,32 @@ public final class Attention {
         return dtype;
     }
 
-    /** A dense heap tensor of {@code dtype} starting at element 0 of its array (copies only when needed). */
+    /** A dense heap tensor of {@code dtype} starting at element 0 of its array (copies only when needed): the F64 path. */
     private static Tensor flat(Tensor t, DType dtype) {
         Tensor d = t.to(dtype).dense();
         return d.offset() == 0 ? d : d.copy();
+    }
+
+    /** True if the F32 kernels can read or write t where it lies: an F32 heap array, each row of D contiguous. */
+    private static boolean rowsInPlace(Tensor t) {
+        return t.dtype() == DType.F32 && t.storage() instanceof HeapStorage && (t.size(3) <= 1 || t.stride(3) == 1);
+    }
+
+    /** The rows of a (B, heads, T, D) F32 tensor where they lie, or in a dense copy when they cannot be read there. */
+    private static Rows rows(Tensor t) {
+        Tensor r = rowsInPlace(t) ? t : t.dense();
+        return new Rows(r.floatArray(), r.offset(), r.stride(0), r.stride(1), r.stride(2));
+    }
+
+    /**
+     * Where a (B, heads, T, D) F32 operand lives: row t of head (b, h) starts at
+     * {@code offset + b·batchStride + h·headStride + t·rowStride} of {@code a}, its D elements contiguous.
+     */
+    record Rows(float[] a, int offset, int batchStride, int headStride, int rowStride) {
+        int head(int b, int h) { return offset + b * batchStride + h * headStride; }
+
+        /** A contiguous (B, heads, T, D) array from element 0. */
+        static Rows dense(float[] a, int heads, int T, int D) { return new Rows(a, 0, heads * T * D, T * D, D); }
     }
 
     // ================================================================ F32 kernels
@@ -170,37 +280,47 @@ public final class Attention {
     public static void forward(float[] out, float[] lse, float[] q, float[] k, float[] v,
                                int B, int H, int Hkv, int Tq, int Tk, int D, float scale) {
         checkForward(out.length, lse.length, q.length, k.length, v.length, B, H, Hkv, Tq, Tk, D);
+        forward(Rows.dense(out, H, Tq, D), lse, 0, Rows.dense(q, H, Tq, D), Rows.dense(k, Hkv, Tk, D),
+                Rows.dense(v, Hkv, Tk, D), B, H, Hkv, Tq, Tk, D, scale);
+    }
+
+    /** The F32 forward over operands laid out as {@link Rows}; lse (B, H, Tq) is contiguous from {@code lseOff}. */
+    private static void forward(Rows out, float[] lse, int lseOff, Rows q, Rows k, Rows v,
+                                int B, int H, int Hkv, int Tq, int Tk, int D, float scale) {
         if (B == 0 || H == 0 || Tq == 0) return;
         int group = H / Hkv;
         Parallel.forRange(0, B * H, 1, (lo, hi) -> {
             Tiles s = new Tiles(Tk, D);
             for (int bh = lo; bh < hi; bh++) {
                 int b = bh / H, h = bh % H;
-                forwardHead(out, lse, q, k, v, bh, b * Hkv + h / group, Tq, Tk, D, scale, s);
+                forwardHead(out, lse, lseOff + bh * Tq, q, k, v, b, h, h / group, Tq, Tk, D, scale, s);
             }
         });
     }
 
     /**
-     * One (b, h); kv head index {@code bkv} = b·Hkv + h/group. Scores are kept transposed, keys × queries (Sᵀ = k·qᵀ),
-     * so a vector holds L query rows: the running max, running sum, rescale factors and causal mask are lanewise,
-     * with no horizontal reductions, and k and v are read in place as the row operand of the tile products.
+     * One (b, h) over kv head {@code hk}. Scores are kept transposed, keys × queries (Sᵀ = k·qᵀ), so a vector holds L
+     * query rows: the running max, running sum, rescale factors and causal mask are lanewise, with no horizontal
+     * reductions, and k and v are read in place as the row operand of the tile products.
      */
-    private static void forwardHead(float[] out, float[] lse, float[] q, float[] k, float[] v, int bh, int bkv,
+    private static void forwardHead(Rows out, float[] lse, int lseOff, Rows q, Rows k, Rows v, int b, int h, int hk,
                                     int Tq, int Tk, int D, float scale, Tiles s) {
         int dp = s.dp, offset = Tk - Tq;
-        int qBase = bh * Tq * D, kvBase = bkv * Tk * D;
-        float[] vRows = v;
-        int vOff = kvBase;
+        float[] qa = q.a(), ka = k.a(), oa = out.a();
+        int qBase = q.head(b, h), qrs = q.rowStride(), kBase = k.head(b, hk), krs = k.rowStride();
+        int oBase = out.head(b, h), ors = out.rowStride();
+        float[] vRows = v.a();
+        int vOff = v.head(b, hk), vrs = v.rowStride();
         if (D != dp) {
-            padRows(v, kvBase, Tk, D, s.kvPadded, dp);
+            padRows(vRows, vOff, vrs, Tk, D, s.kvPadded, dp);
             vRows = s.kvPadded;
             vOff = 0;
+            vrs = dp;
         }
         float[] qt = s.qT, st = s.scoresT, acc = s.acc, m = s.rowMax, l = s.rowSum, alpha = s.alpha;
         for (int i0 = 0; i0 < Tq; i0 += BQ) {
             int rows = Math.min(BQ, Tq - i0);
-            loadTransposed(q, qBase + i0 * D, rows, D, scale, qt);
+            loadTransposed(qa, qBase + i0 * qrs, qrs, rows, D, scale, qt);
             Arrays.fill(m, Float.NEGATIVE_INFINITY);
             Arrays.fill(l, 0f);
             Arrays.fill(acc, 0, rows * dp, 0f);
@@ -208,37 +328,46 @@ public final class Attention {
             for (int j0 = 0; j0 < keyEnd; j0 += BK) {
                 int jw = Math.min(BK, keyEnd - j0);
                 boolean masked = j0 + jw - 1 > firstPos;             // some key is after some query of the tile
-                gemm(k, kvBase + j0 * D, D, 1, qt, 0, BQ, st, 0, BQ, jw, BQ, D, false); // Sᵀ = k·(q·scale)ᵀ
-                for (int c0 = 0; c0 < BQ; c0 += L) {
-                    FloatVector mOld = FloatVector.fromArray(F, m, c0), mx = mOld;
-                    for (int jj = 0; jj < jw; jj++) {
-                        FloatVector sv = FloatVector.fromArray(F, st, jj * BQ + c0);
-                        if (masked) { // lane r sees key j0 + jj iff r ≥ j0 + jj − firstPos
-                            sv = sv.blend(Float.NEGATIVE_INFINITY, laneBelow(j0 + jj - firstPos - c0));
-                            sv.intoArray(st, jj * BQ + c0);
-                        }
-                        mx = mx.max(sv);
-                    }
-                    FloatVector sum = FloatVector.zero(F);
-                    for (int jj = 0; jj < jw; jj++) {
-                        FloatVector p = exp(FloatVector.fromArray(F, st, jj * BQ + c0).sub(mx));
-                        p.intoArray(st, jj * BQ + c0);
-                        sum = sum.add(p);
-                    }
-                    FloatVector a = exp(mOld.sub(mx)); // 0 on the first tile (mOld = −∞), 1 while the max holds
-                    a.intoArray(alpha, c0);
-                    FloatVector.fromArray(F, l, c0).fma(a, sum).intoArray(l, c0);
-                    mx.intoArray(m, c0);
-                }
+                gemm(ka, kBase + j0 * krs, krs, 1, qt, 0, BQ, st, 0, BQ, jw, BQ, D, false); // Sᵀ = k·(q·scale)ᵀ
+                onlineSoftmax(st, jw, masked, j0 - firstPos, m, l, alpha);
                 for (int r = 0; r < rows; r++) if (alpha[r] != 1f) scaleRow(acc, r * dp, dp, alpha[r]);
-                gemm(st, 0, 1, BQ, vRows, vOff + j0 * dp, dp, acc, 0, dp, rows, dp, jw, true); // acc += P·v
+                gemm(st, 0, 1, BQ, vRows, vOff + j0 * vrs, vrs, acc, 0, dp, rows, dp, jw, true); // acc += P·v
             }
             for (int r = 0; r < rows; r++) {
-                int o = qBase + (i0 + r) * D;
+                int o = oBase + (i0 + r) * ors;
                 float inv = 1f / l[r];
-                for (int d = 0; d < D; d++) out[o + d] = acc[r * dp + d] * inv;
-                lse[bh * Tq + i0 + r] = m[r] + (float) Math.log(l[r]);
+                for (int d = 0; d < D; d++) oa[o + d] = acc[r * dp + d] * inv;
+                lse[lseOff + i0 + r] = m[r] + (float) Math.log(l[r]);
             }
+        }
+    }
+
+    /**
+     * One key tile of the online softmax, lanewise over the BQ query rows of Sᵀ (jw × BQ): masks keys after each
+     * query (lane r sees key jj iff r ≥ jj + shift), raises the running max m, overwrites Sᵀ with exp(S − m), adds the
+     * tile's sums into l after rescaling it, and leaves the rescale factors exp(m_old − m) in alpha.
+     */
+    private static void onlineSoftmax(float[] st, int jw, boolean masked, int shift, float[] m, float[] l, float[] alpha) {
+        for (int c0 = 0; c0 < BQ; c0 += L) {
+            FloatVector mOld = FloatVector.fromArray(F, m, c0), mx = mOld;
+            for (int jj = 0; jj < jw; jj++) {
+                FloatVector sv = FloatVector.fromArray(F, st, jj * BQ + c0);
+                if (masked) {
+                    sv = sv.blend(Float.NEGATIVE_INFINITY, laneBelow(jj + shift - c0));
+                    sv.intoArray(st, jj * BQ + c0);
+                }
+                mx = mx.max(sv);
+            }
+            FloatVector sum = FloatVector.zero(F);
+            for (int jj = 0; jj < jw; jj++) {
+                FloatVector p = exp(FloatVector.fromArray(F, st, jj * BQ + c0).sub(mx));
+                p.intoArray(st, jj * BQ + c0);
+                sum = sum.add(p);
+            }
+            FloatVector a = exp(mOld.sub(mx)); // 0 on the first tile (mOld = −∞), 1 while the max holds
+            a.intoArray(alpha, c0);
+            FloatVector.fromArray(F, l, c0).fma(a, sum).intoArray(l, c0);
+            mx.intoArray(m, c0);
         }
     }
 
@@ -280,89 +409,133 @@ public final class Attention {
         checkLength("v", v.length, kn);
         checkLength("out", out.length, qn);
         checkLength("lse", lse.length, (long) B * H * Tq);
+        backward(Rows.dense(dq, H, Tq, D), Rows.dense(dk, Hkv, Tk, D), Rows.dense(dv, Hkv, Tk, D), Rows.dense(dout, H, Tq, D),
+                Rows.dense(q, H, Tq, D), Rows.dense(k, Hkv, Tk, D), Rows.dense(v, Hkv, Tk, D), Rows.dense(out, H, Tq, D),
+                lse, 0, B, H, Hkv, Tq, Tk, D, scale);
+    }
+
+    /** The F32 backward over operands laid out as {@link Rows}; lse (B, H, Tq) is contiguous from {@code lseOff}. */
+    private static void backward(Rows dq, Rows dk, Rows dv, Rows dout, Rows q, Rows k, Rows v, Rows out, float[] lse,
+                                 int lseOff, int B, int H, int Hkv, int Tq, int Tk, int D, float scale) {
         if (B == 0 || Hkv == 0 || Tk == 0 || D == 0) {
-            Arrays.fill(dq, 0, (int) qn, 0f);
-            Arrays.fill(dk, 0, (int) kn, 0f);
-            Arrays.fill(dv, 0, (int) kn, 0f);
+            zeroRows(dq, B, H, Tq, D);
+            zeroRows(dk, B, Hkv, Tk, D);
+            zeroRows(dv, B, Hkv, Tk, D);
             return;
         }
         Parallel.forRange(0, B * Hkv, 1, (lo, hi) -> {
             Tiles s = new Tiles(Tk, D);
             s.allocateBackward(Tk);
-            for (int bkv = lo; bkv < hi; bkv++) backwardKvHead(dq, dk, dv, dout, q, k, v, out, lse, bkv, H, Hkv, Tq, Tk, D, scale, s);
+            for (int bkv = lo; bkv < hi; bkv++) {
+                backwardKvHead(dq, dk, dv, dout, q, k, v, out, lse, lseOff, bkv / Hkv, bkv % Hkv, H, Hkv, Tq, Tk, D, scale, s);
+            }
         });
+    }
+
+    private static void zeroRows(Rows t, int B, int heads, int T, int D) {
+        for (int b = 0; b < B; b++) {
+            for (int h = 0; h < heads; h++) {
+                for (int i = 0, o = t.head(b, h); i < T; i++, o += t.rowStride()) Arrays.fill(t.a(), o, o + D, 0f);
+            }
+        }
     }
 
     /**
      * One (b, kv head): every query head of its group, query tiles × key tiles, in a fixed order. Scores and their
-     * gradients are kept transposed (keys × queries) as in the forward pass.
+     * gradients are kept transposed (keys × queries) as in the forward pass. When D is a multiple of L, q, dout and k
+     * are read in place as the column operand of the products; q enters them unscaled and dk takes the scale when written.
      */
-    private static void backwardKvHead(float[] dq, float[] dk, float[] dv, float[] dout, float[] q, float[] k, float[] v,
-                                       float[] out, float[] lse, int bkv, int H, int Hkv, int Tq, int Tk, int D,
+    private static void backwardKvHead(Rows dq, Rows dk, Rows dv, Rows dout, Rows q, Rows k, Rows v, Rows out,
+                                       float[] lse, int lseOff, int b, int kvh, int H, int Hkv, int Tq, int Tk, int D,
                                        float scale, Tiles s) {
-        int dp = s.dp, offset = Tk - Tq, group = H / Hkv, b = bkv / Hkv, kvh = bkv % Hkv;
-        int kvBase = bkv * Tk * D;
-        float[] kRows = k;
-        int kOff = kvBase;
-        if (D != dp) {
-            padRows(k, kvBase, Tk, D, s.kvPadded, dp);
+        int dp = s.dp, offset = Tk - Tq, group = H / Hkv;
+        boolean padded = D != dp;
+        float[] qa = q.a(), ga = dout.a(), oa = out.a(), ka = k.a(), va = v.a();
+        int qrs = q.rowStride(), grs = dout.rowStride(), ors = out.rowStride();
+        int kBase = k.head(b, kvh), krs = k.rowStride(), vBase = v.head(b, kvh), vrs = v.rowStride();
+        float[] kRows = ka;
+        int kOff = kBase, kld = krs;
+        if (padded) {
+            padRows(ka, kBase, krs, Tk, D, s.kvPadded, dp);
             kRows = s.kvPadded;
             kOff = 0;
+            kld = dp;
         }
-        float[] dkAcc = s.dkAcc, dvAcc = s.dvAcc, qs = s.qRows, go = s.gradOutRows, dqAcc = s.acc;
+        float[] dkAcc = s.dkAcc, dvAcc = s.dvAcc, dqAcc = s.acc;
         float[] qt = s.qT, got = s.gradOutT, pt = s.scoresT, dst = s.dScoresT, lseRow = s.rowMax, di = s.rowSum;
         Arrays.fill(dkAcc, 0f);
         Arrays.fill(dvAcc, 0f);
         for (int h = kvh * group; h < (kvh + 1) * group; h++) {
-            int bh = b * H + h, qBase = bh * Tq * D;
+            int qBase = q.head(b, h), gBase = dout.head(b, h), oBase = out.head(b, h);
+            int lseBase = lseOff + (b * H + h) * Tq;
+            int dqBase = dq.head(b, h), dqrs = dq.rowStride();
             for (int i0 = 0; i0 < Tq; i0 += BQ) {
                 int rows = Math.min(BQ, Tq - i0);
-                loadTransposed(q, qBase + i0 * D, rows, D, scale, qt);
-                loadTransposed(dout, qBase + i0 * D, rows, D, 1f, got);
-                loadRows(q, qBase + i0 * D, rows, D, scale, qs, dp);
-                loadRows(dout, qBase + i0 * D, rows, D, 1f, go, dp);
+                int qTile = qBase + i0 * qrs, gTile = gBase + i0 * grs;
+                loadTransposed(qa, qTile, qrs, rows, D, scale, qt);
+                loadTransposed(ga, gTile, grs, rows, D, 1f, got);
+                float[] qs = qa, go = ga;
+                int qsOff = qTile, qsld = qrs, goOff = gTile, gold = grs;
+                if (padded) { // the column operands need rows of dp
+                    loadRows(qa, qTile, qrs, rows, D, s.qRows, dp);
+                    loadRows(ga, gTile, grs, rows, D, s.gradOutRows, dp);
+                    qs = s.qRows;
+                    go = s.gradOutRows;
+                    qsOff = goOff = 0;
+                    qsld = gold = dp;
+                }
                 Arrays.fill(lseRow, 0f);
                 Arrays.fill(di, 0f);
                 for (int r = 0; r < rows; r++) {
-                    int o = qBase + (i0 + r) * D;
+                    int g = gTile + r * grs, o = oBase + (i0 + r) * ors;
                     float sum = 0f;
-                    for (int d = 0; d < D; d++) sum += dout[o + d] * out[o + d];
+                    for (int d = 0; d < D; d++) sum += ga[g + d] * oa[o + d];
                     di[r] = sum;
-                    lseRow[r] = lse[bh * Tq + i0 + r];
+                    lseRow[r] = lse[lseBase + i0 + r];
                 }
                 Arrays.fill(dqAcc, 0, rows * dp, 0f);
                 int firstPos = offset + i0, keyEnd = firstPos + rows;
                 for (int j0 = 0; j0 < keyEnd; j0 += BK) {
                     int jw = Math.min(BK, keyEnd - j0);
                     boolean masked = j0 + jw - 1 > firstPos || rows < BQ;
-                    gemm(k, kvBase + j0 * D, D, 1, qt, 0, BQ, pt, 0, BQ, jw, BQ, D, false);   // Sᵀ
-                    gemm(v, kvBase + j0 * D, D, 1, got, 0, BQ, dst, 0, BQ, jw, BQ, D, false); // dPᵀ = v·doutᵀ
-                    for (int c0 = 0; c0 < BQ; c0 += L) {
-                        FloatVector lv = FloatVector.fromArray(F, lseRow, c0), dv0 = FloatVector.fromArray(F, di, c0);
-                        VectorMask<Float> padding = laneBelow(rows - c0).not();
-                        for (int jj = 0; jj < jw; jj++) {
-                            int t = jj * BQ + c0;
-                            FloatVector p = exp(FloatVector.fromArray(F, pt, t).sub(lv));
-                            if (masked) p = p.blend(0f, laneBelow(j0 + jj - firstPos - c0).or(padding));
-                            p.intoArray(pt, t);
-                            p.mul(FloatVector.fromArray(F, dst, t).sub(dv0)).intoArray(dst, t); // dS = P ∘ (dP − D_i)
-                        }
-                    }
+                    gemm(ka, kBase + j0 * krs, krs, 1, qt, 0, BQ, pt, 0, BQ, jw, BQ, D, false);   // Sᵀ
+                    gemm(va, vBase + j0 * vrs, vrs, 1, got, 0, BQ, dst, 0, BQ, jw, BQ, D, false); // dPᵀ = v·doutᵀ
+                    scoreGradients(pt, dst, jw, masked, j0 - firstPos, rows, lseRow, di);
                     // P and dS are zero outside the mask and in padding lanes, so the products below may run over BQ lanes.
-                    gemm(pt, 0, BQ, 1, go, 0, dp, dvAcc, j0 * dp, dp, jw, dp, rows, true);   // dv += Pᵀ·dout
-                    gemm(dst, 0, BQ, 1, qs, 0, dp, dkAcc, j0 * dp, dp, jw, dp, rows, true);  // dk += dSᵀ·(q·scale)
-                    gemm(dst, 0, 1, BQ, kRows, kOff + j0 * dp, dp, dqAcc, 0, dp, rows, dp, jw, true); // dq += dS·k
+                    gemm(pt, 0, BQ, 1, go, goOff, gold, dvAcc, j0 * dp, dp, jw, dp, rows, true);   // dv += Pᵀ·dout
+                    gemm(dst, 0, BQ, 1, qs, qsOff, qsld, dkAcc, j0 * dp, dp, jw, dp, rows, true);  // dk += dSᵀ·q
+                    gemm(dst, 0, 1, BQ, kRows, kOff + j0 * kld, kld, dqAcc, 0, dp, rows, dp, jw, true); // dq += dS·k
                 }
                 for (int r = 0; r < rows; r++) {
-                    int o = qBase + (i0 + r) * D;
-                    for (int d = 0; d < D; d++) dq[o + d] = dqAcc[r * dp + d] * scale;
+                    int o = dqBase + (i0 + r) * dqrs;
+                    for (int d = 0; d < D; d++) dq.a()[o + d] = dqAcc[r * dp + d] * scale;
                 }
             }
         }
+        int dkBase = dk.head(b, kvh), dvBase = dv.head(b, kvh);
         for (int j = 0; j < Tk; j++) {
-            int o = kvBase + j * D;
-            System.arraycopy(dkAcc, j * dp, dk, o, D);
-            System.arraycopy(dvAcc, j * dp, dv, o, D);
+            int ok = dkBase + j * dk.rowStride(), ov = dvBase + j * dv.rowStride();
+            for (int d = 0; d < D; d++) dk.a()[ok + d] = dkAcc[j * dp + d] * scale;
+            System.arraycopy(dvAcc, j * dp, dv.a(), ov, D);
+        }
+    }
+
+    /**
+     * One key tile of the backward, lanewise over query rows: Pᵀ = exp(Sᵀ − lse) overwrites Sᵀ in {@code pt} and
+     * dSᵀ = P ∘ (dPᵀ − D_i) overwrites dPᵀ in {@code dst}; both are zero for masked keys and padding lanes.
+     */
+    private static void scoreGradients(float[] pt, float[] dst, int jw, boolean masked, int shift, int rows,
+                                       float[] lseRow, float[] di) {
+        for (int c0 = 0; c0 < BQ; c0 += L) {
+            FloatVector lv = FloatVector.fromArray(F, lseRow, c0), dv0 = FloatVector.fromArray(F, di, c0);
+            VectorMask<Float> padding = laneBelow(rows - c0).not();
+            for (int jj = 0; jj < jw; jj++) {
+                int t = jj * BQ + c0;
+                FloatVector p = exp(FloatVector.fromArray(F, pt, t).sub(lv));
+                if (masked) p = p.blend(0f, laneBelow(jj + shift - c0).or(padding));
+                p.intoArray(pt, t);
+                p.mul(FloatVector.fromArray(F, dst, t).sub(dv0)).intoArray(dst, t);
+            }
         }
     }
 
@@ -386,8 +559,10 @@ public final class Attention {
         void allocateBackward(int Tk) {
             gradOutT = new float[qT.length];
             dScoresT = new float[BK * BQ];
-            qRows = new float[BQ * dp];
-            gradOutRows = new float[BQ * dp];
+            if (kvPadded != null) {
+                qRows = new float[BQ * dp];
+                gradOutRows = new float[BQ * dp];
+            }
             dkAcc = new float[Tk * dp];
             dvAcc = new float[Tk * dp];
         }
@@ -399,118 +574,128 @@ public final class Attention {
     /**
      * c[m×n] (+)= a[m×kDim]·b[kDim×n]: element (r, p) of a at aOff + r·ars + p·acs (ars = lda, acs = 1 reads a as
      * stored; ars = 1, acs = lda reads its transpose, so Pᵀ·dout needs no transposed copy), b and c row-major with
-     * leading dims ldb, ldc; n a multiple of L. An 8-row × 2-vector register block (16
-     * accumulators, as {@link GemmKernel}): per step of the reduction, 8 broadcasts of a and 2 loads of b feed 16
-     * FMAs; an 8 × 1-vector block takes an odd last vector.
+     * leading dims ldb, ldc; n a multiple of L. An 8-row × 2-vector register block (16 accumulators, as
+     * {@link GemmKernel}): per step of the reduction, 8 broadcasts of a and 2 loads of b feed 16 FMAs; an 8 × 1-vector
+     * block takes an odd last vector, single rows the last m % 8. Each block is its own small method, so C2 compiles
+     * it whole with every vector in a register (one big method ran out of inlining budget and boxed its vectors).
      */
     private static void gemm(float[] a, int aOff, int ars, int acs, float[] b, int bOff, int ldb, float[] c, int cOff, int ldc,
                              int m, int n, int kDim, boolean accumulate) {
         int n2 = n - n % (2 * L), m8 = m - m % MR;
         for (int j = 0; j < n2; j += 2 * L) { // column blocks outside: one kDim × 2L panel of b stays in L1
             for (int i = 0; i < m8; i += MR) {
-                int a0 = aOff + i * ars, c0 = cOff + i * ldc;
-                FloatVector x00, x01, x10, x11, x20, x21, x30, x31, x40, x41, x50, x51, x60, x61, x70, x71;
-                if (accumulate) {
-                    x00 = FloatVector.fromArray(F, c, c0 + j); x01 = FloatVector.fromArray(F, c, c0 + j + L);
-                    x10 = FloatVector.fromArray(F, c, c0 + 1 * ldc + j); x11 = FloatVector.fromArray(F, c, c0 + 1 * ldc + j + L);
-                    x20 = FloatVector.fromArray(F, c, c0 + 2 * ldc + j); x21 = FloatVector.fromArray(F, c, c0 + 2 * ldc + j + L);
-                    x30 = FloatVector.fromArray(F, c, c0 + 3 * ldc + j); x31 = FloatVector.fromArray(F, c, c0 + 3 * ldc + j + L);
-                    x40 = FloatVector.fromArray(F, c, c0 + 4 * ldc + j); x41 = FloatVector.fromArray(F, c, c0 + 4 * ldc + j + L);
-                    x50 = FloatVector.fromArray(F, c, c0 + 5 * ldc + j); x51 = FloatVector.fromArray(F, c, c0 + 5 * ldc + j + L);
-                    x60 = FloatVector.fromArray(F, c, c0 + 6 * ldc + j); x61 = FloatVector.fromArray(F, c, c0 + 6 * ldc + j + L);
-                    x70 = FloatVector.fromArray(F, c, c0 + 7 * ldc + j); x71 = FloatVector.fromArray(F, c, c0 + 7 * ldc + j + L);
-                } else {
-                    x00 = x01 = x10 = x11 = x20 = x21 = x30 = x31 = x40 = x41 = x50 = x51 = x60 = x61 = x70 = x71 = FloatVector.zero(F);
-                }
-                for (int p = 0, ap = a0, bp = bOff + j; p < kDim; p++, ap += acs, bp += ldb) {
-                    FloatVector b0 = FloatVector.fromArray(F, b, bp), b1 = FloatVector.fromArray(F, b, bp + L), s;
-                    s = FloatVector.broadcast(F, a[ap]); x00 = s.fma(b0, x00); x01 = s.fma(b1, x01);
-                    s = FloatVector.broadcast(F, a[ap + 1 * ars]); x10 = s.fma(b0, x10); x11 = s.fma(b1, x11);
-                    s = FloatVector.broadcast(F, a[ap + 2 * ars]); x20 = s.fma(b0, x20); x21 = s.fma(b1, x21);
-                    s = FloatVector.broadcast(F, a[ap + 3 * ars]); x30 = s.fma(b0, x30); x31 = s.fma(b1, x31);
-                    s = FloatVector.broadcast(F, a[ap + 4 * ars]); x40 = s.fma(b0, x40); x41 = s.fma(b1, x41);
-                    s = FloatVector.broadcast(F, a[ap + 5 * ars]); x50 = s.fma(b0, x50); x51 = s.fma(b1, x51);
-                    s = FloatVector.broadcast(F, a[ap + 6 * ars]); x60 = s.fma(b0, x60); x61 = s.fma(b1, x61);
-                    s = FloatVector.broadcast(F, a[ap + 7 * ars]); x70 = s.fma(b0, x70); x71 = s.fma(b1, x71);
-                }
-                x00.intoArray(c, c0 + j); x01.intoArray(c, c0 + j + L);
-                x10.intoArray(c, c0 + 1 * ldc + j); x11.intoArray(c, c0 + 1 * ldc + j + L);
-                x20.intoArray(c, c0 + 2 * ldc + j); x21.intoArray(c, c0 + 2 * ldc + j + L);
-                x30.intoArray(c, c0 + 3 * ldc + j); x31.intoArray(c, c0 + 3 * ldc + j + L);
-                x40.intoArray(c, c0 + 4 * ldc + j); x41.intoArray(c, c0 + 4 * ldc + j + L);
-                x50.intoArray(c, c0 + 5 * ldc + j); x51.intoArray(c, c0 + 5 * ldc + j + L);
-                x60.intoArray(c, c0 + 6 * ldc + j); x61.intoArray(c, c0 + 6 * ldc + j + L);
-                x70.intoArray(c, c0 + 7 * ldc + j); x71.intoArray(c, c0 + 7 * ldc + j + L);
+                block8x2(a, aOff + i * ars, ars, acs, b, bOff + j, ldb, c, cOff + i * ldc + j, ldc, kDim, accumulate);
             }
         }
         if (n2 < n) {
-            int j = n2;
             for (int i = 0; i < m8; i += MR) {
-                int a0 = aOff + i * ars, c0 = cOff + i * ldc;
-                FloatVector x00, x10, x20, x30, x40, x50, x60, x70;
-                if (accumulate) {
-                    x00 = FloatVector.fromArray(F, c, c0 + j);
-                    x10 = FloatVector.fromArray(F, c, c0 + 1 * ldc + j);
-                    x20 = FloatVector.fromArray(F, c, c0 + 2 * ldc + j);
-                    x30 = FloatVector.fromArray(F, c, c0 + 3 * ldc + j);
-                    x40 = FloatVector.fromArray(F, c, c0 + 4 * ldc + j);
-                    x50 = FloatVector.fromArray(F, c, c0 + 5 * ldc + j);
-                    x60 = FloatVector.fromArray(F, c, c0 + 6 * ldc + j);
-                    x70 = FloatVector.fromArray(F, c, c0 + 7 * ldc + j);
-                } else {
-                    x00 = x10 = x20 = x30 = x40 = x50 = x60 = x70 = FloatVector.zero(F);
-                }
-                for (int p = 0, ap = a0, bp = bOff + j; p < kDim; p++, ap += acs, bp += ldb) {
-                    FloatVector b0 = FloatVector.fromArray(F, b, bp);
-                    x00 = FloatVector.broadcast(F, a[ap]).fma(b0, x00);
-                    x10 = FloatVector.broadcast(F, a[ap + 1 * ars]).fma(b0, x10);
-                    x20 = FloatVector.broadcast(F, a[ap + 2 * ars]).fma(b0, x20);
-                    x30 = FloatVector.broadcast(F, a[ap + 3 * ars]).fma(b0, x30);
-                    x40 = FloatVector.broadcast(F, a[ap + 4 * ars]).fma(b0, x40);
-                    x50 = FloatVector.broadcast(F, a[ap + 5 * ars]).fma(b0, x50);
-                    x60 = FloatVector.broadcast(F, a[ap + 6 * ars]).fma(b0, x60);
-                    x70 = FloatVector.broadcast(F, a[ap + 7 * ars]).fma(b0, x70);
-                }
-                x00.intoArray(c, c0 + j);
-                x10.intoArray(c, c0 + 1 * ldc + j);
-                x20.intoArray(c, c0 + 2 * ldc + j);
-                x30.intoArray(c, c0 + 3 * ldc + j);
-                x40.intoArray(c, c0 + 4 * ldc + j);
-                x50.intoArray(c, c0 + 5 * ldc + j);
-                x60.intoArray(c, c0 + 6 * ldc + j);
-                x70.intoArray(c, c0 + 7 * ldc + j);
+                block8x1(a, aOff + i * ars, ars, acs, b, bOff + n2, ldb, c, cOff + i * ldc + n2, ldc, kDim, accumulate);
             }
         }
         for (int i = m8; i < m; i++) { // the last m % 8 rows, one vector at a time
-            int a0 = aOff + i * ars, c0 = cOff + i * ldc;
-            for (int j = 0; j < n; j += L) {
-                FloatVector x = accumulate ? FloatVector.fromArray(F, c, c0 + j) : FloatVector.zero(F);
-                for (int p = 0, ap = a0, bp = bOff + j; p < kDim; p++, ap += acs, bp += ldb) {
-                    x = FloatVector.broadcast(F, a[ap]).fma(FloatVector.fromArray(F, b, bp), x);
-                }
-                x.intoArray(c, c0 + j);
-            }
+            for (int j = 0; j < n; j += L) row1(a, aOff + i * ars, acs, b, bOff + j, ldb, c, cOff + i * ldc + j, kDim, accumulate);
         }
     }
 
-    /** dst[j·dp + d] = src[off + j·D + d]: rows padded to dp columns (the padding stays zero). */
-    private static void padRows(float[] src, int off, int T, int D, float[] dst, int dp) {
-        for (int j = 0; j < T; j++) System.arraycopy(src, off + j * D, dst, j * dp, D);
-    }
-
-    /** {@code rows} rows of src times {@code scale} into dst with row stride dp. */
-    private static void loadRows(float[] src, int off, int rows, int D, float scale, float[] dst, int dp) {
-        for (int r = 0; r < rows; r++) {
-            int o = off + r * D, t = r * dp;
-            for (int d = 0; d < D; d++) dst[t + d] = src[o + d] * scale;
+    /** c[8 × 2L] at c0 (+)= a[8 × kDim] at a0 · b[kDim × 2L] at b0. */
+    private static void block8x2(float[] a, int a0, int ars, int acs, float[] b, int b0, int ldb, float[] c, int c0, int ldc,
+                                 int kDim, boolean accumulate) {
+        FloatVector x00, x01, x10, x11, x20, x21, x30, x31, x40, x41, x50, x51, x60, x61, x70, x71;
+        if (accumulate) {
+            x00 = FloatVector.fromArray(F, c, c0); x01 = FloatVector.fromArray(F, c, c0 + L);
+            x10 = FloatVector.fromArray(F, c, c0 + ldc); x11 = FloatVector.fromArray(F, c, c0 + ldc + L);
+            x20 = FloatVector.fromArray(F, c, c0 + 2 * ldc); x21 = FloatVector.fromArray(F, c, c0 + 2 * ldc + L);
+            x30 = FloatVector.fromArray(F, c, c0 + 3 * ldc); x31 = FloatVector.fromArray(F, c, c0 + 3 * ldc + L);
+            x40 = FloatVector.fromArray(F, c, c0 + 4 * ldc); x41 = FloatVector.fromArray(F, c, c0 + 4 * ldc + L);
+            x50 = FloatVector.fromArray(F, c, c0 + 5 * ldc); x51 = FloatVector.fromArray(F, c, c0 + 5 * ldc + L);
+            x60 = FloatVector.fromArray(F, c, c0 + 6 * ldc); x61 = FloatVector.fromArray(F, c, c0 + 6 * ldc + L);
+            x70 = FloatVector.fromArray(F, c, c0 + 7 * ldc); x71 = FloatVector.fromArray(F, c, c0 + 7 * ldc + L);
+        } else {
+            x00 = x01 = x10 = x11 = x20 = x21 = x30 = x31 = x40 = x41 = x50 = x51 = x60 = x61 = x70 = x71 = FloatVector.zero(F);
         }
+        for (int p = 0, ap = a0, bp = b0; p < kDim; p++, ap += acs, bp += ldb) {
+            FloatVector b0v = FloatVector.fromArray(F, b, bp), b1v = FloatVector.fromArray(F, b, bp + L), s;
+            s = FloatVector.broadcast(F, a[ap]); x00 = s.fma(b0v, x00); x01 = s.fma(b1v, x01);
+            s = FloatVector.broadcast(F, a[ap + ars]); x10 = s.fma(b0v, x10); x11 = s.fma(b1v, x11);
+            s = FloatVector.broadcast(F, a[ap + 2 * ars]); x20 = s.fma(b0v, x20); x21 = s.fma(b1v, x21);
+            s = FloatVector.broadcast(F, a[ap + 3 * ars]); x30 = s.fma(b0v, x30); x31 = s.fma(b1v, x31);
+            s = FloatVector.broadcast(F, a[ap + 4 * ars]); x40 = s.fma(b0v, x40); x41 = s.fma(b1v, x41);
+            s = FloatVector.broadcast(F, a[ap + 5 * ars]); x50 = s.fma(b0v, x50); x51 = s.fma(b1v, x51);
+            s = FloatVector.broadcast(F, a[ap + 6 * ars]); x60 = s.fma(b0v, x60); x61 = s.fma(b1v, x61);
+            s = FloatVector.broadcast(F, a[ap + 7 * ars]); x70 = s.fma(b0v, x70); x71 = s.fma(b1v, x71);
+        }
+        x00.intoArray(c, c0); x01.intoArray(c, c0 + L);
+        x10.intoArray(c, c0 + ldc); x11.intoArray(c, c0 + ldc + L);
+        x20.intoArray(c, c0 + 2 * ldc); x21.intoArray(c, c0 + 2 * ldc + L);
+        x30.intoArray(c, c0 + 3 * ldc); x31.intoArray(c, c0 + 3 * ldc + L);
+        x40.intoArray(c, c0 + 4 * ldc); x41.intoArray(c, c0 + 4 * ldc + L);
+        x50.intoArray(c, c0 + 5 * ldc); x51.intoArray(c, c0 + 5 * ldc + L);
+        x60.intoArray(c, c0 + 6 * ldc); x61.intoArray(c, c0 + 6 * ldc + L);
+        x70.intoArray(c, c0 + 7 * ldc); x71.intoArray(c, c0 + 7 * ldc + L);
     }
 
-    /** dst[d·BQ + r] = src[off + r·D + d]·scale: a query tile transposed to D × BQ, lanes r ≥ rows zero. */
-    private static void loadTransposed(float[] src, int off, int rows, int D, float scale, float[] dst) {
+    /** c[8 × L] at c0 (+)= a[8 × kDim] at a0 · b[kDim × L] at b0. */
+    private static void block8x1(float[] a, int a0, int ars, int acs, float[] b, int b0, int ldb, float[] c, int c0, int ldc,
+                                 int kDim, boolean accumulate) {
+        FloatVector x0, x1, x2, x3, x4, x5, x6, x7;
+        if (accumulate) {
+            x0 = FloatVector.fromArray(F, c, c0);
+            x1 = FloatVector.fromArray(F, c, c0 + ldc);
+            x2 = FloatVector.fromArray(F, c, c0 + 2 * ldc);
+            x3 = FloatVector.fromArray(F, c, c0 + 3 * ldc);
+            x4 = FloatVector.fromArray(F, c, c0 + 4 * ldc);
+            x5 = FloatVector.fromArray(F, c, c0 + 5 * ldc);
+            x6 = FloatVector.fromArray(F, c, c0 + 6 * ldc);
+            x7 = FloatVector.fromArray(F, c, c0 + 7 * ldc);
+        } else {
+            x0 = x1 = x2 = x3 = x4 = x5 = x6 = x7 = FloatVector.zero(F);
+        }
+        for (int p = 0, ap = a0, bp = b0; p < kDim; p++, ap += acs, bp += ldb) {
+            FloatVector bv = FloatVector.fromArray(F, b, bp);
+            x0 = FloatVector.broadcast(F, a[ap]).fma(bv, x0);
+            x1 = FloatVector.broadcast(F, a[ap + ars]).fma(bv, x1);
+            x2 = FloatVector.broadcast(F, a[ap + 2 * ars]).fma(bv, x2);
+            x3 = FloatVector.broadcast(F, a[ap + 3 * ars]).fma(bv, x3);
+            x4 = FloatVector.broadcast(F, a[ap + 4 * ars]).fma(bv, x4);
+            x5 = FloatVector.broadcast(F, a[ap + 5 * ars]).fma(bv, x5);
+            x6 = FloatVector.broadcast(F, a[ap + 6 * ars]).fma(bv, x6);
+            x7 = FloatVector.broadcast(F, a[ap + 7 * ars]).fma(bv, x7);
+        }
+        x0.intoArray(c, c0);
+        x1.intoArray(c, c0 + ldc);
+        x2.intoArray(c, c0 + 2 * ldc);
+        x3.intoArray(c, c0 + 3 * ldc);
+        x4.intoArray(c, c0 + 4 * ldc);
+        x5.intoArray(c, c0 + 5 * ldc);
+        x6.intoArray(c, c0 + 6 * ldc);
+        x7.intoArray(c, c0 + 7 * ldc);
+    }
+
+    /** c[1 × L] at c0 (+)= a[1 × kDim] at a0 · b[kDim × L] at b0. */
+    private static void row1(float[] a, int a0, int acs, float[] b, int b0, int ldb, float[] c, int c0, int kDim,
+                             boolean accumulate) {
+        FloatVector x = accumulate ? FloatVector.fromArray(F, c, c0) : FloatVector.zero(F);
+        for (int p = 0, ap = a0, bp = b0; p < kDim; p++, ap += acs, bp += ldb) {
+            x = FloatVector.broadcast(F, a[ap]).fma(FloatVector.fromArray(F, b, bp), x);
+        }
+        x.intoArray(c, c0);
+    }
+
+    /** dst[j·dp + d] = src[off + j·rs + d]: T rows of D padded to dp columns (the padding stays zero). */
+    private static void padRows(float[] src, int off, int rs, int T, int D, float[] dst, int dp) {
+        for (int j = 0; j < T; j++) System.arraycopy(src, off + j * rs, dst, j * dp, D);
+    }
+
+    /** {@code rows} rows of D (row stride rs) into dst with row stride dp. */
+    private static void loadRows(float[] src, int off, int rs, int rows, int D, float[] dst, int dp) {
+        for (int r = 0; r < rows; r++) System.arraycopy(src, off + r * rs, dst, r * dp, D);
+    }
+
+    /** dst[d·BQ + r] = src[off + r·rs + d]·scale: a query tile transposed to D × BQ, lanes r ≥ rows zero. */
+    private static void loadTransposed(float[] src, int off, int rs, int rows, int D, float scale, float[] dst) {
         if (rows < BQ) Arrays.fill(dst, 0, D * BQ, 0f);
         for (int r = 0; r < rows; r++) {
-            int o = off + r * D;
+            int o = off + r * rs;
             for (int d = 0; d < D; d++) dst[d * BQ + r] = src[o + d] * scale;
         }
     }

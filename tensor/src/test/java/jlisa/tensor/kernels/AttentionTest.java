@@ -225,6 +225,81 @@ class AttentionTest {
     }
 
     @Test
+    void viewsIntoAPackedProjectionAreReadInPlaceAndGradientsWrittenIntoOnePackedBuffer() {
+        Rng rng = new Rng(8);
+        // (H, Hkv, T, D): multi-head and grouped, T not a multiple of the tiles, D a multiple of L or not
+        for (int[] c : new int[][] {{4, 4, 128, 32}, {3, 1, 70, 64}, {4, 2, 37, 24}, {2, 2, 5, 17}}) {
+            int B = 2, H = c[0], Hkv = c[1], T = c[2], D = c[3], width = (H + 2 * Hkv) * D;
+            Tensor qkv = randn(rng, DType.F32, B, T, width);
+            Tensor[] views = Attention.unpack(qkv, H, Hkv);
+            assertThat(views[0].isContiguous()).isFalse();
+            assertThat(views[1].storage()).isSameAs(qkv.storage());
+            Tensor dout = randn(rng, DType.F32, B, T, H * D);
+            String what = "H=" + H + " Hkv=" + Hkv + " T=" + T + " D=" + D;
+
+            // output straight into (B, T, H·D); every element written (the target starts as NaN)
+            Tensor out = Tensor.full(Double.NaN, DType.F32, B, T, H * D);
+            Attention.Result r = Attention.forward(views[0], views[1], views[2], 0.4, Attention.splitHeads(out, H));
+            Tensor dqkv = Tensor.full(Double.NaN, DType.F32, B, T, width);
+            Tensor[] d = Attention.unpack(dqkv, H, Hkv);
+            Attention.backward(Attention.splitHeads(dout, H), views[0], views[1], views[2], r.out(), r.lse(), 0.4,
+                    d[0], d[1], d[2]);
+
+            // the same bits as dense copies of everything
+            Tensor q = views[0].contiguous(), k = views[1].contiguous(), v = views[2].contiguous();
+            Tensor doutHeads = Attention.splitHeads(dout, H).contiguous();
+            Attention.Result rd = Attention.forward(q, k, v, 0.4);
+            Attention.Grads gd = Attention.backward(doutHeads, q, k, v, rd.out().contiguous(), rd.lse(), 0.4);
+            assertSameBits(what + " out", Attention.splitHeads(out, H).toFloatArray(), rd.out().toFloatArray());
+            assertSameBits(what + " lse", r.lse().toFloatArray(), rd.lse().toFloatArray());
+            assertSameBits(what + " dq", d[0].toFloatArray(), gd.dq().toFloatArray());
+            assertSameBits(what + " dk", d[1].toFloatArray(), gd.dk().toFloatArray());
+            assertSameBits(what + " dv", d[2].toFloatArray(), gd.dv().toFloatArray());
+
+            Reference ref = reference(q, k, v, doutHeads, 0.4);
+            assertClose(what + " out vs reference", r.out(), ref.out(), 1e-5);
+            assertClose(what + " dq vs reference", d[0], ref.dq(), 1e-5);
+            assertClose(what + " dk vs reference", d[1], ref.dk(), 1e-5);
+            assertClose(what + " dv vs reference", d[2], ref.dv(), 1e-5);
+        }
+    }
+
+    @Test
+    void outputsAndGradientsAreLaidOutSoMergingTheHeadsIsAView() {
+        Rng rng = new Rng(9);
+        int B = 2, H = 4, Hkv = 2, T = 20, D = 16;
+        Tensor q = randn(rng, DType.F32, B, H, T, D), k = randn(rng, DType.F32, B, Hkv, T, D), v = randn(rng, DType.F32, B, Hkv, T, D);
+        Attention.Result r = Attention.forward(q, k, v);
+        assertThat(r.out().transpose(1, 2).isContiguous()).isTrue();
+        Attention.Grads g = Attention.backward(randn(rng, DType.F32, B, H, T, D), q, k, v, r.out(), r.lse(), 0.25);
+        assertThat(g.dq().transpose(1, 2).isContiguous()).isTrue();
+        assertThat(g.dk().transpose(1, 2).isContiguous()).isTrue();
+        assertThat(g.dv().transpose(1, 2).isContiguous()).isTrue();
+    }
+
+    @Test
+    void decodeOverAStridedCacheWithGroupedHeadsMatchesTheReference() {
+        Rng rng = new Rng(10);
+        int B = 2, H = 4, Hkv = 2, D = 24;
+        for (int[] t : new int[][] {{1, 50}, {7, 70}, {33, 97}}) {
+            int Tq = t[0], Tk = t[1];
+            Tensor q = randn(rng, DType.F32, B, Tq, H, D).transpose(1, 2);
+            Tensor k = randn(rng, DType.F32, B, Hkv, Tk + 9, D).narrow(2, 0, Tk);   // a cache with room to grow
+            Tensor v = randn(rng, DType.F32, B, Hkv, Tk + 9, D).narrow(2, 0, Tk);
+            Tensor dout = randn(rng, DType.F32, B, Tq, H, D).transpose(1, 2);
+            Reference ref = reference(q, k, v, dout, 0.3);
+            Attention.Result r = Attention.forward(q, k, v, 0.3);
+            Attention.Grads g = Attention.backward(dout, q, k, v, r.out(), r.lse(), 0.3);
+            String what = "Tq=" + Tq + " Tk=" + Tk;
+            assertClose(what + " out", r.out(), ref.out(), 1e-5);
+            assertClose(what + " lse", r.lse(), ref.lse(), 1e-5);
+            assertClose(what + " dq", g.dq(), ref.dq(), 1e-5);
+            assertClose(what + " dk", g.dk(), ref.dk(), 1e-5);
+            assertClose(what + " dv", g.dv(), ref.dv(), 1e-5);
+        }
+    }
+
+    @Test
     void largeScoresStayFiniteAndAccurate() {
         Rng rng = new Rng(6);
         int B = 1, H = 2, Hkv = 1, T = 90, D = 16;
