@@ -304,6 +304,15 @@ public class Variable {
         return Function.apply(new Layers.AttentionFn(scale), this, k, v);
     }
 
+    /**
+     * Causal self-attention over this packed projection (B, T, (H + 2·Hkv)·D), q, k and v side by side along the last
+     * dim; returns (B, T, H·D), scale 1/√D. Reads the three where they lie and writes one gradient for this.
+     */
+    public Variable causalSelfAttention(int heads, int kvHeads) {
+        int D = data().size(-1) / (heads + 2 * kvHeads);
+        return Function.apply(new Layers.PackedAttentionFn(heads, kvHeads, Attention.defaultScale(D)), this);
+    }
+
     /** Inverted dropout with probability {@code p} drawn from {@code rng}; identity when p = 0. */
     public Variable dropout(double p, Rng rng) {
         if (p == 0) return this;

@@ -357,6 +357,13 @@ class OpsGradcheckTest {
     }
 
     @Test
+    void causalSelfAttentionOverAPackedProjection() {
+        check("packed attention H=Hkv=2", v -> v[0].causalSelfAttention(2, 2), randn(rng, 2, 4, 6 * 3));
+        check("packed attention H=4 Hkv=2", v -> v[0].causalSelfAttention(4, 2), randn(rng, 1, 5, 8 * 2));
+        check("packed attention strided", v -> v[0].causalSelfAttention(1, 1), strided(rng, 1, 3, 3 * 2));
+    }
+
+    @Test
     void dropoutWithTheSameMaskEveryEvaluation() {
         check("dropout 0.3", v -> v[0].dropout(0.3, new Rng(5)), randn(rng, 4, 5));
         check("dropout 0.5 strided", v -> v[0].dropout(0.5, new Rng(6)), strided(rng, 3, 4));

@@ -169,7 +169,10 @@ public final class Layers {
         }
     }
 
-    /** Causal scaled-dot-product attention; inputs q (B,H,T,D), k and v (B,Hkv,T,D). */
+    /**
+     * Causal scaled-dot-product attention; inputs q (B,H,T,D), k and v (B,Hkv,T,D), any layout the kernel reads in
+     * place. The output and the gradients come laid out (B, T, heads, D), so merging the heads back is a view.
+     */
     public static final class AttentionFn extends Function {
         private final double scale;
 
@@ -187,6 +190,44 @@ public final class Layers {
         @Override protected Tensor[] backward(Context ctx, Tensor g) {
             Attention.Grads d = Attention.backward(g, ctx.saved(0), ctx.saved(1), ctx.saved(2), ctx.saved(3), ctx.saved(4), scale);
             return new Tensor[] {d.dq(), d.dk(), d.dv()};
+        }
+    }
+
+    /**
+     * Causal self-attention over a packed projection: input qkv (B, T, (H + 2·Hkv)·D) holds q, k and v side by side
+     * (GPT-2's c_attn), output (B, T, H·D). The kernel reads q, k, v as views of qkv and writes dq, dk, dv straight
+     * into one gradient of qkv's shape, so neither pass splits, transposes or reassembles anything.
+     */
+    public static final class PackedAttentionFn extends Function {
+        private final int heads, kvHeads;
+        private final double scale;
+
+        public PackedAttentionFn(int heads, int kvHeads, double scale) {
+            this.heads = heads;
+            this.kvHeads = kvHeads;
+            this.scale = scale;
+        }
+
+        @Override public String name() { return "Attention"; }
+
+        @Override protected Tensor forward(Context ctx, Tensor... in) {
+            Tensor[] qkv = Attention.unpack(in[0], heads, kvHeads);
+            int B = in[0].size(0), T = in[0].size(1), D = qkv[0].size(3);
+            Tensor out = Tensor.empty(in[0].dtype().computeType(), B, T, heads * D);   // written whole
+            Attention.Result r = Attention.forward(qkv[0], qkv[1], qkv[2], scale, Attention.splitHeads(out, heads));
+            ctx.save(in[0], out);
+            ctx.saveOwned(r.lse());
+            return out;
+        }
+
+        @Override protected Tensor[] backward(Context ctx, Tensor g) {
+            Tensor packed = ctx.saved(0);
+            Tensor[] qkv = Attention.unpack(packed, heads, kvHeads);
+            Tensor dqkv = Tensor.empty(ctx.saved(1).dtype(), packed.shape());   // dq, dk, dv cover it whole
+            Tensor[] d = Attention.unpack(dqkv, heads, kvHeads);
+            Attention.backward(Attention.splitHeads(g, heads), qkv[0], qkv[1], qkv[2], Attention.splitHeads(ctx.saved(1), heads),
+                    ctx.saved(2), scale, d[0], d[1], d[2]);
+            return new Tensor[] {dqkv};
         }
     }
 

@@ -199,13 +199,8 @@ public final class GPT2 extends CausalLM {
         }
 
         Variable forward(Variable x, KvCache cache, int layer) {
-            int B = x.data().size(0), T = x.data().size(1), D = width / heads;
-            Variable[] qkv = cAttn.forward(x).split(2, width, width, width);
-            Variable q = qkv[0].reshape(B, T, heads, D).transpose(1, 2);
-            Variable k = qkv[1].reshape(B, T, heads, D).transpose(1, 2);
-            Variable v = qkv[2].reshape(B, T, heads, D).transpose(1, 2);
-            Variable y = Attend.attend(q, k, v, cache, layer);
-            return residDrop.forward(cProj.forward(y.transpose(1, 2).reshape(B, T, width)));
+            Variable y = Attend.attendPacked(cAttn.forward(x), heads, heads, cache, layer);   // (B, T, C)
+            return residDrop.forward(cProj.forward(y));
         }
     }
 
