@@ -43,7 +43,7 @@ public final class Attention {
     static { // see Jit: C1 can trap the tiles; vector helpers inline, tile routines stay compile units of their own
         String at = "jlisa/tensor/kernels/Attention.";
         jlisa.tensor.Jit.c2Only(at + "*", "+" + at + "exp", "+" + at + "laneBelow", "-" + at + "gemm", "-" + at + "block8x2",
-                "-" + at + "block8x1", "-" + at + "onlineSoftmax", "-" + at + "scoreGradients", "-" + at + "scaleRow");
+                "-" + at + "block8x1", "-" + at + "onlineSoftmax", "-" + at + "scoreGradients", "-" + at + "scaleRow", "-" + at + "rowDots");
     }
 
     private Attention() {}
@@ -486,13 +486,8 @@ public final class Attention {
                 }
                 Arrays.fill(lseRow, 0f);
                 Arrays.fill(di, 0f);
-                for (int r = 0; r < rows; r++) {
-                    int g = gTile + r * grs, o = oBase + (i0 + r) * ors;
-                    float sum = 0f;
-                    for (int d = 0; d < D; d++) sum += ga[g + d] * oa[o + d];
-                    di[r] = sum;
-                    lseRow[r] = lse[lseBase + i0 + r];
-                }
+                System.arraycopy(lse, lseBase + i0, lseRow, 0, rows);
+                rowDots(ga, gTile, grs, oa, oBase + i0 * ors, ors, rows, D, di, s.lanes);
                 Arrays.fill(dqAcc, 0, rows * dp, 0f);
                 int firstPos = offset + i0, keyEnd = firstPos + rows;
                 for (int j0 = 0; j0 < keyEnd; j0 += BK) {
@@ -506,17 +501,19 @@ public final class Attention {
                     gemm(dst, 0, BQ, 1, qs, qsOff, qsld, dkAcc, j0 * dp, dp, jw, dp, rows, true);  // dk += dSᵀ·q
                     gemm(dst, 0, 1, BQ, kRows, kOff + j0 * kld, kld, dqAcc, 0, dp, rows, dp, jw, true); // dq += dS·k
                 }
+                float[] dqa = dq.a();
                 for (int r = 0; r < rows; r++) {
                     int o = dqBase + (i0 + r) * dqrs;
-                    for (int d = 0; d < D; d++) dq.a()[o + d] = dqAcc[r * dp + d] * scale;
+                    for (int d = 0; d < D; d++) dqa[o + d] = dqAcc[r * dp + d] * scale;
                 }
             }
         }
-        int dkBase = dk.head(b, kvh), dvBase = dv.head(b, kvh);
+        float[] dka = dk.a(), dva = dv.a();
+        int dkBase = dk.head(b, kvh), dvBase = dv.head(b, kvh), dkrs = dk.rowStride(), dvrs = dv.rowStride();
         for (int j = 0; j < Tk; j++) {
-            int ok = dkBase + j * dk.rowStride(), ov = dvBase + j * dv.rowStride();
-            for (int d = 0; d < D; d++) dk.a()[ok + d] = dkAcc[j * dp + d] * scale;
-            System.arraycopy(dvAcc, j * dp, dv.a(), ov, D);
+            int ok = dkBase + j * dkrs;
+            for (int d = 0; d < D; d++) dka[ok + d] = dkAcc[j * dp + d] * scale;
+            System.arraycopy(dvAcc, j * dp, dva, dvBase + j * dvrs, D);
         }
     }
 
@@ -539,10 +536,32 @@ public final class Attention {
         }
     }
 
+    /**
+     * dots[r] = Σ_d a[aOff + r·ars + d]·b[bOff + r·brs + d] for r &lt; rows: D_i of the backward, L lanes at a time
+     * and the last D % L scalar. The lanes are summed in index order through {@code lanes} (L floats), not by
+     * reduceLanes, whose order may differ between the interpreter and C2: the bits must not depend on the JIT.
+     */
+    private static void rowDots(float[] a, int aOff, int ars, float[] b, int bOff, int brs, int rows, int D, float[] dots,
+                                float[] lanes) {
+        int dv = D - D % L;
+        for (int r = 0; r < rows; r++) {
+            int ao = aOff + r * ars, bo = bOff + r * brs;
+            FloatVector acc = FloatVector.zero(F);
+            for (int d = 0; d < dv; d += L) {
+                acc = FloatVector.fromArray(F, a, ao + d).fma(FloatVector.fromArray(F, b, bo + d), acc);
+            }
+            acc.intoArray(lanes, 0);
+            float sum = 0f;
+            for (int l = 0; l < L; l++) sum += lanes[l];
+            for (int d = dv; d < D; d++) sum += a[ao + d] * b[bo + d];
+            dots[r] = sum;
+        }
+    }
+
     /** Per-task scratch, sized for one head: nothing here grows with Tq·Tk. */
     private static final class Tiles {
         final int dp;
-        final float[] kvPadded, qT, scoresT, acc, rowMax, rowSum, alpha;
+        final float[] kvPadded, qT, scoresT, acc, rowMax, rowSum, alpha, lanes = new float[L];
         float[] gradOutT, dScoresT, qRows, gradOutRows, dkAcc, dvAcc;
 
         Tiles(int Tk, int D) {
