@@ -1,5 +1,6 @@
 package jlisa.tensor;
 
+import java.lang.ref.SoftReference;
 import java.util.ArrayDeque;
 import java.util.HashMap;
 import java.util.Iterator;
@@ -28,8 +29,10 @@ public final class ArrayPool {
     private static final boolean POISON = Boolean.getBoolean("jlisa.pool.poison");
     private static final long MAX_BYTES = Long.getLong("jlisa.pool.maxMiB", Runtime.getRuntime().maxMemory() / 4 >> 20) << 20;
 
-    // Insertion-ordered, so eviction drops the lengths that were given back longest ago.
-    private static final Map<Integer, ArrayDeque<float[]>> FREE = new java.util.LinkedHashMap<>();
+    // Insertion-ordered, so eviction drops the lengths that were given back longest ago. Soft references: the
+    // collector may take a cached array back when the heap runs short, so the cache can never be why a run fails
+    // with OutOfMemoryError (say, after many lengths that will not come again).
+    private static final Map<Integer, ArrayDeque<SoftReference<float[]>>> FREE = new java.util.LinkedHashMap<>();
     private static long cachedBytes;
     private static long hits, misses;
 
@@ -45,15 +48,15 @@ public final class ArrayPool {
     }
 
     private static synchronized float[] take(int length) {
-        ArrayDeque<float[]> q = FREE.get(length);
-        float[] a = q == null ? null : q.pollLast();
-        if (a == null) {
-            misses++;
-            return null;
+        ArrayDeque<SoftReference<float[]>> q = FREE.get(length);
+        float[] a = null;
+        while (a == null && q != null && !q.isEmpty()) {
+            a = q.pollLast().get();           // null when the collector took it back
+            cachedBytes -= 4L * length;
         }
-        if (q.isEmpty()) FREE.remove(length);
-        cachedBytes -= 4L * length;
-        hits++;
+        if (q != null && q.isEmpty()) FREE.remove(length);
+        if (a == null) misses++;
+        else hits++;
         return a;
     }
 
@@ -61,14 +64,14 @@ public final class ArrayPool {
     static synchronized void give(float[] a) {
         if (a.length < MIN_LENGTH || 4L * a.length > MAX_BYTES) return;
         // Re-insert the length at the end of the order: it was just in use.
-        ArrayDeque<float[]> q = FREE.remove(a.length);
+        ArrayDeque<SoftReference<float[]>> q = FREE.remove(a.length);
         if (q == null) q = new ArrayDeque<>();
-        q.addLast(a);
+        q.addLast(new SoftReference<>(a));
         FREE.put(a.length, q);
         cachedBytes += 4L * a.length;
-        Iterator<Map.Entry<Integer, ArrayDeque<float[]>>> oldest = FREE.entrySet().iterator();
+        Iterator<Map.Entry<Integer, ArrayDeque<SoftReference<float[]>>>> oldest = FREE.entrySet().iterator();
         while (cachedBytes > MAX_BYTES && oldest.hasNext()) {
-            Map.Entry<Integer, ArrayDeque<float[]>> e = oldest.next();
+            Map.Entry<Integer, ArrayDeque<SoftReference<float[]>>> e = oldest.next();
             while (cachedBytes > MAX_BYTES && !e.getValue().isEmpty()) {
                 e.getValue().pollFirst();
                 cachedBytes -= 4L * e.getKey();
@@ -77,7 +80,7 @@ public final class ArrayPool {
         }
     }
 
-    /** Bytes of arrays waiting to be reused. */
+    /** Bytes of arrays waiting to be reused (an upper bound: the collector may have taken some back). */
     public static synchronized long cachedBytes() { return cachedBytes; }
 
     /** Allocations served from the cache, and those that were not (for benchmarks and tests). */
