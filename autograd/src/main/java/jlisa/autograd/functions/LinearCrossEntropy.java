@@ -64,8 +64,9 @@ public final class LinearCrossEntropy extends Function {
                     + " " + Shapes.str(targets.shape()));
         }
         DType dt = DType.promote(x.dtype(), w.dtype()).computeType();
-        int[] tg = targets.contiguous().intArray();
-        int tOff = targets.contiguous().offset();
+        Tensor dense = targets.contiguous();
+        int[] tg = dense.intArray();
+        int tOff = dense.offset();
         int count = CrossEntropy.countTargets(tg, tOff, n, v, ignoreIndex);
         boolean needDx = ctx.needsGrad(0), needDw = ctx.needsGrad(1), needGrad = needDx || needDw;
         Tensor dx = needDx ? Tensor.empty(dt, n, c) : null;
@@ -90,7 +91,7 @@ public final class LinearCrossEntropy extends Function {
         }
         logits.storage().release();
         if (needGrad) ctx.save(dx, dw);    // kept (not owned): backward hands them to autograd
-        return Tensor.full(count == 0 ? Double.NaN : total / count, dt);
+        return Tensor.full(CrossEntropy.mean(total, count), dt);
     }
 
     @Override protected Tensor[] backward(Context ctx, Tensor g) {

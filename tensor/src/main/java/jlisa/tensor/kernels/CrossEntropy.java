@@ -48,7 +48,7 @@ public final class CrossEntropy {
                                  int[] targets, int tOff, int rows, int V, int ignoreIndex) {
         int count = countTargets(targets, tOff, rows, V, ignoreIndex);
         double total = forwardSum(dlogits, dOff, rowLoss, logits, lOff, targets, tOff, rows, V, ignoreIndex, count, 0);
-        return count == 0 ? Double.NaN : total / count;
+        return mean(total, count);
     }
 
     /**
@@ -121,7 +121,7 @@ public final class CrossEntropy {
                                  int[] targets, int tOff, int rows, int V, int ignoreIndex) {
         int count = countTargets(targets, tOff, rows, V, ignoreIndex);
         double total = forwardSum(dlogits, dOff, rowLoss, logits, lOff, targets, tOff, rows, V, ignoreIndex, count, 0);
-        return count == 0 ? Double.NaN : total / count;
+        return mean(total, count);
     }
 
     /** Float64 {@link #forwardSum(float[], int, float[], float[], int, int[], int, int, int, int, int, double)}. */
@@ -169,6 +169,14 @@ public final class CrossEntropy {
             count++;
         }
         return count;
+    }
+
+    /**
+     * The mean loss from the row losses' {@link #forwardSum sum} and the count of non-ignored rows: NaN when every
+     * row is ignored (0/0, as PyTorch's mean reduction gives).
+     */
+    public static double mean(double total, int count) {
+        return count == 0 ? Double.NaN : total / count;
     }
 
     /** {@code total} plus the losses in row order; each row's loss also into rowLoss (as float) when asked. */
