@@ -114,12 +114,13 @@ public class Variable {
     boolean accumulateGrad(Tensor g, boolean mayAdopt) {
         if (grad == null) {
             DType dtype = data.dtype().computeType();
-            if (mayAdopt && g.isDense() && g.offset() == 0 && g.numel() == g.storage().length() && g.dtype() == dtype) {
+            boolean whole = g.isDense() || (g.isOnDevice() && g.isContiguous() && data.isOnDevice());
+            if (mayAdopt && whole && g.offset() == 0 && g.numel() == g.storage().length() && g.dtype() == dtype) {
                 g.storage().relabel(MemoryKind.GRADIENT);
                 grad = g.view(data.shape());
                 return true;
             }
-            grad = Tensor.empty(dtype, MemoryKind.GRADIENT, data.shape()).copyFrom(g);
+            grad = Tensor.emptyOn(data, dtype, MemoryKind.GRADIENT, data.shape()).copyFrom(g);   // where the value is
             return false;
         }
         grad.addInPlace(g);

@@ -13,6 +13,10 @@ import jlisa.tensor.MemoryLedger;
 import jlisa.tensor.SegmentStorage;
 import jlisa.tensor.Shapes;
 import jlisa.tensor.Tensor;
+import jlisa.tensor.kernels.Attention;
+import jlisa.tensor.kernels.CrossEntropy;
+import jlisa.tensor.kernels.Elementwise;
+import jlisa.tensor.kernels.LayerNorm;
 
 /**
  * The CUDA {@link Backend}: matrix products through cuBLAS in the chosen {@link Precision}, optimizer state
@@ -33,6 +37,7 @@ public final class CudaBackend implements Backend {
     private final CudaDevice device;
     private final Precision precision;
     private final long minFlops;
+    private final ResidentOps resident;
 
     public CudaBackend(CudaDevice device, Precision precision, long minFlops) {
         if (precision == null) throw new IllegalArgumentException("CUDA backend: precision is required (fp32, tf32 or bf16)");
@@ -40,6 +45,7 @@ public final class CudaBackend implements Backend {
         this.device = device;
         this.precision = precision;
         this.minFlops = minFlops;
+        this.resident = new ResidentOps(this);
     }
 
     public CudaDevice device() { return device; }
@@ -97,7 +103,14 @@ public final class CudaBackend implements Backend {
             return pointer;
         }
 
+        /** Releases {@code t} (a device temporary) when the operation ends. */
+        void adopt(Tensor t) { tensors.add(t); }
+
+        private final List<Tensor> tensors = new ArrayList<>();
+
         @Override public void close() {
+            for (Tensor t : tensors) t.storage().release();
+            tensors.clear();
             // Work already issued that reads these blocks runs before any later use of them: one stream orders all.
             for (long[] b : blocks) {
                 device.free(b[0], b[1]);
@@ -151,7 +164,14 @@ public final class CudaBackend implements Backend {
                 || (x.storage() instanceof SegmentStorage s && s.segment().isNative() && s.isNativeOrder()));
         if (!readable) x = hostCopy(x);   // BF16, F64, …: an F32 copy
         OperandLayout layout = layout(x, batch);
-        if (layout == null || layout.span() > 2L * x.numel() + 4096) {
+        if (layout == null && onThisDevice(x)) {
+            // cuBLAS cannot read this device view: a contiguous copy on the device, never through the host
+            Tensor copy = resident.empty(MemoryKind.OTHER, x.shape());
+            resident.copy(x, copy);
+            scratch.adopt(copy);
+            x = copy;
+            layout = layout(x, batch);
+        } else if (layout == null || (!onThisDevice(x) && layout.span() > 2L * x.numel() + 4096)) {
             // cuBLAS cannot read this view, or it would move mostly elements it does not read: a contiguous host copy
             Tensor copy = hostCopy(x);
             if (x != t) x.storage().release();
@@ -228,6 +248,57 @@ public final class CudaBackend implements Backend {
                 blas.sgemm(handle, opB, opA, n, m, k, alpha, b.matrix(t), ldb, a.matrix(t), lda, beta, c, n);
             }
         }
+    }
+
+    // ------------------------------------------------------------------------------------------ device kernels
+
+    @Override public Tensor empty(MemoryKind kind, int... shape) { return resident.empty(kind, shape); }
+
+    @Override public void copy(Tensor src, Tensor dst) {
+        storageOf(src, "copy: source");
+        storageOf(dst, "copy: destination");
+        resident.copy(src, dst);
+    }
+
+    @Override public Tensor unary(Elementwise.Unary op, Tensor x) { return resident.unary(op, x); }
+
+    @Override public Tensor binaryInto(Elementwise.Binary op, Tensor a, Tensor b, Tensor out) {
+        storageOf(out, op.name().toLowerCase() + ": destination");
+        return resident.binaryInto(op, a, b, out);
+    }
+
+    @Override public Tensor sum(Tensor x, boolean keepDim, int[] dims, boolean mean) { return resident.sum(x, keepDim, dims, mean); }
+
+    @Override public LayerNorm.Result layerNorm(Tensor x, Tensor weight, Tensor bias, double eps) {
+        return resident.layerNorm(x, weight, bias, eps);
+    }
+
+    @Override public LayerNorm.Gradients layerNormBackward(Tensor dout, Tensor x, Tensor weight, Tensor mean, Tensor rstd,
+                                                           boolean needDx, boolean needDweight, boolean needDbias) {
+        return resident.layerNormBackward(dout, x, weight, mean, rstd, needDx, needDweight, needDbias);
+    }
+
+    @Override public Tensor geluTanh(Tensor x) { return resident.geluTanh(x); }
+
+    @Override public Tensor geluTanhBackward(Tensor x, Tensor dout) { return resident.geluTanhBackward(x, dout); }
+
+    @Override public Tensor embedding(Tensor weight, int[] ids, int[] idsShape) { return resident.embedding(weight, ids, idsShape); }
+
+    @Override public Tensor embeddingBackward(Tensor dout, int[] ids, int V) { return resident.embeddingBackward(dout, ids, V); }
+
+    @Override public CrossEntropy.Rows crossEntropyRows(int[] targets, int tOff, int n, int V, int ignoreIndex, int count) {
+        return resident.crossEntropyRows(targets, tOff, n, V, ignoreIndex, count);
+    }
+
+    @Override public Attention.Result attention(Tensor q, Tensor k, Tensor v, double scale, Tensor out) {
+        storageOf(out, "attention: out");
+        return resident.attention(q, k, v, scale, out);
+    }
+
+    @Override public Attention.Grads attentionBackward(Tensor dout, Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse,
+                                                      double scale, Tensor dq, Tensor dk, Tensor dv) {
+        for (Tensor t : List.of(dq, dk, dv)) storageOf(t, "attention backward: gradient");
+        return resident.attentionBackward(dout, q, k, v, out, lse, scale, dq, dk, dv);
     }
 
     // ------------------------------------------------------------------------------------------ optimizer

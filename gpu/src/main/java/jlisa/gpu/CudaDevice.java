@@ -43,6 +43,8 @@ public final class CudaDevice {
     private final Map<String, MemorySegment> kernels = new HashMap<>();
     private final int multiprocessors;
     private int mathMode = -1;
+    /** Bytes moved between host and device memory so far, each way (device-resident training keeps these small). */
+    private long uploadedBytes, downloadedBytes;
 
     /** The device's name, e.g. "NVIDIA H200". */
     public final String name;
@@ -166,6 +168,12 @@ public final class CudaDevice {
     /** How many times the allocator asked the driver for memory. */
     public long driverAllocations() { return allocator.driverAllocations(); }
 
+    /** Sets {@code floats} 32-bit words from {@code pointer} to {@code bits} (e.g. a NaN to poison new memory in tests). */
+    synchronized void fill(long pointer, long floats, int bits) {
+        makeCurrent();
+        if (floats > 0) driver.memsetD32(pointer, bits, floats);
+    }
+
     synchronized void zero(long pointer, long floats) {
         makeCurrent();
         if (floats > 0) driver.memsetD32(pointer, 0, floats);
@@ -178,6 +186,7 @@ public final class CudaDevice {
      */
     synchronized void upload(long dst, float[] src, int from, int count) {
         makeCurrent();
+        uploadedBytes += 4L * count;
         long chunk = STAGING_BYTES / 4;
         for (long done = 0; done < count; done += chunk) {
             int n = (int) Math.min(chunk, count - done), at = from + (int) done;
@@ -188,9 +197,24 @@ public final class CudaDevice {
         }
     }
 
+    /** Copies {@code count} ints from {@code src[from..]} to device address {@code dst} (token ids, targets). */
+    synchronized void uploadInts(long dst, int[] src, int from, int count) {
+        makeCurrent();
+        uploadedBytes += 4L * count;
+        long chunk = STAGING_BYTES / 4;
+        for (long done = 0; done < count; done += chunk) {
+            int n = (int) Math.min(chunk, count - done), at = from + (int) done;
+            MemorySegment buffer = claimStaging();
+            MemorySegment.copy(src, at, buffer, JAVA_INT, 0, n);
+            driver.copyHostToDeviceAsync(dst + 4 * done, buffer, 4L * n);
+            releaseStaging();
+        }
+    }
+
     /** Copies {@code bytes} from native host memory (e.g. a memory-mapped file) to device address {@code dst}. */
     synchronized void upload(long dst, MemorySegment src, long bytes) {
         makeCurrent();
+        uploadedBytes += bytes;
         if (bytes > 0) driver.copyHostToDevice(dst, src, bytes);
     }
 
@@ -200,6 +224,7 @@ public final class CudaDevice {
      */
     synchronized void download(float[] dst, int to, long src, int count) {
         makeCurrent();
+        downloadedBytes += 4L * count;
         long chunk = STAGING_BYTES / 4;
         int previous = -1, previousCount = 0, previousAt = 0;
         for (long done = 0; done < count || previous >= 0; done += chunk) {
@@ -226,6 +251,7 @@ public final class CudaDevice {
     /** {@code count} doubles at device address {@code src}, after the work issued before. */
     synchronized double[] downloadDoubles(long src, int count) {
         makeCurrent();
+        downloadedBytes += 8L * count;
         int index = nextStaging;
         MemorySegment buffer = claimStaging();
         driver.copyDeviceToHostAsync(buffer, src, 8L * count);
@@ -265,6 +291,12 @@ public final class CudaDevice {
         if (bytes > 0) driver.copyDeviceToDevice(dst, src, bytes);
     }
 
+    /** Bytes copied from host to device memory so far (all transfers: tensors, ids, operands of offloaded products). */
+    public synchronized long uploadedBytes() { return uploadedBytes; }
+
+    /** Bytes copied from device to host memory so far. */
+    public synchronized long downloadedBytes() { return downloadedBytes; }
+
     /** Waits until all work issued so far has finished (for timing). */
     public synchronized void synchronize() {
         makeCurrent();
@@ -272,6 +304,11 @@ public final class CudaDevice {
     }
 
     // ------------------------------------------------------------------------------------------ kernels and cuBLAS
+
+    /** Blocks for a kernel that gives each of {@code rows} rows a block (grid-stride over rows beyond that). */
+    int gridForRows(long rows) {
+        return (int) Math.max(1, Math.min(rows, 64L * multiprocessors));
+    }
 
     /** Blocks for a grid-stride kernel over {@code items}: enough to fill the device, no more. */
     int gridFor(long items) {

@@ -1,6 +1,7 @@
 package jlisa.gpu;
 
 import java.util.List;
+import java.util.stream.Stream;
 
 /**
  * The CUDA C kernels jlisa compiles with NVRTC when a device opens. Compiled with {@code --fmad=false}
@@ -21,7 +22,8 @@ final class CudaKernels {
     static final String TO_BF16 = "f32_to_bf16";
 
     /** Every entry point, as it appears in the PTX. */
-    static final List<String> ENTRIES = List.of(ADAMW, ADAMW_X4, SUM_SQUARES, SCALE, TO_BF16);
+    static final List<String> ENTRIES = java.util.stream.Stream.concat(Stream.of(ADAMW, ADAMW_X4, SUM_SQUARES, SCALE, TO_BF16),
+            ResidentKernelSource.ENTRIES.stream()).toList();
 
     /** Options for NVRTC; {@code compute} is the compute capability, e.g. 90. */
     static List<String> options(int compute) {
@@ -128,5 +130,5 @@ final class CudaKernels {
                     }
                 }
             }
-            """;
+            """ + ResidentKernelSource.SOURCE;
 }

@@ -173,7 +173,7 @@ public final class Lisa {
         Map<String, Tensor> back = new LinkedHashMap<>();
         for (Map.Entry<String, Tensor> e : s.tensors().entrySet()) {
             Tensor t = e.getValue();
-            back.put(e.getKey(), optimizer.newState(t.shape()).copyFrom(t));   // on the device again when a backend is active
+            back.put(e.getKey(), optimizer.newState(p.data()).copyFrom(t));   // beside the parameter, or on the active backend
             t.storage().release();   // the ledger drops it now; the arena's memory is reclaimed when LISA closes
         }
         optimizer.putState(p, new Optimizer.Parked(back, s.steps()));

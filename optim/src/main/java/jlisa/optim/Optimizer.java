@@ -72,13 +72,14 @@ public abstract class Optimizer {
             for (Parameter p : g.params().values()) {
                 if (!p.requiresGrad() || p.grad() == null) continue;
                 Tensor data = p.data();
-                if (!data.isDense() || data.dtype() != DType.F32 || data.storage().isReadOnly()) {
+                boolean onDevice = data.isOnDevice() && data.isContiguous();   // a device-resident model's parameter
+                if (!(data.isDense() || onDevice) || data.dtype() != DType.F32 || data.storage().isReadOnly()) {
                     throw new IllegalStateException("optimizer: parameter " + names.get(p) + " must be a dense writable F32 "
                             + "heap tensor to be updated, got " + data.describe() + " (copy mapped weights first: "
                             + "Training.materialize)");
                 }
                 long t = steps.merge(p, 1L, Long::sum);
-                update(p, data, p.grad().dense(), g, lr * g.lrScale(), t);
+                update(p, data, onDevice ? p.grad().contiguous() : p.grad().dense(), g, lr * g.lrScale(), t);
                 data.storage().bumpVersion();
             }
         }
@@ -94,7 +95,7 @@ public abstract class Optimizer {
 
     /** The state tensor {@code role} of {@code p}, allocated as zeros (OPTIMIZER_STATE) on first use. */
     protected final Tensor state(Parameter p, String role) {
-        return state.computeIfAbsent(p, k -> new LinkedHashMap<>()).computeIfAbsent(role, r -> newState(p.data().shape()));
+        return state.computeIfAbsent(p, k -> new LinkedHashMap<>()).computeIfAbsent(role, r -> newState(p.data()));
     }
 
     /**
@@ -103,8 +104,19 @@ public abstract class Optimizer {
      */
     protected boolean updatesOnDevice() { return false; }
 
-    /** Zero state of {@code shape}: in the active backend's memory when this optimizer updates there, else on the heap. */
-    final Tensor newState(int[] shape) {
+    /**
+     * Zero state shaped like {@code param}: beside a parameter in device memory; else in the active backend's memory
+     * when this optimizer updates there; else on the heap.
+     */
+    final Tensor newState(Tensor param) {
+        int[] shape = param.shape();
+        if (param.storage() instanceof jlisa.tensor.DeviceStorage d) {
+            if (!updatesOnDevice()) {
+                throw new IllegalStateException(getClass().getSimpleName() + " cannot update parameters in " + d.backend().name()
+                        + " device memory (only AdamW and LISA-AdamW can); run on the CPU");
+            }
+            return d.backend().zeros(MemoryKind.OPTIMIZER_STATE, shape);
+        }
         Backend accelerator = Backends.active();
         return accelerator != null && updatesOnDevice() ? accelerator.zeros(MemoryKind.OPTIMIZER_STATE, shape)
                 : Tensor.zeros(DType.F32, MemoryKind.OPTIMIZER_STATE, shape);
@@ -181,7 +193,7 @@ public abstract class Optimizer {
                         + java.util.Arrays.toString(e.getValue().shape()) + " but the parameter has "
                         + java.util.Arrays.toString(p.data().shape()));
             }
-            Tensor t = newState(p.data().shape()).copyFrom(e.getValue());
+            Tensor t = newState(p.data()).copyFrom(e.getValue());
             loaded.computeIfAbsent(p, k -> new LinkedHashMap<>()).put(role, t);
         }
         for (Parameter p : new ArrayList<>(state.keySet())) dropState(p);

@@ -6,11 +6,14 @@ package jlisa.tensor;
  * module provides one (CUDA). Model code never names a backend: {@link jlisa.tensor.kernels.MatMul}
  * and the optimizers ask {@link Backends#active()}, and work on memory a backend owns goes to that
  * backend ({@link DeviceStorage#backend()}). With no active backend every path is the CPU's, unchanged.
+ *
+ * <p>A backend that also runs the model's other kernels on its memory ({@link DeviceKernels}) lets a whole training
+ * step stay there (device-resident training); an op it has no kernel for fails, naming the op.
  */
-public interface Backend {
+public interface Backend extends DeviceKernels {
 
     /** A short name for messages, e.g. "cuda". */
-    String name();
+    @Override String name();
 
     /** One line for logs and reports: the device, its memory, library versions, the precision of products. */
     String description();

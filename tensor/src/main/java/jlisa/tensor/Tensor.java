@@ -64,6 +64,41 @@ public final class Tensor {
         return new Tensor(s, shape, Shapes.contiguousStrides(shape), 0);
     }
 
+    /**
+     * A tensor of {@code dtype} with unspecified contents in the same memory as {@code place}: the heap for a host
+     * tensor, the backend's device memory (F32 only) for a device one. What kernels allocate their outputs with, so
+     * outputs stay where the inputs are.
+     */
+    public static Tensor emptyOn(Tensor place, DType dtype, int... shape) {
+        if (!(place.storage instanceof DeviceStorage d)) return empty(dtype, shape);
+        if (dtype != DType.F32) {
+            throw new IllegalArgumentException("device memory holds F32 tensors, asked for " + dtype + " " + Shapes.str(shape)
+                    + " beside " + place.describe());
+        }
+        return d.backend().empty(MemoryLedger.currentKind(), shape);
+    }
+
+    /** As {@link #emptyOn(Tensor, DType, int...)}, counted under {@code kind}. */
+    public static Tensor emptyOn(Tensor place, DType dtype, MemoryKind kind, int... shape) {
+        if (!(place.storage instanceof DeviceStorage)) return empty(dtype, kind, shape);
+        try (var scope = MemoryLedger.scope(kind)) {
+            return emptyOn(place, dtype, shape);
+        }
+    }
+
+    /** Zeros of {@code dtype} in the same memory as {@code place} (see {@link #emptyOn}). */
+    public static Tensor zerosOn(Tensor place, DType dtype, int... shape) {
+        if (!(place.storage instanceof DeviceStorage d)) return zeros(dtype, shape);
+        if (dtype != DType.F32) {
+            throw new IllegalArgumentException("device memory holds F32 tensors, asked for " + dtype + " " + Shapes.str(shape)
+                    + " beside " + place.describe());
+        }
+        return d.backend().zeros(MemoryLedger.currentKind(), shape);
+    }
+
+    /** True when this tensor's elements are in an accelerator's memory ({@link DeviceStorage}). */
+    public boolean isOnDevice() { return storage instanceof DeviceStorage; }
+
     public static Tensor zeros(int... shape) { return zeros(DType.F32, shape); }
 
     public static Tensor zeros(DType dtype, int... shape) { return zeros(dtype, MemoryLedger.currentKind(), shape); }
@@ -278,7 +313,7 @@ public final class Tensor {
     public Tensor to(DType dtype) { return dtype == dtype() ? this : copyAs(dtype); }
 
     private Tensor copyAs(DType dtype) {
-        Tensor out = empty(dtype, shape); // copyFrom writes every element
+        Tensor out = emptyOn(this, dtype, shape); // copyFrom writes every element; a device tensor's copy stays there
         out.copyFrom(this);
         return out;
     }
@@ -290,6 +325,11 @@ public final class Tensor {
         if (!Arrays.equals(b, shape)) {
             throw new IllegalArgumentException("copyFrom: source " + Shapes.str(src.shape) + " does not broadcast to "
                     + Shapes.str(shape));
+        }
+        if (storage instanceof DeviceStorage d && src.storage instanceof DeviceStorage s && d.backend() == s.backend()) {
+            if (numel() > 0) d.backend().copy(src, this);   // a copy kernel on the device, any strides
+            storage.bumpVersion();
+            return this;
         }
         if (storage instanceof DeviceStorage || src.storage instanceof DeviceStorage) return copyThroughHost(src);
         int[] srcStrides = Shapes.broadcastStrides(src.shape, src.strides, shape);

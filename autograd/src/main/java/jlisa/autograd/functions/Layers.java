@@ -213,7 +213,7 @@ public final class Layers {
         @Override protected Tensor forward(Context ctx, Tensor... in) {
             Tensor[] qkv = Attention.unpack(in[0], heads, kvHeads);
             int B = in[0].size(0), T = in[0].size(1), D = qkv[0].size(3);
-            Tensor out = Tensor.empty(in[0].dtype().computeType(), B, T, heads * D);   // written whole
+            Tensor out = Tensor.emptyOn(in[0], in[0].dtype().computeType(), B, T, heads * D);   // written whole
             Attention.Result r = Attention.forward(qkv[0], qkv[1], qkv[2], scale, Attention.splitHeads(out, heads));
             ctx.save(in[0], out);
             ctx.saveOwned(r.lse());
@@ -223,7 +223,7 @@ public final class Layers {
         @Override protected Tensor[] backward(Context ctx, Tensor g) {
             Tensor packed = ctx.saved(0);
             Tensor[] qkv = Attention.unpack(packed, heads, kvHeads);
-            Tensor dqkv = Tensor.empty(ctx.saved(1).dtype(), packed.shape());   // dq, dk, dv cover it whole
+            Tensor dqkv = Tensor.emptyOn(packed, ctx.saved(1).dtype(), packed.shape());   // dq, dk, dv cover it whole
             Tensor[] d = Attention.unpack(dqkv, heads, kvHeads);
             Attention.backward(Attention.splitHeads(g, heads), qkv[0], qkv[1], qkv[2], Attention.splitHeads(ctx.saved(1), heads),
                     ctx.saved(2), scale, d[0], d[1], d[2]);

@@ -69,25 +69,22 @@ public final class LinearCrossEntropy extends Function {
         int tOff = dense.offset();
         int count = CrossEntropy.countTargets(tg, tOff, n, v, ignoreIndex);
         boolean needDx = ctx.needsGrad(0), needDw = ctx.needsGrad(1), needGrad = needDx || needDw;
-        Tensor dx = needDx ? Tensor.empty(dt, n, c) : null;
-        Tensor dw = needDw ? (n == 0 ? Tensor.zeros(dt, v, c) : Tensor.empty(dt, v, c)) : null;
+        // every buffer where x is: on the heap, or in a device's memory beside a device-resident model
+        Tensor dx = needDx ? Tensor.emptyOn(x, dt, n, c) : null;
+        Tensor dw = needDw ? (n == 0 ? Tensor.zerosOn(x, dt, v, c) : Tensor.emptyOn(x, dt, v, c)) : null;
         int chunk = (int) Math.max(1, Math.min(n, chunkElements / Math.max(1, v)));
-        Tensor logits = Tensor.empty(dt, chunk, v);
-        double total = 0;
-        for (int r0 = 0; r0 < n; r0 += chunk) {
-            int rows = Math.min(chunk, n - r0);
-            Tensor xc = x.narrow(0, r0, rows), lc = logits.narrow(0, 0, rows);
-            MatMul.gemm(1, xc, w.t(), 0, lc);
-            float[] g32 = dt == DType.F32 && needGrad ? lc.floatArray() : null;   // dlogits overwrite the logits
-            if (dt == DType.F32) {
-                total = CrossEntropy.forwardSum(g32, 0, null, lc.floatArray(), 0, tg, tOff + r0, rows, v, ignoreIndex,
-                        count, total);
-            } else {
-                total = CrossEntropy.forwardSum(needGrad ? lc.doubleArray() : null, 0, null, lc.doubleArray(), 0, tg,
-                        tOff + r0, rows, v, ignoreIndex, count, total);
+        Tensor logits = Tensor.emptyOn(x, dt, chunk, v);
+        double total;
+        try (CrossEntropy.Rows rows = CrossEntropy.rows(x, tg, tOff, n, v, ignoreIndex, count)) {
+            for (int r0 = 0; r0 < n; r0 += chunk) {
+                int rowCount = Math.min(chunk, n - r0);
+                Tensor xc = x.narrow(0, r0, rowCount), lc = logits.narrow(0, 0, rowCount);
+                MatMul.gemm(1, xc, w.t(), 0, lc);
+                rows.chunk(lc, r0, needGrad);   // dlogits overwrite the logits
+                if (needDx) MatMul.gemm(1, lc, w, 0, dx.narrow(0, r0, rowCount));
+                if (needDw) MatMul.gemm(1, lc.t(), xc, r0 == 0 ? 0 : 1, dw);
             }
-            if (needDx) MatMul.gemm(1, lc, w, 0, dx.narrow(0, r0, rows));
-            if (needDw) MatMul.gemm(1, lc.t(), xc, r0 == 0 ? 0 : 1, dw);
+            total = rows.total();
         }
         logits.storage().release();
         if (needGrad) ctx.save(dx, dw);    // kept (not owned): backward hands them to autograd

@@ -73,7 +73,7 @@ public final class Products {
             outShape[outShape.length - 1] = wt.size(0);
             Tensor x2 = x.reshape(rows, x.size(-1));
             DType dtype = DType.promote(x.dtype(), w.dtype());
-            Tensor y = Tensor.empty(dtype, rows, wt.size(0)); // the bias copy or beta = 0 overwrites it
+            Tensor y = Tensor.emptyOn(x, dtype, rows, wt.size(0)); // the bias copy or beta = 0 overwrites it
             if (b != null) y.copyFrom(b.expand(rows, wt.size(0)));
             MatMul.gemm(1, x2, wt.t(), b == null ? 0 : 1, y);
             return y.view(outShape);
@@ -86,16 +86,16 @@ public final class Products {
             Tensor g2 = g.reshape(rows, out);
             Tensor dx = null, dw = null, db = null;
             if (ctx.needsGrad(0)) {
-                dx = Tensor.empty(g.dtype(), rows, in);
+                dx = Tensor.emptyOn(g, g.dtype(), rows, in);
                 MatMul.gemm(1, g2, wt, 0, dx);
                 dx = dx.view(x.shape());
             }
             if (ctx.needsGrad(1)) {
                 if (weightInOut) {
-                    dw = Tensor.empty(g.dtype(), in, out);
+                    dw = Tensor.emptyOn(g, g.dtype(), in, out);
                     MatMul.gemm(1, x.reshape(rows, in).t(), g2, 0, dw);
                 } else {
-                    dw = Tensor.empty(g.dtype(), out, in);
+                    dw = Tensor.emptyOn(g, g.dtype(), out, in);
                     MatMul.gemm(1, g2.t(), x.reshape(rows, in), 0, dw);
                 }
             }

@@ -5,6 +5,7 @@ import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 import jlisa.tensor.DType;
+import jlisa.tensor.DeviceKernels;
 import jlisa.tensor.Parallel;
 import jlisa.tensor.Shapes;
 import jlisa.tensor.Tensor;
@@ -292,13 +293,25 @@ public final class Activations {
     // ================================================================ Tensor entry points
 
     /** GELU (tanh approximation) of any tensor; F32/BF16 compute in F32, F64 in F64. */
-    public static Tensor geluTanh(Tensor x) { return forward(x, Kind.GELU_TANH, "geluTanh"); }
+    public static Tensor geluTanh(Tensor x) {
+        if (DeviceKernels.of(x) instanceof DeviceKernels device) return device.geluTanh(x);
+        return forward(x, Kind.GELU_TANH, "geluTanh");
+    }
 
     /** dx of {@link #geluTanh(Tensor)} given the input {@code x} and {@code dout} (same shape). */
-    public static Tensor geluTanhBackward(Tensor x, Tensor dout) { return backward(x, dout, Kind.GELU_TANH, "geluTanhBackward"); }
+    public static Tensor geluTanhBackward(Tensor x, Tensor dout) {
+        if (DeviceKernels.of(x, dout) instanceof DeviceKernels device) {
+            if (!java.util.Arrays.equals(x.shape(), dout.shape())) {
+                throw new IllegalArgumentException("geluTanhBackward: dout has shape " + Shapes.str(dout.shape()) + " but x has "
+                        + Shapes.str(x.shape()));
+            }
+            return device.geluTanhBackward(x, dout);
+        }
+        return backward(x, dout, Kind.GELU_TANH, "geluTanhBackward");
+    }
 
     /** Exact GELU, x·Φ(x). */
-    public static Tensor geluErf(Tensor x) { return forward(x, Kind.GELU_ERF, "geluErf"); }
+    public static Tensor geluErf(Tensor x) { return forward(x, Kind.GELU_ERF, "geluErf"); }   // device: refused in forward()
 
     /** dx of {@link #geluErf(Tensor)}. */
     public static Tensor geluErfBackward(Tensor x, Tensor dout) { return backward(x, dout, Kind.GELU_ERF, "geluErfBackward"); }
@@ -312,6 +325,7 @@ public final class Activations {
     private enum Kind { GELU_TANH, GELU_ERF, SILU }
 
     private static Tensor forward(Tensor x, Kind kind, String op) {
+        if (DeviceKernels.of(x) instanceof DeviceKernels device) throw device.missing(op);
         DType dt = Softmax.floatType(x, op, "x");
         Tensor xd = x.dense();
         Tensor out = Tensor.empty(dt, x.shape());
@@ -335,6 +349,7 @@ public final class Activations {
     }
 
     private static Tensor backward(Tensor x, Tensor dout, Kind kind, String op) {
+        if (DeviceKernels.of(x, dout) instanceof DeviceKernels device) throw device.missing(op);
         DType dt = Softmax.floatType(x, op, "x");
         DType gt = Softmax.floatType(dout, op, "dout");
         if (!Arrays.equals(x.shape(), dout.shape())) {

@@ -7,6 +7,7 @@ import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 import jlisa.tensor.DType;
+import jlisa.tensor.DeviceKernels;
 import jlisa.tensor.HeapStorage;
 import jlisa.tensor.Parallel;
 import jlisa.tensor.Shapes;
@@ -92,6 +93,11 @@ public final class Attention {
         DType dtype = computeType("attention", q, k, v);
         int[] qs = q.shape(), ks = k.shape();
         int B = qs[0], H = qs[1], Tq = qs[2], D = qs[3], Hkv = ks[1], Tk = ks[2];
+        if (DeviceKernels.of(q, k, v, out) instanceof DeviceKernels device) {
+            if (out == null) out = Tensor.emptyOn(q, dtype, B, Tq, H, D).transpose(1, 2);
+            else checkDeviceTarget("out", out, qs);
+            return device.attention(q, k, v, scale, out);
+        }
         if (out == null) out = newHeads(dtype, B, H, Tq, D);
         else checkTarget("out", out, dtype, qs);
         Tensor lse = Tensor.empty(dtype, B, H, Tq);   // every row is written
@@ -114,6 +120,11 @@ public final class Attention {
         checkInputs(q, k, v);
         DType dtype = computeType("attention backward", q, k, v, dout, out, lse);
         int[] qs = q.shape(), ks = k.shape();
+        if (DeviceKernels.of(dout, q, k, v, out, lse) != null) {
+            return backward(dout, q, k, v, out, lse, scale, Tensor.emptyOn(q, dtype, qs[0], qs[2], qs[1], qs[3]).transpose(1, 2),
+                    Tensor.emptyOn(q, dtype, ks[0], ks[2], ks[1], ks[3]).transpose(1, 2),
+                    Tensor.emptyOn(q, dtype, ks[0], ks[2], ks[1], ks[3]).transpose(1, 2));
+        }
         return backward(dout, q, k, v, out, lse, scale, newHeads(dtype, qs[0], qs[1], qs[2], qs[3]),
                 newHeads(dtype, ks[0], ks[1], ks[2], ks[3]), newHeads(dtype, ks[0], ks[1], ks[2], ks[3]));
     }
@@ -135,6 +146,12 @@ public final class Attention {
                     + Shapes.str(out.shape()) + ", lse " + Shapes.str(lse.shape()));
         }
         DType dtype = computeType("attention backward", q, k, v, dout, out, lse);
+        if (DeviceKernels.of(dout, q, k, v, out, lse, dq, dk, dv) instanceof DeviceKernels device) {
+            checkDeviceTarget("dq", dq, qs);
+            checkDeviceTarget("dk", dk, ks);
+            checkDeviceTarget("dv", dv, ks);
+            return device.attentionBackward(dout, q, k, v, out, lse, scale, dq, dk, dv);
+        }
         checkTarget("dq", dq, dtype, qs);
         checkTarget("dk", dk, dtype, ks);
         checkTarget("dv", dv, dtype, ks);
@@ -222,6 +239,14 @@ public final class Attention {
                 || (dtype == DType.F32 && !rowsInPlace(t))) {
             throw new IllegalArgumentException("attention: " + name + " must be a heap " + dtype + " tensor " + Shapes.str(shape)
                     + " with a contiguous last dim, got " + t.describe());
+        }
+    }
+
+    /** An output a device kernel writes: the expected shape, in device memory. */
+    private static void checkDeviceTarget(String name, Tensor t, int[] shape) {
+        if (!Arrays.equals(t.shape(), shape) || !t.isOnDevice()) {
+            throw new IllegalArgumentException("attention: " + name + " must be a device tensor " + Shapes.str(shape) + " beside "
+                    + "device inputs, got " + t.describe());
         }
     }
 

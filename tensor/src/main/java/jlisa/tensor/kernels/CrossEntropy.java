@@ -4,6 +4,7 @@ import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 import jlisa.tensor.DType;
+import jlisa.tensor.DeviceKernels;
 import jlisa.tensor.Parallel;
 import jlisa.tensor.Shapes;
 import jlisa.tensor.Tensor;
@@ -112,6 +113,51 @@ public final class CrossEntropy {
             }
         });
         return addLosses(losses, rowLoss, total);
+    }
+
+    /**
+     * Cross-entropy of a batch whose rows arrive in chunks, as the fused LM head computes its logits: each chunk's
+     * rows are added to the loss and, when asked, its logits overwritten by their gradient (scaled by 1/count, count
+     * being the batch's non-ignored rows). The row losses are summed in row order, so the total is the same double
+     * whatever the chunking. Made by {@link #rows}; a device backend keeps the row losses in its memory until
+     * {@link #total()}.
+     */
+    public interface Rows extends AutoCloseable {
+        /** Rows {@code r0 .. r0 + logits.size(0) − 1} of the batch, logits (rows, V) dense; dlogits replace them when {@code grad}. */
+        void chunk(Tensor logits, int r0, boolean grad);
+
+        /** The sum of the row losses so far, in row order. */
+        double total();
+
+        /** Gives back what the rows held (device buffers). */
+        @Override default void close() {}
+    }
+
+    /**
+     * The {@link Rows} of a batch of {@code n} rows of {@code V} classes whose logits will be in {@code place}'s
+     * memory, against {@code targets[tOff ..]} already validated by {@link #countTargets} ({@code count} of them
+     * not ignored).
+     */
+    public static Rows rows(Tensor place, int[] targets, int tOff, int n, int V, int ignoreIndex, int count) {
+        if (DeviceKernels.of(place) instanceof DeviceKernels device) {
+            return device.crossEntropyRows(targets, tOff, n, V, ignoreIndex, count);
+        }
+        return new Rows() {
+            private double total;
+
+            @Override public void chunk(Tensor lc, int r0, boolean grad) {
+                int rows = lc.size(0);
+                if (lc.dtype() == DType.F32) {
+                    total = forwardSum(grad ? lc.floatArray() : null, lc.offset(), null, lc.floatArray(), lc.offset(), targets,
+                            tOff + r0, rows, V, ignoreIndex, count, total);
+                } else {
+                    total = forwardSum(grad ? lc.doubleArray() : null, lc.offset(), null, lc.doubleArray(), lc.offset(), targets,
+                            tOff + r0, rows, V, ignoreIndex, count, total);
+                }
+            }
+
+            @Override public double total() { return total; }
+        };
     }
 
     // ================================================================ F64 kernel (plain loops, for gradcheck)
@@ -228,6 +274,7 @@ public final class CrossEntropy {
     private record Checked(DType dt, Tensor x, int[] targets, int rows, int V) {}
 
     private static Checked check(Tensor logits, Tensor targets, String op) {
+        if (DeviceKernels.of(logits) instanceof DeviceKernels device) throw device.missing(op + " (unfused; the LM head's is)");
         DType dt = Softmax.floatType(logits, op, "logits");
         if (logits.dim() == 0) throw new IllegalArgumentException(op + ": logits must have at least 1 dim (..., V), got a scalar");
         int[] ls = logits.shape();

@@ -5,6 +5,7 @@ import java.util.Arrays;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
 import jlisa.tensor.DType;
+import jlisa.tensor.DeviceKernels;
 import jlisa.tensor.Parallel;
 import jlisa.tensor.Rng;
 import jlisa.tensor.Shapes;
@@ -65,6 +66,7 @@ public final class Dropout {
      * (not a copy) and a null mask, drawing nothing; p = 1 returns zeros and an all-zero mask, drawing nothing.
      */
     public static Result forward(Tensor x, double p, Rng rng) {
+        if (DeviceKernels.of(x) instanceof DeviceKernels device) throw device.missing("dropout");
         String op = "dropout";
         DType dt = Softmax.floatType(x, op, "x");
         checkP(op, p);
@@ -81,6 +83,7 @@ public final class Dropout {
 
     /** dx = dout · mask / (1 − p) with the forward's mask and p (mask may be null when p = 0: dx is dout itself). */
     public static Tensor backward(Tensor dout, Tensor mask, double p) {
+        if (DeviceKernels.of(dout, mask) instanceof DeviceKernels device) throw device.missing("dropoutBackward");
         String op = "dropoutBackward";
         DType dt = Softmax.floatType(dout, op, "dout");
         checkP(op, p);

@@ -4,6 +4,7 @@ import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 import jlisa.tensor.DType;
+import jlisa.tensor.DeviceKernels;
 import jlisa.tensor.HeapStorage;
 import jlisa.tensor.Parallel;
 import jlisa.tensor.Runs;
@@ -86,6 +87,7 @@ public final class Elementwise {
 
     /** {@code op(x)} elementwise; the result is a new contiguous tensor (BF16 and I32 compute in F32). */
     public static Tensor unary(Unary op, Tensor x) {
+        if (DeviceKernels.of(x) instanceof DeviceKernels device) return device.unary(op, x);
         DType dtype = x.dtype() == DType.F64 ? DType.F64 : DType.F32;
         Tensor in = readable(x, dtype);
         Tensor out = Tensor.empty(dtype, x.shape());
@@ -105,7 +107,8 @@ public final class Elementwise {
     /** {@code op(a, b)} elementwise with broadcasting; the result has the broadcast shape. */
     public static Tensor binary(Binary op, Tensor a, Tensor b) {
         int[] shape = Shapes.broadcast(a.shape(), b.shape(), op.name().toLowerCase());
-        Tensor out = Tensor.empty(DType.promote(a.dtype(), b.dtype()), shape);
+        Tensor place = a.isOnDevice() ? a : b;   // the result goes where the operands are
+        Tensor out = Tensor.emptyOn(place, DType.promote(a.dtype(), b.dtype()), shape);
         return binaryInto(op, a, b, out);
     }
 
@@ -120,6 +123,14 @@ public final class Elementwise {
             throw new IllegalArgumentException(op.name().toLowerCase() + ": result of " + Shapes.str(a.shape()) + " and "
                     + Shapes.str(b.shape()) + " has shape " + Shapes.str(shape) + " but the destination is "
                     + Shapes.str(out.shape()));
+        }
+        if (DeviceKernels.of(out, a, b) instanceof DeviceKernels device) {
+            if (!out.isOnDevice() || !out.isContiguous()) {
+                throw new IllegalArgumentException(op.name().toLowerCase() + ": operands in device memory need a contiguous "
+                        + "destination there, got " + out.describe());
+            }
+            out.storage().bumpVersion();
+            return device.binaryInto(op, a, b, out);
         }
         if (!out.isDense() || (out.dtype() != DType.F32 && out.dtype() != DType.F64) || out.storage().isReadOnly()) {
             throw new IllegalArgumentException(op.name().toLowerCase() + ": destination must be a dense writable F32 or F64 "

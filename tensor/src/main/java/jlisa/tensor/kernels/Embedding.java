@@ -3,6 +3,7 @@ package jlisa.tensor.kernels;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
 import jlisa.tensor.DType;
+import jlisa.tensor.DeviceKernels;
 import jlisa.tensor.Parallel;
 import jlisa.tensor.Shapes;
 import jlisa.tensor.Tensor;
@@ -87,6 +88,10 @@ public final class Embedding {
         String op = "embedding";
         DType dt = checkWeight(weight, op);
         int V = weight.size(0), C = weight.size(1);
+        if (DeviceKernels.of(weight) instanceof DeviceKernels device) {
+            checkIds(ids, 0, ids.length, V, op);
+            return device.embedding(weight, ids, idsShape);
+        }
         int[] outShape = append(idsShape, C);
         Tensor out = Tensor.zeros(dt, outShape);
         Tensor w = weight.dense();
@@ -117,6 +122,10 @@ public final class Embedding {
                     + ": ids' shape + (C))");
         }
         int C = ds[ds.length - 1];
+        if (DeviceKernels.of(dout) instanceof DeviceKernels device) {
+            checkIds(ids, 0, ids.length, V, op);
+            return device.embeddingBackward(dout, ids, V);
+        }
         Tensor dw = Tensor.zeros(dt, V, C);
         Tensor g = dout.dense();
         if (dt == DType.F64) backward(dw.doubleArray(), 0, g.doubleArray(), g.offset(), ids, 0, ids.length, V, C);

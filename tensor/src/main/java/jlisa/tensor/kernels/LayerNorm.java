@@ -3,6 +3,7 @@ package jlisa.tensor.kernels;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
 import jlisa.tensor.DType;
+import jlisa.tensor.DeviceKernels;
 import jlisa.tensor.Parallel;
 import jlisa.tensor.Shapes;
 import jlisa.tensor.Tensor;
@@ -233,6 +234,7 @@ public final class LayerNorm {
         checkParam(op, "weight", weight, x, dt);
         checkParam(op, "bias", bias, x, dt);
         if (!(eps >= 0)) throw new IllegalArgumentException(op + ": eps must be >= 0, got " + eps);
+        if (DeviceKernels.of(x, weight, bias) instanceof DeviceKernels device) return device.layerNorm(x, weight, bias, eps);
         int rows = x.numel() / cols;
         int[] statShape = leading(x.shape());
         Tensor out = Tensor.empty(dt, x.shape());
@@ -277,6 +279,9 @@ public final class LayerNorm {
         checkStat(op, "rstd", rstd, x, dt);
         if (needDweight && weight == null) {
             throw new IllegalArgumentException(op + ": dweight asked for but weight is null");
+        }
+        if (DeviceKernels.of(dout, x, weight, mean, rstd) instanceof DeviceKernels device) {
+            return device.layerNormBackward(dout, x, weight, mean, rstd, needDx, needDweight, needDbias);
         }
         Tensor dx = needDx ? Tensor.empty(dt, x.shape()) : null;
         Tensor dw = needDweight ? Tensor.zeros(dt, cols) : null;

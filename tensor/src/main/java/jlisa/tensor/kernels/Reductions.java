@@ -6,6 +6,7 @@ import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 import jlisa.tensor.DType;
+import jlisa.tensor.DeviceKernels;
 import jlisa.tensor.Parallel;
 import jlisa.tensor.Shapes;
 import jlisa.tensor.Tensor;
@@ -24,14 +25,41 @@ public final class Reductions {
 
     private enum Kind { SUM, MEAN, MAX }
 
-    public static Tensor sum(Tensor x, boolean keepDim, int... dims) { return reduce(Kind.SUM, x, keepDim, dims, "sum"); }
+    public static Tensor sum(Tensor x, boolean keepDim, int... dims) {
+        if (DeviceKernels.of(x) instanceof DeviceKernels device) return device.sum(x, keepDim, checkDims(x, dims, "sum"), false);
+        return reduce(Kind.SUM, x, keepDim, dims, "sum");
+    }
 
-    public static Tensor mean(Tensor x, boolean keepDim, int... dims) { return reduce(Kind.MEAN, x, keepDim, dims, "mean"); }
+    public static Tensor mean(Tensor x, boolean keepDim, int... dims) {
+        if (DeviceKernels.of(x) instanceof DeviceKernels device) return device.sum(x, keepDim, checkDims(x, dims, "mean"), true);
+        return reduce(Kind.MEAN, x, keepDim, dims, "mean");
+    }
 
-    public static Tensor max(Tensor x, boolean keepDim, int... dims) { return reduce(Kind.MAX, x, keepDim, dims, "max"); }
+    public static Tensor max(Tensor x, boolean keepDim, int... dims) {
+        if (DeviceKernels.of(x) instanceof DeviceKernels device) throw device.missing("max");
+        return reduce(Kind.MAX, x, keepDim, dims, "max");
+    }
+
+    /** {@code dims} made non-negative and checked (each a dim of x, none twice); all dims when none are given. */
+    private static int[] checkDims(Tensor x, int[] dims, String op) {
+        int rank = x.dim();
+        boolean[] reduced = new boolean[rank];
+        if (dims.length == 0) Arrays.fill(reduced, true);
+        for (int d : dims) {
+            int dd = Shapes.dim(d, rank, op);
+            if (reduced[dd]) throw new IllegalArgumentException(op + ": dim " + d + " appears twice in " + Arrays.toString(dims));
+            reduced[dd] = true;
+        }
+        int n = 0;
+        for (boolean r : reduced) if (r) n++;
+        int[] out = new int[n];
+        for (int i = 0, j = 0; i < rank; i++) if (reduced[i]) out[j++] = i;
+        return out;
+    }
 
     /** Variance with {@code correction} subtracted from the count (1: unbiased, 0: population), two-pass. */
     public static Tensor var(Tensor x, boolean keepDim, int correction, int... dims) {
+        if (DeviceKernels.of(x) instanceof DeviceKernels device) throw device.missing("var");
         Rows r = rows(x, dims, "var");
         Tensor out = Tensor.zeros(r.dtype, r.outShape(keepDim));
         double denom = Math.max(0, r.inner - correction);
@@ -62,6 +90,7 @@ public final class Reductions {
 
     /** Index of the first maximum along {@code dim} (a NaN counts as the maximum, as in PyTorch), as I32. */
     public static Tensor argmax(Tensor x, int dim, boolean keepDim) {
+        if (DeviceKernels.of(x) instanceof DeviceKernels device) throw device.missing("argmax");
         if (x.dim() == 0) return Tensor.zeros(DType.I32);
         int d = Shapes.dim(dim, x.dim(), "argmax");
         Rows r = rows(x, new int[] {d}, "argmax");

@@ -3,6 +3,7 @@ package jlisa.tensor.kernels;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
 import jlisa.tensor.DType;
+import jlisa.tensor.DeviceKernels;
 import jlisa.tensor.Parallel;
 import jlisa.tensor.Shapes;
 import jlisa.tensor.Tensor;
@@ -168,6 +169,7 @@ public final class RmsNorm {
     /** RMSNorm over the last dim of {@code x} (any layout); {@code weight} is 1-D of x's last dim, or null. */
     public static Result forward(Tensor x, Tensor weight, double eps) {
         String op = "rmsNorm";
+        if (DeviceKernels.of(x, weight) instanceof DeviceKernels device) throw device.missing(op);
         DType dt = Softmax.floatType(x, op, "x");
         if (x.dim() == 0) throw new IllegalArgumentException(op + ": expected x with at least 1 dim, got a scalar");
         int cols = x.size(-1);
@@ -196,6 +198,7 @@ public final class RmsNorm {
     /** As {@link #backward(Tensor, Tensor, Tensor, Tensor)}, computing only the gradients asked for (others null). */
     public static Gradients backward(Tensor dout, Tensor x, Tensor weight, Tensor rstd, boolean needDx, boolean needDweight) {
         String op = "rmsNormBackward";
+        if (DeviceKernels.of(dout, x, weight, rstd) instanceof DeviceKernels device) throw device.missing(op);
         DType dt = Softmax.floatType(x, op, "x");
         if (x.dim() == 0) throw new IllegalArgumentException(op + ": expected x with at least 1 dim, got a scalar");
         int cols = x.size(-1);

@@ -3,6 +3,7 @@ package jlisa.tensor.kernels;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
 import jlisa.tensor.DType;
+import jlisa.tensor.DeviceKernels;
 import jlisa.tensor.Parallel;
 import jlisa.tensor.Shapes;
 import jlisa.tensor.Tensor;
@@ -240,6 +241,7 @@ public final class Rope {
     }
 
     private static Tensor apply(Tensor x, Cache cache, Layout layout, boolean inverse, String op) {
+        if (DeviceKernels.of(x) instanceof DeviceKernels device) throw device.missing(op);
         DType dt = Softmax.floatType(x, op, inverse ? "dout" : "x");
         checkRank(x, op);
         if (cache == null) throw new IllegalArgumentException(op + ": cache is null");

@@ -4,6 +4,7 @@ import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 import jlisa.tensor.DType;
+import jlisa.tensor.DeviceKernels;
 import jlisa.tensor.Parallel;
 import jlisa.tensor.Shapes;
 import jlisa.tensor.Tensor;
@@ -263,6 +264,7 @@ public final class Softmax {
     public static Tensor logSoftmaxBackward(Tensor y, Tensor dy) { return backward(y, dy, true, "logSoftmaxBackward"); }
 
     private static Tensor forward(Tensor x, boolean log, String op) {
+        if (DeviceKernels.of(x) instanceof DeviceKernels device) throw device.missing(op);
         DType dt = floatType(x, op, "x");
         if (x.dim() == 0) throw new IllegalArgumentException(op + ": expected a tensor with at least 1 dim, got a scalar");
         Tensor xd = x.dense();
@@ -279,6 +281,7 @@ public final class Softmax {
     }
 
     private static Tensor backward(Tensor y, Tensor dy, boolean log, String op) {
+        if (DeviceKernels.of(y, dy) instanceof DeviceKernels device) throw device.missing(op);
         DType dt = floatType(y, op, "y");
         DType gt = floatType(dy, op, "dy");
         if (gt != dt) throw new IllegalArgumentException(op + ": dy is " + dy.dtype() + " but y is " + y.dtype());

@@ -85,6 +85,29 @@ public abstract class Module {
         return this;
     }
 
+    /**
+     * Moves every parameter into {@code backend}'s memory (one upload each; the host copies are released), so that
+     * forward, backward and the optimizer's update run there with no host round trip: each kernel sees its operands
+     * in device memory and hands the call to the backend. With a null backend, parameters in device memory come
+     * back to the heap (e.g. before saving). Gradients are dropped. Returns this.
+     */
+    public final Module moveTo(jlisa.tensor.Backend backend) {
+        for (Parameter p : namedParameters().values()) {
+            Tensor data = p.data();
+            Tensor moved;
+            if (backend == null) {
+                if (!data.isOnDevice()) continue;
+                moved = Tensor.empty(data.dtype(), jlisa.tensor.MemoryKind.PARAMETER, data.shape()).copyFrom(data);
+            } else {
+                if (data.storage() instanceof jlisa.tensor.DeviceStorage d && d.backend() == backend) continue;
+                moved = backend.toDevice(data, jlisa.tensor.MemoryKind.PARAMETER);
+            }
+            p.assign(moved);
+            if (data.storage().kind() == jlisa.tensor.MemoryKind.PARAMETER && !data.storage().isReadOnly()) data.storage().release();
+        }
+        return this;
+    }
+
     /** The parameters' tensors by dotted name (the tensors themselves, not copies). */
     public final Map<String, Tensor> stateDict() {
         Map<String, Tensor> out = new LinkedHashMap<>();
