@@ -15,7 +15,7 @@ import org.junit.platform.launcher.listeners.SummaryGeneratingListener;
 import org.junit.platform.launcher.listeners.TestExecutionSummary;
 
 /**
- * Runs {@link CudaDeviceTest} without Maven, for {@code gpu/device-check.sh} on a GPU machine that has no
+ * Runs {@link CudaDeviceTest} and {@link CudaResidentTest} without Maven, for {@code gpu/device-check.sh} on a GPU machine that has no
  * build tools: one line per test, then JUnit's summary. Exit code 0 only when every test ran and passed (a
  * skipped test means no GPU was found, which on that machine is a failure).
  */
@@ -23,7 +23,7 @@ public final class DeviceTests {
     private DeviceTests() {}
 
     public static void main(String[] args) {
-        LauncherDiscoveryRequest request = LauncherDiscoveryRequestBuilder.request().selectors(selectClass(CudaDeviceTest.class))
+        LauncherDiscoveryRequest request = LauncherDiscoveryRequestBuilder.request().selectors(selectClass(CudaDeviceTest.class), selectClass(CudaResidentTest.class))
                 .build();
         Launcher launcher = LauncherFactory.create();
         SummaryGeneratingListener summary = new SummaryGeneratingListener();

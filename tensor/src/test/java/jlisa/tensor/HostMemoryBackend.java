@@ -64,6 +64,17 @@ public final class HostMemoryBackend implements Backend {
 
     @Override public Tensor toDevice(Tensor t, MemoryKind kind) { return zeros(kind, t.shape()).copyFrom(t); }
 
+    @Override public Tensor empty(MemoryKind kind, int... shape) { return zeros(kind, shape); }
+
+    /** Device to device: the "device" is an array, so the CPU's copy runs over it in place (no transfer). */
+    @Override public void copy(Tensor src, Tensor dst) {
+        Tensor from = new Tensor(HeapStorage.wrap(own(src).memory, MemoryKind.OTHER), src.shape(), src.strides(), src.offset());
+        Tensor to = new Tensor(HeapStorage.wrap(own(dst).memory, MemoryKind.OTHER), dst.shape(), dst.strides(), dst.offset());
+        to.copyFrom(from);
+        from.storage().release();
+        to.storage().release();
+    }
+
     @Override public void adamw(Tensor param, Tensor grad, Tensor m, Tensor v, AdamWStep s) {
         adamwCalls++;
         float[] p = param.toHost().toFloatArray(), g = grad.toFloatArray();

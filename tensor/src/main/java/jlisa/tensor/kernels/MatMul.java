@@ -85,12 +85,13 @@ public final class MatMul {
         }
         GEMM_CALLS.increment();
         GEMM_FLOPS.add(2L * m * n * k * Shapes.numel(batch));
-        // An active accelerator (the gpu module) takes the product when it pays; it declines F64 and small products.
-        Backend accelerator = Backends.active();
+        // An output in device memory goes to the backend that owns it (a device-resident model); otherwise an active
+        // accelerator (the gpu module) takes the product when it pays; it declines F64 and small products.
+        Backend accelerator = c.storage() instanceof DeviceStorage d ? d.backend() : Backends.active();
         if (accelerator != null && accelerator.gemm(alpha, a, b, beta, c)) return;
         if (deviceOutput) {
             throw new IllegalStateException("gemm: the output is in device memory (" + c.describe()
-                    + ") but no active backend took the product");
+                    + ") but its backend did not take the product (no active backend took the product)");
         }
         Tensor x = readable(a, dtype), y = readable(b, dtype);
         int[] sa = Shapes.broadcastStrides(batchShape(x), batchStrides(x), batch);
