@@ -84,7 +84,8 @@ final class BenchCommand implements Runnable {
     @Command(name = "train", mixinStandardHelpOptions = true,
             description = "Time GPT-2 training steps (zero grads, forward, cross-entropy, backward, AdamW lr 1e-4) on random "
                     + "tokens, the work of ../shared/baselines/torch_gpt2_step.py; ends with "
-                    + "ms_per_step=<median> tokens_per_s=<B*T/median> peak_bytes=<ledger peak>.")
+                    + "ms_per_step=<median> tokens_per_s=<B*T/median> peak_bytes=<ledger peak>. With --device cuda the model is "
+                    + "device-resident (the whole step on the GPU) and the line adds the bytes the last step moved each way.")
     static final class Train implements Callable<Integer> {
         @Option(names = "--model", defaultValue = "tiny", description = "tiny, d6 or gpt2-124M (default ${DEFAULT-VALUE})")
         String model;
@@ -114,7 +115,7 @@ final class BenchCommand implements Runnable {
             }
             int t = threads == null ? jlisa.tensor.Parallel.defaultThreads() : threads;
             double[] median = new double[1];
-            long[] peak = new long[1];
+            long[] peak = new long[1], up = {-1}, down = {-1};
             jlisa.tensor.Parallel.withThreads(t, () -> {
                 var cfg = jlisa.transformer.model.GPT2.Config.preset(model);
                 if (seq > cfg.nPositions()) {
@@ -122,9 +123,13 @@ final class BenchCommand implements Runnable {
                             + " positions");
                 }
                 var gpt = new jlisa.transformer.model.GPT2(cfg, new jlisa.tensor.Rng(0));
+                CudaBackend gpu = devices.backend() instanceof CudaBackend c ? c : null;
+                // on a GPU the model is device-resident: the whole step runs there, only the loss comes back
+                if (gpu != null) gpt.moveTo(gpu);
                 var opt = new jlisa.optim.AdamW(List.of(new jlisa.optim.ParamGroup("all", gpt.namedParameters(), 1, 0)), 1e-4);
                 var rng = new jlisa.tensor.Rng(1);
                 double[] ms = new double[steps];
+                long upAt = 0, downAt = 0;
                 jlisa.tensor.MemoryLedger.collectGarbage();
                 jlisa.tensor.MemoryLedger.resetPeaks();
                 long base = jlisa.tensor.MemoryLedger.liveTotal();
@@ -144,11 +149,20 @@ final class BenchCommand implements Runnable {
                         loss = l.data().item();
                         l.backward();
                         opt.step();
+                        if (gpu != null) gpu.device().synchronize();   // the step's work is done when the clock stops
                         allocations.close();
                         allocations.releaseKinds(jlisa.tensor.MemoryKind.ACTIVATION, jlisa.tensor.MemoryKind.OTHER);
                     }
                     double took = (System.nanoTime() - t0) / 1e6;
                     if (s >= warmup) ms[s - warmup] = took;
+                    if (gpu != null && s == warmup + steps - 1) {
+                        up[0] = gpu.device().uploadedBytes() - upAt;
+                        down[0] = gpu.device().downloadedBytes() - downAt;
+                    }
+                    if (gpu != null) {
+                        upAt = gpu.device().uploadedBytes();
+                        downAt = gpu.device().downloadedBytes();
+                    }
                     System.out.printf(Locale.ROOT, "step %d%s: %.1f ms (loss %.4f)%n", s + 1, s < warmup ? " (warm-up)" : "", took, loss);
                 }
                 java.util.Arrays.sort(ms);
@@ -157,7 +171,8 @@ final class BenchCommand implements Runnable {
             });
             System.out.printf(Locale.ROOT, "ms_per_step=%.1f tokens_per_s=%.1f peak_bytes=%d%s%n", median[0],
                     batch * seq / (median[0] / 1000), peak[0],
-                    devices.backend() == null ? "" : " device_peak_bytes=" + jlisa.tensor.MemoryLedger.peakDeviceTotal());
+                    devices.backend() == null ? "" : " device_peak_bytes=" + jlisa.tensor.MemoryLedger.peakDeviceTotal()
+                            + " resident=true step_upload_bytes=" + up[0] + " step_download_bytes=" + down[0]);
             return 0;
         }
     }

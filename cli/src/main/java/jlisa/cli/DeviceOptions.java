@@ -16,7 +16,8 @@ import picocli.CommandLine.Option;
  */
 final class DeviceOptions {
     @Option(names = "--device", defaultValue = "cpu",
-            description = "cpu, cuda (matrix products and AdamW on the GPU) or auto (cuda when one is usable) "
+            description = "cpu, cuda (training steps run in GPU memory: the model, its gradients, optimizer state and "
+                    + "activations stay there; an op without a GPU kernel stops with its name) or auto (cuda when one is usable) "
                     + "(default: ${DEFAULT-VALUE})")
     String device;
 

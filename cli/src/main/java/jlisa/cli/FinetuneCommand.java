@@ -198,6 +198,9 @@ class FinetuneCommand implements Callable<Integer> {
         LoraConfig lora = m == FineTuning.Method.LORA ? new LoraConfig(loraR, loraAlpha, loraDropout, loraTargets(lm), seed) : null;
         Lisa.Config lisa = new Lisa.Config(lisaGamma, lisaPeriod, lisaPolicy(), lisaSampling(), seed);
         FineTuning.Setup setup = FineTuning.prepare(lm, m, FineTuning.optimizer(optimizer), lr, weightDecay, lora, lisa);
+        // On a GPU the model lives in device memory: parameters, gradients, optimizer state and activations stay there
+        // for the whole step, and an op with no device kernel stops the run naming the op.
+        if (devices.backend() != null) lm.moveTo(devices.backend());
 
         long[] lastTokens = {0};
         Trainer.LossStep step = new Trainer.LossStep() {
@@ -227,6 +230,7 @@ class FinetuneCommand implements Callable<Integer> {
         trainer.run(start);
         double msPerStep = (System.nanoTime() - t0) / 1e6 / Math.max(1, steps - start);
         double finalEval = eval == null ? Double.NaN : eval.getAsDouble();
+        if (devices.backend() != null) lm.moveTo(null);   // back to the heap, to save and to hand back
         if (save && this.save != null) {
             if (m == FineTuning.Method.LORA) Lora.save(lm, this.save, model == null ? preset : model.toString());
             else Models.save(lm, this.save);

@@ -151,7 +151,8 @@ public final class SafeTensors {
             src = s.segment();
             srcLayout = layout(dtype, ByteOrder.LITTLE_ENDIAN);
         } else {
-            if (!(c.storage() instanceof HeapStorage)) c = c.copy();   // e.g. device memory: bring it to the heap
+            if (c.isOnDevice()) c = c.toHost();                        // device memory: one transfer to the heap
+            else if (!(c.storage() instanceof HeapStorage)) c = c.copy();
             HeapStorage h = (HeapStorage) c.storage();
             src = switch (dtype) {
                 case F32 -> MemorySegment.ofArray(h.floats());
