@@ -17,6 +17,8 @@ import jlisa.tensor.kernels.Attention;
 import jlisa.tensor.kernels.CrossEntropy;
 import jlisa.tensor.kernels.Elementwise;
 import jlisa.tensor.kernels.LayerNorm;
+import jlisa.tensor.kernels.RmsNorm;
+import jlisa.tensor.kernels.Rope;
 
 /**
  * The CUDA {@link Backend}: matrix products through cuBLAS in the chosen {@link Precision}, optimizer state
@@ -276,6 +278,21 @@ public final class CudaBackend implements Backend {
     @Override public LayerNorm.Gradients layerNormBackward(Tensor dout, Tensor x, Tensor weight, Tensor mean, Tensor rstd,
                                                            boolean needDx, boolean needDweight, boolean needDbias) {
         return resident.layerNormBackward(dout, x, weight, mean, rstd, needDx, needDweight, needDbias);
+    }
+
+    @Override public RmsNorm.Result rmsNorm(Tensor x, Tensor weight, double eps) { return resident.rmsNorm(x, weight, eps); }
+
+    @Override public RmsNorm.Gradients rmsNormBackward(Tensor dout, Tensor x, Tensor weight, Tensor rstd, boolean needDx,
+                                                       boolean needDweight) {
+        return resident.rmsNormBackward(dout, x, weight, rstd, needDx, needDweight);
+    }
+
+    @Override public Tensor silu(Tensor x) { return resident.silu(x); }
+
+    @Override public Tensor siluBackward(Tensor x, Tensor dout) { return resident.siluBackward(x, dout); }
+
+    @Override public Tensor rope(Tensor x, Rope.Cache cache, Rope.Layout layout, boolean inverse) {
+        return resident.rope(x, cache, layout, inverse);
     }
 
     @Override public Tensor geluTanh(Tensor x) { return resident.geluTanh(x); }

@@ -34,10 +34,16 @@ final class ResidentKernelSource {
     static final String CROSS_ENTROPY = "cross_entropy_rows_f32";
     static final String ATTENTION_SOFTMAX = "attention_softmax_forward_f32";
     static final String ATTENTION_SOFTMAX_BACKWARD = "attention_softmax_backward_f32";
+    static final String RMSNORM = "rmsnorm_forward_f32";
+    static final String RMSNORM_DX = "rmsnorm_backward_dx_f32";
+    static final String RMSNORM_DWEIGHT = "rmsnorm_backward_weight_f32";
+    static final String SILU = "silu_forward_f32";
+    static final String SILU_BACKWARD = "silu_backward_f32";
+    static final String ROPE = "rope_f32";
 
     static final List<String> ENTRIES = List.of(COPY, BINARY, BINARY_CONTIGUOUS, UNARY, SUM_ROWS, SUM_COLUMNS, LAYERNORM,
             LAYERNORM_DX, LAYERNORM_DPARAMS, GELU, GELU_BACKWARD, EMBEDDING, EMBEDDING_BACKWARD, CROSS_ENTROPY,
-            ATTENTION_SOFTMAX, ATTENTION_SOFTMAX_BACKWARD);
+            ATTENTION_SOFTMAX, ATTENTION_SOFTMAX_BACKWARD, RMSNORM, RMSNORM_DX, RMSNORM_DWEIGHT, SILU, SILU_BACKWARD, ROPE);
 
     /** Binary op codes (the order of {@code jlisa.tensor.kernels.Elementwise.Binary}). */
     static final String SOURCE = """
@@ -320,6 +326,102 @@ final class ResidentKernelSource {
                             x[i] = i == t ? p - scale : p;
                         }
                     }
+                }
+            }
+
+            // RMSNorm over rows of `cols`: out = x * rstd * w, rstd = 1 / sqrt(mean(x^2) + eps); one block per row.
+            extern "C" __global__ void rmsnorm_forward_f32(float* __restrict__ out, float* __restrict__ rstd,
+                    const float* __restrict__ x, const float* __restrict__ w, int hasWeight, long long rows, int cols, float eps) {
+                __shared__ float cache[256];
+                for (long long r = blockIdx.x; r < rows; r += gridDim.x) {
+                    const float* xr = x + r * cols;
+                    float ss = 0;
+                    for (int i = threadIdx.x; i < cols; i += blockDim.x) ss += xr[i] * xr[i];
+                    ss = block_sum(cache, ss);
+                    float s = (float) (1.0 / sqrt((double) (ss / cols) + (double) eps));
+                    if (threadIdx.x == 0) rstd[r] = s;
+                    for (int i = threadIdx.x; i < cols; i += blockDim.x) {
+                        float v = xr[i] * s;
+                        out[r * cols + i] = hasWeight ? v * w[i] : v;
+                    }
+                }
+            }
+
+            // dx = rstd * (g - n * mean(g*n)), n = x * rstd, g = dout * w; one block per row.
+            extern "C" __global__ void rmsnorm_backward_dx_f32(float* __restrict__ dx, const float* __restrict__ dout,
+                    const float* __restrict__ x, const float* __restrict__ w, int hasWeight, const float* __restrict__ rstd,
+                    long long rows, int cols) {
+                __shared__ float cache[256];
+                for (long long r = blockIdx.x; r < rows; r += gridDim.x) {
+                    const float* xr = x + r * cols;
+                    const float* gr = dout + r * cols;
+                    float s = rstd[r], sgn = 0;
+                    for (int i = threadIdx.x; i < cols; i += blockDim.x) {
+                        float g = hasWeight ? gr[i] * w[i] : gr[i];
+                        sgn += g * (xr[i] * s);
+                    }
+                    float meanGN = block_sum(cache, sgn) / cols;
+                    for (int i = threadIdx.x; i < cols; i += blockDim.x) {
+                        float g = hasWeight ? gr[i] * w[i] : gr[i];
+                        dx[r * cols + i] = (g - (xr[i] * s) * meanGN) * s;
+                    }
+                }
+            }
+
+            // dw[c] = sum_r dout * x * rstd, rows in row order; one thread per column.
+            extern "C" __global__ void rmsnorm_backward_weight_f32(float* __restrict__ dw, const float* __restrict__ dout,
+                    const float* __restrict__ x, const float* __restrict__ rstd, long long rows, int cols) {
+                long long stride = (long long) blockDim.x * gridDim.x;
+                for (long long c = (long long) blockIdx.x * blockDim.x + threadIdx.x; c < cols; c += stride) {
+                    float sw = 0;
+                    for (long long r = 0; r < rows; r++) sw += dout[r * cols + c] * (x[r * cols + c] * rstd[r]);
+                    dw[c] = sw;
+                }
+            }
+
+            // SiLU, x * sigmoid(x) = x / (1 + e^-x), and its backward dout * s * (1 + x * (1 - s)).
+            extern "C" __global__ void silu_forward_f32(float* __restrict__ out, const float* __restrict__ x, long long n) {
+                long long stride = (long long) blockDim.x * gridDim.x;
+                for (long long i = (long long) blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) {
+                    float v = x[i];
+                    out[i] = v / (expf(-v) + 1.0f);
+                }
+            }
+
+            extern "C" __global__ void silu_backward_f32(float* __restrict__ dx, const float* __restrict__ x,
+                    const float* __restrict__ dout, long long n) {
+                long long stride = (long long) blockDim.x * gridDim.x;
+                for (long long i = (long long) blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) {
+                    float v = x[i];
+                    float s = 1.0f / (expf(-v) + 1.0f);
+                    dx[i] = s * (v * (1.0f - s) + 1.0f) * dout[i];
+                }
+            }
+
+            // RoPE over rows of (T, D) slabs (rows = B*H*T head vectors): pair i of the first rotaryDim dims is
+            // (x[i], x[i + h]) (interleaved == 0) or (x[2i], x[2i + 1]), rotated by the angle of time step t = row % T
+            // (cos/sin tables (T, h)); sign -1 rotates back (the backward). Dims past rotaryDim are copied.
+            extern "C" __global__ void rope_f32(float* __restrict__ out, const float* __restrict__ x,
+                    const float* __restrict__ cosines, const float* __restrict__ sines, long long rows, int T, int D,
+                    int rotaryDim, int interleaved, float sign) {
+                int h = rotaryDim / 2;
+                long long total = rows * D, stride = (long long) blockDim.x * gridDim.x;
+                for (long long e = (long long) blockIdx.x * blockDim.x + threadIdx.x; e < total; e += stride) {
+                    long long r = e / D;
+                    int d = (int) (e - r * D), t = (int) (r % T);
+                    const float* xr = x + r * D;
+                    float v;
+                    if (d >= rotaryDim) {
+                        v = xr[d];
+                    } else {
+                        int i, ia, ib;
+                        bool first;
+                        if (interleaved) { i = d / 2; ia = 2 * i; ib = 2 * i + 1; first = d % 2 == 0; }
+                        else { i = d < h ? d : d - h; ia = i; ib = i + h; first = d < h; }
+                        float a = xr[ia], b = xr[ib], c = cosines[t * h + i], s = sign * sines[t * h + i];
+                        v = first ? a * c - b * s : b * c + a * s;
+                    }
+                    out[e] = v;
                 }
             }
 

@@ -4,7 +4,10 @@ import static jlisa.gpu.ResidentKernelSource.RANK;
 
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.List;
+import java.util.Map;
+import java.util.WeakHashMap;
 
 import jlisa.tensor.DType;
 import jlisa.tensor.MemoryKind;
@@ -15,6 +18,8 @@ import jlisa.tensor.kernels.Attention;
 import jlisa.tensor.kernels.CrossEntropy;
 import jlisa.tensor.kernels.Elementwise;
 import jlisa.tensor.kernels.LayerNorm;
+import jlisa.tensor.kernels.RmsNorm;
+import jlisa.tensor.kernels.Rope;
 
 /**
  * The device kernels of {@link CudaBackend} ({@link jlisa.tensor.DeviceKernels}): what a training step runs when the
@@ -270,6 +275,89 @@ final class ResidentOps {
         }
         release(temporaries);
         return new LayerNorm.Gradients(dx, dw, db);
+    }
+
+    // ------------------------------------------------------------------------------------------ RMSNorm
+
+    RmsNorm.Result rmsNorm(Tensor x, Tensor weight, double eps) {
+        List<Tensor> temporaries = new ArrayList<>();
+        Tensor xd = dense(x, temporaries), w = dense(weight, temporaries);
+        int cols = x.size(-1);
+        long rows = x.numel() / cols;
+        Tensor out = empty(x.shape()), rstd = empty(Arrays.copyOf(x.shape(), x.dim() - 1));
+        if (rows > 0) {
+            long xa = address(xd);
+            device.launch(ResidentKernelSource.RMSNORM, device.gridForRows(rows), address(out), address(rstd), xa,
+                    w == null ? xa : address(w), w == null ? 0 : 1, rows, cols, (float) eps);
+        }
+        release(temporaries);
+        return new RmsNorm.Result(out, rstd);
+    }
+
+    RmsNorm.Gradients rmsNormBackward(Tensor dout, Tensor x, Tensor weight, Tensor rstd, boolean needDx, boolean needDweight) {
+        List<Tensor> temporaries = new ArrayList<>();
+        Tensor xd = dense(x, temporaries), g = dense(dout, temporaries), w = dense(weight, temporaries);
+        Tensor s = dense(rstd, temporaries);
+        int cols = x.size(-1);
+        long rows = x.numel() / cols;
+        Tensor dx = needDx ? empty(x.shape()) : null, dw = needDweight ? empty(cols) : null;
+        long xa = address(xd);
+        if (dx != null && rows > 0) {
+            device.launch(ResidentKernelSource.RMSNORM_DX, device.gridForRows(rows), address(dx), address(g), xa,
+                    w == null ? xa : address(w), w == null ? 0 : 1, address(s), rows, cols);
+        }
+        if (dw != null) {
+            device.launch(ResidentKernelSource.RMSNORM_DWEIGHT, device.gridFor(cols), address(dw), address(g), xa, address(s),
+                    rows, cols);
+        }
+        release(temporaries);
+        return new RmsNorm.Gradients(dx, dw);
+    }
+
+    // ------------------------------------------------------------------------------------------ SiLU and RoPE
+
+    Tensor silu(Tensor x) {
+        List<Tensor> temporaries = new ArrayList<>();
+        Tensor in = dense(x, temporaries), out = empty(x.shape());
+        long n = out.numel();
+        if (n > 0) device.launch(ResidentKernelSource.SILU, device.gridFor(n), address(out), address(in), n);
+        release(temporaries);
+        return out;
+    }
+
+    Tensor siluBackward(Tensor x, Tensor dout) {
+        List<Tensor> temporaries = new ArrayList<>();
+        Tensor in = dense(x, temporaries), g = dense(dout, temporaries), dx = empty(x.shape());
+        long n = dx.numel();
+        if (n > 0) device.launch(ResidentKernelSource.SILU_BACKWARD, device.gridFor(n), address(dx), address(in), address(g), n);
+        release(temporaries);
+        return dx;
+    }
+
+    /** Device copies of RoPE tables, uploaded once per table set (a forward's, reused by every layer and the backward). */
+    private final Map<Rope.Cache, Tensor[]> ropeTables = Collections.synchronizedMap(new WeakHashMap<>());
+
+    Tensor rope(Tensor x, Rope.Cache cache, Rope.Layout layout, boolean inverse) {
+        Tensor[] tables = ropeTables.computeIfAbsent(cache, c -> {
+            // the tables outlive this op (every layer and the backward read them): no tracker may release them
+            try (var untracked = MemoryLedger.untracked()) {
+                int n = Math.max(1, c.cos().length);   // (T, rotaryDim/2)
+                float[] cos = c.cos().length == 0 ? new float[1] : c.cos(), sin = c.sin().length == 0 ? new float[1] : c.sin();
+                return new Tensor[] {backend.toDevice(Tensor.of(cos, n), MemoryKind.OTHER),
+                        backend.toDevice(Tensor.of(sin, n), MemoryKind.OTHER)};
+            }
+        });
+        List<Tensor> temporaries = new ArrayList<>();
+        Tensor in = dense(x, temporaries), out = empty(x.shape());
+        int[] s = x.shape();
+        long rows = (long) s[0] * s[1] * s[2];
+        if (out.numel() > 0) {
+            device.launch(ResidentKernelSource.ROPE, device.gridFor(out.numel()), address(out), address(in), address(tables[0]),
+                    address(tables[1]), rows, s[2], s[3], cache.rotaryDim(), layout == Rope.Layout.INTERLEAVED ? 1 : 0,
+                    inverse ? -1f : 1f);
+        }
+        release(temporaries);
+        return out;
     }
 
     // ------------------------------------------------------------------------------------------ GELU

@@ -12,6 +12,7 @@ import jlisa.autograd.Parameter;
 import jlisa.autograd.Variable;
 import jlisa.autograd.functions.LinearCrossEntropy;
 import jlisa.optim.AdamW;
+import jlisa.optim.GradClip;
 import jlisa.optim.ParamGroup;
 import jlisa.tensor.DType;
 import jlisa.tensor.MemoryKind;
@@ -23,8 +24,12 @@ import jlisa.tensor.kernels.Attention;
 import jlisa.tensor.kernels.Elementwise;
 import jlisa.tensor.kernels.Embedding;
 import jlisa.tensor.kernels.LayerNorm;
+import jlisa.tensor.kernels.RmsNorm;
+import jlisa.tensor.kernels.Rope;
 import jlisa.tensor.kernels.Softmax;
+import jlisa.transformer.model.CausalLM;
 import jlisa.transformer.model.GPT2;
+import jlisa.transformer.model.Llama;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -147,6 +152,35 @@ abstract class ResidentChecks {
         assertClose("gelu of a view", Activations.geluTanh(view), Activations.geluTanh(view.toHost()));
     }
 
+    @Test void rmsNormSiluAndRopeMatchTheCpu() {
+        CudaBackend backend = backend();
+        Rng rng = new Rng(9);
+        for (int cols : new int[] {1, 45}) {
+            Tensor x = Tensor.randn(rng, 4, 5, cols), w = Tensor.randn(rng, cols), g = Tensor.randn(rng, 4, 5, cols);
+            RmsNorm.Result cpu = RmsNorm.forward(x, w, 1e-6);
+            RmsNorm.Result dev = RmsNorm.forward(on(backend, x), on(backend, w), 1e-6);
+            assertClose("rmsNorm out, cols " + cols, dev.out(), cpu.out());
+            assertClose("rmsNorm rstd, cols " + cols, dev.rstd(), cpu.rstd());
+            RmsNorm.Gradients cg = RmsNorm.backward(g, x, w, cpu.rstd(), true, true);
+            RmsNorm.Gradients dg = RmsNorm.backward(on(backend, g), on(backend, x), on(backend, w), dev.rstd(), true, true);
+            assertClose("rmsNorm dx, cols " + cols, dg.dx(), cg.dx());
+            assertClose("rmsNorm dweight, cols " + cols, dg.dweight(), cg.dweight());
+        }
+        Tensor x = Tensor.randn(rng, 0, 3, DType.F32, 777), g = Tensor.randn(rng, 777);
+        assertClose("silu", Activations.silu(on(backend, x)), Activations.silu(x));
+        assertClose("silu backward", Activations.siluBackward(on(backend, x), on(backend, g)), Activations.siluBackward(x, g));
+        Tensor heads = Tensor.randn(rng, 2, 7, 3, 10).transpose(1, 2);   // (B, H, T, D) seen through a (B, T, H, D) layout
+        for (Rope.Layout layout : Rope.Layout.values()) {
+            for (int rotary : new int[] {10, 6}) {
+                Rope.Cache cache = Rope.Cache.of(new int[] {0, 1, 2, 5, 8, 13, 21}, 10000, rotary);
+                assertClose("rope " + layout + " rotary " + rotary, Rope.forward(on(backend, heads), cache, layout),
+                        Rope.forward(heads, cache, layout));
+                assertClose("rope backward " + layout + " rotary " + rotary, Rope.backward(on(backend, heads), cache, layout),
+                        Rope.backward(heads, cache, layout));
+            }
+        }
+    }
+
     @Test void embeddingGathersAndScatterAddsAsTheCpu() {
         CudaBackend backend = backend();
         Rng rng = new Rng(6);
@@ -258,6 +292,38 @@ abstract class ResidentChecks {
         for (Parameter p : params) assertThat(p.data().isOnDevice()).as(p.name() + " back on the host").isFalse();
     }
 
+    @Test void aLlamaTrainingStepOnTheDeviceGivesTheCpusLosses() {
+        CudaBackend backend = backend();
+        Llama.Config config = Llama.Config.of(53, 48, 64, 2, 4, 2, 32);   // grouped kv heads, untied head
+        double[] cpu = trainLm(new Llama(config, new Rng(5)), null, 3);
+        Llama model = new Llama(config, new Rng(5));
+        double[] dev = trainLm(model, backend, 3);
+        for (int s = 0; s < cpu.length; s++) {
+            assertThat(Math.abs(dev[s] - cpu[s]) / cpu[s]).as("step %d: cuda %s, cpu %s", s + 1, dev[s], cpu[s])
+                    .isLessThanOrEqualTo(FP32);
+        }
+    }
+
+    /** {@code steps} AdamW steps of {@code model}, device-resident on {@code backend} when it is not null. */
+    static double[] trainLm(CausalLM model, CudaBackend backend, int steps) {
+        if (backend != null) model.moveTo(backend);
+        AdamW opt = new AdamW(List.of(new ParamGroup("all", model.namedParameters(), 1, 0.01)), 1e-3);
+        Rng rng = new Rng(43);
+        int B = 2, T = 10, V = model.vocabSize();
+        double[] losses = new double[steps];
+        for (int s = 0; s < steps; s++) {
+            int[] ids = new int[B * T];
+            for (int i = 0; i < ids.length; i++) ids[i] = rng.nextInt(V);
+            opt.zeroGrad();
+            Variable loss = model.loss(Tensor.of(ids, B, T), -100);
+            losses[s] = loss.data().item();
+            loss.backward();
+            GradClip.clipGradNorm(model.parameters(), 0.5);   // the global norm over device gradients, and the scaling
+            opt.step();
+        }
+        return losses;
+    }
+
     @Test void aResidentStepMovesOnlyIdsTargetsAndTheLossAcrossTheBus() {
         CudaBackend backend = backend();
         GPT2 model = tinyModel();
@@ -282,7 +348,7 @@ abstract class ResidentChecks {
                 .hasMessageContaining("cuda has no device kernel for softmax");
         assertThatThrownBy(() -> x.max(0)).isInstanceOf(UnsupportedOperationException.class)
                 .hasMessageContaining("no device kernel for max");
-        assertThatThrownBy(() -> Activations.silu(x)).isInstanceOf(UnsupportedOperationException.class)
-                .hasMessageContaining("no device kernel for silu");
+        assertThatThrownBy(() -> Activations.geluErf(x)).isInstanceOf(UnsupportedOperationException.class)
+                .hasMessageContaining("no device kernel for geluErf");
     }
 }

@@ -85,6 +85,30 @@ public interface DeviceKernels {
     /** {@code jlisa.tensor.kernels.Activations#geluTanhBackward}. */
     default Tensor geluTanhBackward(Tensor x, Tensor dout) { throw missing("geluTanhBackward"); }
 
+    /** {@code jlisa.tensor.kernels.RmsNorm#forward(Tensor, Tensor, double)}. */
+    default jlisa.tensor.kernels.RmsNorm.Result rmsNorm(Tensor x, Tensor weight, double eps) { throw missing("rmsNorm"); }
+
+    /** {@code jlisa.tensor.kernels.RmsNorm#backward(Tensor, Tensor, Tensor, Tensor, boolean, boolean)}. */
+    default jlisa.tensor.kernels.RmsNorm.Gradients rmsNormBackward(Tensor dout, Tensor x, Tensor weight, Tensor rstd,
+                                                                  boolean needDx, boolean needDweight) {
+        throw missing("rmsNormBackward");
+    }
+
+    /** SiLU, x·σ(x): {@code jlisa.tensor.kernels.Activations#silu}. */
+    default Tensor silu(Tensor x) { throw missing("silu"); }
+
+    /** {@code jlisa.tensor.kernels.Activations#siluBackward}. */
+    default Tensor siluBackward(Tensor x, Tensor dout) { throw missing("siluBackward"); }
+
+    /**
+     * RoPE of x (B, H, T, D) with {@code cache}'s tables (checked against x), or its inverse rotation (the backward)
+     * when {@code inverse}: a new contiguous tensor.
+     */
+    default Tensor rope(Tensor x, jlisa.tensor.kernels.Rope.Cache cache, jlisa.tensor.kernels.Rope.Layout layout,
+                        boolean inverse) {
+        throw missing(inverse ? "ropeBackward" : "rope");
+    }
+
     /** Rows of {@code weight} (V, C) for host {@code ids} (checked against [0, V)): shape {@code idsShape} + (C). */
     default Tensor embedding(Tensor weight, int[] ids, int[] idsShape) { throw missing("embedding"); }
 

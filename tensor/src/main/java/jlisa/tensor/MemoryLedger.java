@@ -62,6 +62,16 @@ public final class MemoryLedger {
         return t;
     }
 
+    /**
+     * Hides this thread's allocations from its open trackers until the returned scope is closed: for storages that
+     * must outlive the op that makes them, such as a backend's cached copy of tables every layer reads.
+     */
+    public static Scope untracked() {
+        Tracker previous = TRACKER.get();
+        TRACKER.set(null);
+        return () -> TRACKER.set(previous);
+    }
+
     /** The storages allocated on one thread while it was open; see {@link #track()}. */
     public static final class Tracker implements AutoCloseable {
         private final Tracker outer;

@@ -317,10 +317,22 @@ public final class Activations {
     public static Tensor geluErfBackward(Tensor x, Tensor dout) { return backward(x, dout, Kind.GELU_ERF, "geluErfBackward"); }
 
     /** SiLU (swish), x·σ(x). */
-    public static Tensor silu(Tensor x) { return forward(x, Kind.SILU, "silu"); }
+    public static Tensor silu(Tensor x) {
+        if (DeviceKernels.of(x) instanceof DeviceKernels device) return device.silu(x);
+        return forward(x, Kind.SILU, "silu");
+    }
 
     /** dx of {@link #silu(Tensor)}. */
-    public static Tensor siluBackward(Tensor x, Tensor dout) { return backward(x, dout, Kind.SILU, "siluBackward"); }
+    public static Tensor siluBackward(Tensor x, Tensor dout) {
+        if (DeviceKernels.of(x, dout) instanceof DeviceKernels device) {
+            if (!java.util.Arrays.equals(x.shape(), dout.shape())) {
+                throw new IllegalArgumentException("siluBackward: dout has shape " + Shapes.str(dout.shape()) + " but x has "
+                        + Shapes.str(x.shape()));
+            }
+            return device.siluBackward(x, dout);
+        }
+        return backward(x, dout, Kind.SILU, "siluBackward");
+    }
 
     private enum Kind { GELU_TANH, GELU_ERF, SILU }
 

@@ -169,13 +169,13 @@ public final class RmsNorm {
     /** RMSNorm over the last dim of {@code x} (any layout); {@code weight} is 1-D of x's last dim, or null. */
     public static Result forward(Tensor x, Tensor weight, double eps) {
         String op = "rmsNorm";
-        if (DeviceKernels.of(x, weight) instanceof DeviceKernels device) throw device.missing(op);
         DType dt = Softmax.floatType(x, op, "x");
         if (x.dim() == 0) throw new IllegalArgumentException(op + ": expected x with at least 1 dim, got a scalar");
         int cols = x.size(-1);
         if (cols == 0) throw new IllegalArgumentException(op + ": x's last dim is 0 (shape " + Shapes.str(x.shape()) + ")");
         LayerNorm.checkParam(op, "weight", weight, x, dt);
         if (!(eps >= 0)) throw new IllegalArgumentException(op + ": eps must be >= 0, got " + eps);
+        if (DeviceKernels.of(x, weight) instanceof DeviceKernels device) return device.rmsNorm(x, weight, eps);
         int rows = x.numel() / cols;
         Tensor out = Tensor.empty(dt, x.shape());
         Tensor rstd = Tensor.zeros(dt, LayerNorm.leading(x.shape()));
@@ -198,7 +198,6 @@ public final class RmsNorm {
     /** As {@link #backward(Tensor, Tensor, Tensor, Tensor)}, computing only the gradients asked for (others null). */
     public static Gradients backward(Tensor dout, Tensor x, Tensor weight, Tensor rstd, boolean needDx, boolean needDweight) {
         String op = "rmsNormBackward";
-        if (DeviceKernels.of(dout, x, weight, rstd) instanceof DeviceKernels device) throw device.missing(op);
         DType dt = Softmax.floatType(x, op, "x");
         if (x.dim() == 0) throw new IllegalArgumentException(op + ": expected x with at least 1 dim, got a scalar");
         int cols = x.size(-1);
@@ -208,6 +207,9 @@ public final class RmsNorm {
         LayerNorm.checkParam(op, "weight", weight, x, dt);
         LayerNorm.checkStat(op, "rstd", rstd, x, dt);
         if (needDweight && weight == null) throw new IllegalArgumentException(op + ": dweight asked for but weight is null");
+        if (DeviceKernels.of(dout, x, weight, rstd) instanceof DeviceKernels device) {
+            return device.rmsNormBackward(dout, x, weight, rstd, needDx, needDweight);
+        }
         Tensor dx = needDx ? Tensor.empty(dt, x.shape()) : null;
         Tensor dw = needDweight ? Tensor.zeros(dt, cols) : null;
         Tensor xd = x.dense(), gd = dout.dense(), w = weight == null ? null : weight.dense();

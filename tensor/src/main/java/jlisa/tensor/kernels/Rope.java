@@ -241,7 +241,6 @@ public final class Rope {
     }
 
     private static Tensor apply(Tensor x, Cache cache, Layout layout, boolean inverse, String op) {
-        if (DeviceKernels.of(x) instanceof DeviceKernels device) throw device.missing(op);
         DType dt = Softmax.floatType(x, op, inverse ? "dout" : "x");
         checkRank(x, op);
         if (cache == null) throw new IllegalArgumentException(op + ": cache is null");
@@ -259,6 +258,7 @@ public final class Rope {
             throw new IllegalArgumentException(op + ": expected " + T + " positions (T of " + Shapes.str(shape) + "), got "
                     + cache.length());
         }
+        if (DeviceKernels.of(x) instanceof DeviceKernels device) return device.rope(x, cache, layout, inverse);
         Tensor xd = x.dense();
         Tensor out = Tensor.zeros(dt, shape);
         int rows = B * H;
