@@ -9,7 +9,8 @@ import java.util.List;
  * the rest of {@link CudaKernels#SOURCE}; {@link CudaKernels#BLOCK} (256) threads per block.
  *
  * <p>Reductions use shared memory and a fixed tree (no atomics, no warp shuffles), so every result is the same on
- * every run; column sums (bias, LayerNorm and embedding gradients) add rows in row order, as the CPU does.
+ * every run. Column sums (bias and norm-weight gradients) add rows in fixed parts, then the parts in order (the CPU
+ * adds rows in row order: the same terms, another association); the embedding's scatter-add follows the ids in order.
  * Strided operands are described by up to {@value #RANK} sizes and strides passed by value (dims collapsed first).
  */
 final class ResidentKernelSource {
@@ -26,7 +27,8 @@ final class ResidentKernelSource {
     static final String SUM_COLUMNS = "sum_columns_f32";
     static final String LAYERNORM = "layernorm_forward_f32";
     static final String LAYERNORM_DX = "layernorm_backward_dx_f32";
-    static final String LAYERNORM_DPARAMS = "layernorm_backward_params_f32";
+    static final String SUM_COLUMNS_PARTIAL = "sum_columns_partial_f32";
+    static final String NORMALIZED_PRODUCT = "normalized_product_f32";
     static final String GELU = "gelu_tanh_forward_f32";
     static final String GELU_BACKWARD = "gelu_tanh_backward_f32";
     static final String EMBEDDING = "embedding_forward_f32";
@@ -36,30 +38,32 @@ final class ResidentKernelSource {
     static final String ATTENTION_SOFTMAX_BACKWARD = "attention_softmax_backward_f32";
     static final String RMSNORM = "rmsnorm_forward_f32";
     static final String RMSNORM_DX = "rmsnorm_backward_dx_f32";
-    static final String RMSNORM_DWEIGHT = "rmsnorm_backward_weight_f32";
     static final String SILU = "silu_forward_f32";
     static final String SILU_BACKWARD = "silu_backward_f32";
     static final String ROPE = "rope_f32";
 
     static final List<String> ENTRIES = List.of(COPY, BINARY, BINARY_CONTIGUOUS, UNARY, SUM_ROWS, SUM_COLUMNS, LAYERNORM,
-            LAYERNORM_DX, LAYERNORM_DPARAMS, GELU, GELU_BACKWARD, EMBEDDING, EMBEDDING_BACKWARD, CROSS_ENTROPY,
-            ATTENTION_SOFTMAX, ATTENTION_SOFTMAX_BACKWARD, RMSNORM, RMSNORM_DX, RMSNORM_DWEIGHT, SILU, SILU_BACKWARD, ROPE);
+            LAYERNORM_DX, SUM_COLUMNS_PARTIAL, NORMALIZED_PRODUCT, GELU, GELU_BACKWARD, EMBEDDING, EMBEDDING_BACKWARD, CROSS_ENTROPY,
+            ATTENTION_SOFTMAX, ATTENTION_SOFTMAX_BACKWARD, RMSNORM, RMSNORM_DX, SILU, SILU_BACKWARD, ROPE);
 
     /** Binary op codes (the order of {@code jlisa.tensor.kernels.Elementwise.Binary}). */
     static final String SOURCE = """
 
             // ============================================================ device-resident training (ResidentOps)
 
-            // Offset of element i (row-major over sizes s0..s5) in a view with strides t0..t5.
-            __device__ __forceinline__ long long strided_offset(long long i, int s0, int s1, int s2, int s3, int s4, int s5,
+            // Offset of element i (row-major over sizes s0..s5) in a view with strides t0..t5. Sizes of 1 (the padding
+            // in front) cost no division; I is unsigned int when the element count allows (much cheaper than 64-bit).
+            template <typename I>
+            __device__ __forceinline__ long long strided_offset(I i, int s0, int s1, int s2, int s3, int s4, int s5,
                     long long t0, long long t1, long long t2, long long t3, long long t4, long long t5) {
-                long long o = 0, q;
-                q = i / s5; o += (i - q * s5) * t5; i = q;
-                q = i / s4; o += (i - q * s4) * t4; i = q;
-                q = i / s3; o += (i - q * s3) * t3; i = q;
-                q = i / s2; o += (i - q * s2) * t2; i = q;
-                q = i / s1; o += (i - q * s1) * t1; i = q;
-                o += i * t0;
+                long long o = 0;
+                I q;
+                if (s5 != 1) { q = i / (I) s5; o += (long long) (i - q * (I) s5) * t5; i = q; }
+                if (s4 != 1) { q = i / (I) s4; o += (long long) (i - q * (I) s4) * t4; i = q; }
+                if (s3 != 1) { q = i / (I) s3; o += (long long) (i - q * (I) s3) * t3; i = q; }
+                if (s2 != 1) { q = i / (I) s2; o += (long long) (i - q * (I) s2) * t2; i = q; }
+                if (s1 != 1) { q = i / (I) s1; o += (long long) (i - q * (I) s1) * t1; i = q; }
+                o += (long long) i * t0;
                 return o;
             }
 
@@ -69,9 +73,17 @@ final class ResidentKernelSource {
                     const float* __restrict__ src, long long r0, long long r1, long long r2, long long r3, long long r4,
                     long long r5) {
                 long long stride = (long long) blockDim.x * gridDim.x;
+                if (n <= 0xffffffffLL) {
+                    for (unsigned int i = blockIdx.x * blockDim.x + threadIdx.x; i < (unsigned int) n; i += (unsigned int) stride) {
+                        dst[strided_offset<unsigned int>(i, s0, s1, s2, s3, s4, s5, d0, d1, d2, d3, d4, d5)] =
+                                src[strided_offset<unsigned int>(i, s0, s1, s2, s3, s4, s5, r0, r1, r2, r3, r4, r5)];
+                        if ((unsigned long long) i + (unsigned long long) stride >= (unsigned long long) n) break;
+                    }
+                    return;
+                }
                 for (long long i = (long long) blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) {
-                    dst[strided_offset(i, s0, s1, s2, s3, s4, s5, d0, d1, d2, d3, d4, d5)] =
-                            src[strided_offset(i, s0, s1, s2, s3, s4, s5, r0, r1, r2, r3, r4, r5)];
+                    dst[strided_offset<long long>(i, s0, s1, s2, s3, s4, s5, d0, d1, d2, d3, d4, d5)] =
+                            src[strided_offset<long long>(i, s0, s1, s2, s3, s4, s5, r0, r1, r2, r3, r4, r5)];
                 }
             }
 
@@ -95,9 +107,18 @@ final class ResidentKernelSource {
                     long long a5, int aIsScalar, float aValue, const float* b, long long b0, long long b1, long long b2,
                     long long b3, long long b4, long long b5, int bIsScalar, float bValue) {
                 long long stride = (long long) blockDim.x * gridDim.x;
+                if (n <= 0xffffffffLL) {
+                    for (unsigned int i = blockIdx.x * blockDim.x + threadIdx.x; i < (unsigned int) n; i += (unsigned int) stride) {
+                        float x = aIsScalar ? aValue : a[strided_offset<unsigned int>(i, s0, s1, s2, s3, s4, s5, a0, a1, a2, a3, a4, a5)];
+                        float y = bIsScalar ? bValue : b[strided_offset<unsigned int>(i, s0, s1, s2, s3, s4, s5, b0, b1, b2, b3, b4, b5)];
+                        out[i] = binary_op(op, x, y);
+                        if ((unsigned long long) i + (unsigned long long) stride >= (unsigned long long) n) break;
+                    }
+                    return;
+                }
                 for (long long i = (long long) blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) {
-                    float x = aIsScalar ? aValue : a[strided_offset(i, s0, s1, s2, s3, s4, s5, a0, a1, a2, a3, a4, a5)];
-                    float y = bIsScalar ? bValue : b[strided_offset(i, s0, s1, s2, s3, s4, s5, b0, b1, b2, b3, b4, b5)];
+                    float x = aIsScalar ? aValue : a[strided_offset<long long>(i, s0, s1, s2, s3, s4, s5, a0, a1, a2, a3, a4, a5)];
+                    float y = bIsScalar ? bValue : b[strided_offset<long long>(i, s0, s1, s2, s3, s4, s5, b0, b1, b2, b3, b4, b5)];
                     out[i] = binary_op(op, x, y);
                 }
             }
@@ -173,14 +194,42 @@ final class ResidentKernelSource {
                 }
             }
 
-            // out[c] = sum over rows r, in row order, of x[r*cols + c], / divisor (the CPU's order and rounding).
-            extern "C" __global__ void sum_columns_f32(const float* __restrict__ x, float* __restrict__ out, long long rows,
-                    long long cols, float divisor) {
+            // Column sums in two passes, each in a fixed order: partial[p*cols + c] = sum of x[r*cols + c] over the rows
+            // r of part p (chunk rows each, in order); block b takes column tile b % tiles of part b / tiles.
+            extern "C" __global__ void sum_columns_partial_f32(const float* __restrict__ x, float* __restrict__ partial,
+                    long long rows, long long cols, long long chunk, long long parts) {
+                long long tiles = (cols + blockDim.x - 1) / blockDim.x;
+                for (long long b = blockIdx.x; b < tiles * parts; b += gridDim.x) {
+                    long long p = b / tiles, c = (b - p * tiles) * blockDim.x + threadIdx.x;
+                    if (c >= cols) continue;
+                    long long r0 = p * chunk, r1 = r0 + chunk < rows ? r0 + chunk : rows;
+                    float s = 0;
+                    for (long long r = r0; r < r1; r++) s += x[r * cols + c];
+                    partial[p * cols + c] = s;
+                }
+            }
+
+            // out[c] = (sum over parts p, in order, of partial[p*cols + c]) / divisor.
+            extern "C" __global__ void sum_columns_f32(const float* __restrict__ partial, float* __restrict__ out,
+                    long long parts, long long cols, float divisor) {
                 long long stride = (long long) blockDim.x * gridDim.x;
                 for (long long c = (long long) blockIdx.x * blockDim.x + threadIdx.x; c < cols; c += stride) {
                     float s = 0;
-                    for (long long r = 0; r < rows; r++) s += x[r * cols + c];
+                    for (long long p = 0; p < parts; p++) s += partial[p * cols + c];
                     out[c] = divisor == 1.0f ? s : s / divisor;
+                }
+            }
+
+            // prod = dout * n, the normalised input n = (x - mean) * rstd (LayerNorm) or x * rstd (RMSNorm: hasMean 0),
+            // the terms of the weight gradient's column sums.
+            extern "C" __global__ void normalized_product_f32(float* __restrict__ prod, const float* __restrict__ dout,
+                    const float* __restrict__ x, const float* __restrict__ mean, int hasMean, const float* __restrict__ rstd,
+                    long long rows, int cols) {
+                long long total = rows * cols, stride = (long long) blockDim.x * gridDim.x;
+                for (long long i = (long long) blockIdx.x * blockDim.x + threadIdx.x; i < total; i += stride) {
+                    long long r = i / cols;
+                    float n = hasMean ? (x[i] - mean[r]) * rstd[r] : x[i] * rstd[r];
+                    prod[i] = dout[i] * n;
                 }
             }
 
@@ -232,23 +281,6 @@ final class ResidentKernelSource {
                         float g = hasWeight ? gr[i] * w[i] : gr[i];
                         dx[r * cols + i] = (g - meanG - n * meanGN) * s;
                     }
-                }
-            }
-
-            // dw[c] = sum_r dout*n, db[c] = sum_r dout, rows in row order (the CPU's order); one thread per column.
-            extern "C" __global__ void layernorm_backward_params_f32(float* dw, int wantWeight, float* db, int wantBias,
-                    const float* __restrict__ dout, const float* __restrict__ x, const float* __restrict__ mean,
-                    const float* __restrict__ rstd, long long rows, int cols) {
-                long long stride = (long long) blockDim.x * gridDim.x;
-                for (long long c = (long long) blockIdx.x * blockDim.x + threadIdx.x; c < cols; c += stride) {
-                    float sw = 0, sb = 0;
-                    for (long long r = 0; r < rows; r++) {
-                        float g = dout[r * cols + c];
-                        sb += g;
-                        sw += g * ((x[r * cols + c] - mean[r]) * rstd[r]);
-                    }
-                    if (wantWeight) dw[c] = sw;
-                    if (wantBias) db[c] = sb;
                 }
             }
 
@@ -365,17 +397,6 @@ final class ResidentKernelSource {
                         float g = hasWeight ? gr[i] * w[i] : gr[i];
                         dx[r * cols + i] = (g - (xr[i] * s) * meanGN) * s;
                     }
-                }
-            }
-
-            // dw[c] = sum_r dout * x * rstd, rows in row order; one thread per column.
-            extern "C" __global__ void rmsnorm_backward_weight_f32(float* __restrict__ dw, const float* __restrict__ dout,
-                    const float* __restrict__ x, const float* __restrict__ rstd, long long rows, int cols) {
-                long long stride = (long long) blockDim.x * gridDim.x;
-                for (long long c = (long long) blockIdx.x * blockDim.x + threadIdx.x; c < cols; c += stride) {
-                    float sw = 0;
-                    for (long long r = 0; r < rows; r++) sw += dout[r * cols + c] * (x[r * cols + c] * rstd[r]);
-                    dw[c] = sw;
                 }
             }
 

@@ -222,9 +222,7 @@ final class ResidentOps {
         List<Tensor> temporaries = new ArrayList<>();
         boolean leading = dims.length > 0 && dims[dims.length - 1] == dims.length - 1;   // dims are 0 .. k-1
         if (leading && dims.length < rank && onThisDevice(x) && x.isContiguous()) {
-            // e.g. a bias gradient: columns summed over the rows, in row order (the CPU's order)
-            device.launch(ResidentKernelSource.SUM_COLUMNS, device.gridFor(outer), address(x), address(out), inner, outer,
-                    divisor);
+            columnSums(address(x), inner, outer, address(out), divisor);   // e.g. a bias gradient
         } else {
             Tensor rows = dense(x.permute(order), temporaries);   // kept dims first, reduced dims last
             device.launch(ResidentKernelSource.SUM_ROWS, device.gridForRows(outer), address(rows), address(out), outer, inner,
@@ -232,6 +230,41 @@ final class ResidentOps {
         }
         release(temporaries);
         return out;
+    }
+
+    /** Rows per part of a column sum's first pass. */
+    private static final long COLUMN_CHUNK = 64;
+
+    /**
+     * {@code out[c] = Σ_r x[r·cols + c] / divisor} for a contiguous (rows, cols) array: parts of
+     * {@value #COLUMN_CHUNK} rows summed in parallel, then the parts in order; the same bits every run.
+     */
+    private void columnSums(long x, long rows, long cols, long out, float divisor) {
+        if (cols == 0) return;
+        long parts = Math.max(1, (rows + COLUMN_CHUNK - 1) / COLUMN_CHUNK);
+        long tiles = (cols + CudaKernels.BLOCK - 1) / CudaKernels.BLOCK;
+        Tensor partial = empty(MemoryKind.OTHER, Math.toIntExact(parts * cols));
+        device.launch(ResidentKernelSource.SUM_COLUMNS_PARTIAL, device.gridForRows(tiles * parts), x, address(partial), rows, cols,
+                COLUMN_CHUNK, parts);
+        device.launch(ResidentKernelSource.SUM_COLUMNS, device.gridFor(cols), address(partial), out, parts, cols, divisor);
+        partial.storage().release();   // one stream: the second pass reads it before any reuse
+    }
+
+    /**
+     * The weight gradient of a norm, {@code dw[c] = Σ_r dout·n} with n the normalised input ((x − mean)·rstd, or x·rstd
+     * when {@code mean} is 0): the products, then their column sums.
+     */
+    private void normWeightGradient(long dw, long dout, long x, long mean, long rstd, long rows, int cols) {
+        long n = rows * cols;
+        if (n == 0) {
+            columnSums(dout, 0, cols, dw, 1f);   // zeros
+            return;
+        }
+        Tensor product = empty(MemoryKind.OTHER, Math.toIntExact(n));
+        device.launch(ResidentKernelSource.NORMALIZED_PRODUCT, device.gridFor(n), address(product), dout, x, mean == 0 ? rstd : mean,
+                mean == 0 ? 0 : 1, rstd, rows, cols);
+        columnSums(address(product), rows, cols, dw, 1f);
+        product.storage().release();
     }
 
     // ------------------------------------------------------------------------------------------ LayerNorm
@@ -267,12 +300,8 @@ final class ResidentOps {
             device.launch(ResidentKernelSource.LAYERNORM_DX, device.gridForRows(rows), address(dx), address(g), xa,
                     w == null ? xa : address(w), w == null ? 0 : 1, address(m), address(s), rows, cols);
         }
-        if (dw != null || db != null) {
-            long any = dw != null ? address(dw) : address(db);
-            device.launch(ResidentKernelSource.LAYERNORM_DPARAMS, device.gridFor(cols), dw == null ? any : address(dw),
-                    dw == null ? 0 : 1, db == null ? any : address(db), db == null ? 0 : 1, address(g), xa, address(m), address(s),
-                    rows, cols);
-        }
+        if (dw != null) normWeightGradient(address(dw), address(g), xa, address(m), address(s), rows, cols);
+        if (db != null) columnSums(address(g), rows, cols, address(db), 1f);
         release(temporaries);
         return new LayerNorm.Gradients(dx, dw, db);
     }
@@ -306,10 +335,7 @@ final class ResidentOps {
             device.launch(ResidentKernelSource.RMSNORM_DX, device.gridForRows(rows), address(dx), address(g), xa,
                     w == null ? xa : address(w), w == null ? 0 : 1, address(s), rows, cols);
         }
-        if (dw != null) {
-            device.launch(ResidentKernelSource.RMSNORM_DWEIGHT, device.gridFor(cols), address(dw), address(g), xa, address(s),
-                    rows, cols);
-        }
+        if (dw != null) normWeightGradient(address(dw), address(g), xa, 0, address(s), rows, cols);
         release(temporaries);
         return new RmsNorm.Gradients(dx, dw);
     }
