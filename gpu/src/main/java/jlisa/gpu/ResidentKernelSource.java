@@ -320,12 +320,22 @@ final class ResidentKernelSource {
                 }
             }
 
-            // dweight[ids[i], c] += dout[i, c] for i in order (the CPU's order); one thread per column.
+            // The embedding's weight gradient, ids grouped by the host: for each distinct id u (ids[u]), the positions
+            // where it occurs are at[start[u] .. start[u+1]), in order; dweight[id, c] = sum of dout[position, c] over them
+            // in that order (the CPU's order: the same bits), each (id, c) written by one thread, no atomics. Rows of
+            // ids that do not occur are left as they are (zeros).
             extern "C" __global__ void embedding_backward_f32(float* __restrict__ dweight, const float* __restrict__ dout,
-                    const int* __restrict__ ids, long long n, int C) {
-                long long stride = (long long) blockDim.x * gridDim.x;
-                for (long long c = (long long) blockIdx.x * blockDim.x + threadIdx.x; c < C; c += stride) {
-                    for (long long i = 0; i < n; i++) dweight[(long long) ids[i] * C + c] += dout[i * C + c];
+                    const int* __restrict__ groups, long long distinct, int C) {
+                const int* ids = groups;
+                const int* start = groups + distinct;
+                const int* at = start + distinct + 1;
+                long long total = distinct * C, stride = (long long) blockDim.x * gridDim.x;
+                for (long long e = (long long) blockIdx.x * blockDim.x + threadIdx.x; e < total; e += stride) {
+                    long long u = e / C;
+                    int c = (int) (e - u * C);
+                    float s = 0;
+                    for (int k = start[u]; k < start[u + 1]; k++) s += dout[(long long) at[k] * C + c];
+                    dweight[(long long) ids[u] * C + c] = s;
                 }
             }
 

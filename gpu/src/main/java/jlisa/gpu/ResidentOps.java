@@ -443,16 +443,35 @@ final class ResidentOps {
         return out;
     }
 
+    /**
+     * The weight gradient (V, C): the ids grouped on the host (distinct ids, where each group starts, the positions of
+     * each group in order), one upload, then one thread per (distinct id, column) sums its rows in order.
+     */
     Tensor embeddingBackward(Tensor dout, int[] ids, int V) {
-        int C = dout.size(-1);
+        int C = dout.size(-1), n = ids.length;
         Tensor dw = backend.zeros(MemoryLedger.currentKind(), V, C);
+        if (n == 0 || C == 0) return dw;
+        int[] count = new int[V + 1];
+        for (int id : ids) count[id + 1]++;
+        int distinct = 0;
+        for (int v = 1; v <= V; v++) if (count[v] > 0) distinct++;
+        int[] groups = new int[2 * distinct + 1 + n];   // ids | start (distinct + 1) | positions
+        int[] next = new int[V];
+        for (int v = 0, u = 0, at = 0; v < V; v++) {
+            if (count[v + 1] == 0) continue;
+            groups[u] = v;
+            groups[distinct + u] = at;
+            next[v] = at;
+            at += count[v + 1];
+            u++;
+        }
+        groups[2 * distinct] = n;
+        for (int i = 0; i < n; i++) groups[2 * distinct + 1 + next[ids[i]]++] = i;   // positions in order within each id
         List<Tensor> temporaries = new ArrayList<>();
         Tensor g = dense(dout, temporaries);
-        if (ids.length > 0 && C > 0) {
-            try (DeviceIds d = new DeviceIds(ids, 0, ids.length)) {
-                device.launch(ResidentKernelSource.EMBEDDING_BACKWARD, device.gridFor(C), address(dw), address(g), d.address,
-                        (long) ids.length, C);
-            }
+        try (DeviceIds d = new DeviceIds(groups, 0, groups.length)) {
+            device.launch(ResidentKernelSource.EMBEDDING_BACKWARD, device.gridFor((long) distinct * C), address(dw), address(g),
+                    d.address, (long) distinct, C);
         }
         release(temporaries);
         return dw;
