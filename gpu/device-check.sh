@@ -131,9 +131,12 @@ run_checks() {
     phase torch-mm 75 python3 "$here/torch_ref.py" mm $gemm_sizes
     phase adamw 45 "$java" "${jflags[@]}" -jar "$kit/jlisa.jar" bench adamw --device cuda --n "$adamw_n"
     phase torch-adamw 45 python3 "$here/torch_ref.py" adamw "$adamw_n"
+    # device-resident training (stage 2): the model, its gradients, AdamW's moments and the activations stay on the GPU
     phase train-cuda 100 "$java" "${jflags[@]}" -jar "$kit/jlisa.jar" bench train --device cuda --model "$model" \
         --batch "$batch" --seq "$seq" --steps 3 --warmup 1
     phase torch-gpt2 60 python3 "$here/torch_ref.py" gpt2 --batch "$batch" --seq "$seq"
+    phase train-cuda-tf32 60 "$java" "${jflags[@]}" -jar "$kit/jlisa.jar" bench train --device cuda --precision tf32 \
+        --model "$model" --batch "$batch" --seq "$seq" --steps 3 --warmup 1
     phase train-cpu 100 "$java" "${jflags[@]}" -jar "$kit/jlisa.jar" bench train --model "$model" --batch "$batch" \
         --seq "$seq" --steps 1 --warmup 1
     table
@@ -169,6 +172,15 @@ table() {
     cpu=$(value "$o/train-cpu.log" '^ms_per_step=' tokens_per_s)
     printf '%-34s %14s %14s %8s   %s\n' "$model B=$batch T=$seq tokens/s" "${j:--}" "${t:--}" "$(ratio "$j" "$t")" \
         ">= 0.5 of PyTorch (stage 2)"
+    local j32=$j up down
+    j=$(value "$o/train-cuda-tf32.log" '^ms_per_step=' tokens_per_s)
+    t=$(value "$o/torch-gpt2.log" '^torch_gpt2 precision=tf32 ' tokens_per_s)
+    printf '%-34s %14s %14s %8s   %s\n' "  same with TF32 products" "${j:--}" "${t:--}" "$(ratio "$j" "$t")" "(no target)"
+    up=$(value "$o/train-cuda.log" '^ms_per_step=' step_upload_bytes)
+    down=$(value "$o/train-cuda.log" '^ms_per_step=' step_download_bytes)
+    printf '%-34s %14s %14s %8s   %s\n' "  bytes moved per step, up/down" "${up:--}/${down:--}" "" "" \
+        "ids, targets up; row losses down"
+    j=$j32
     printf '%-34s %14s %14s %8s   %s\n' "  same on jlisa's CPU path" "${cpu:--}" "" "$(ratio "$j" "$cpu")" \
         "cuda/cpu >= 10 (stage 1)"
     echo "phases: $(tr '\n' ';' < "$o/phases.log")"
