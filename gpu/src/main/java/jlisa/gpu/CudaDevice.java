@@ -147,10 +147,20 @@ public final class CudaDevice {
 
     // ------------------------------------------------------------------------------------------ memory
 
-    /** A device block of at least {@code bytes} from the caching allocator. */
+    /**
+     * A device block of at least {@code bytes} from the caching allocator. When the device is out of memory even
+     * after the cache was emptied, device tensors that nobody released but that are unreachable still hold blocks
+     * until the collector runs their cleaners: collect, then try once more.
+     */
     synchronized long allocate(long bytes) {
         makeCurrent();
-        return allocator.allocate(bytes);
+        try {
+            return allocator.allocate(bytes);
+        } catch (CudaException e) {
+            if (!e.isOutOfMemory()) throw e;
+            jlisa.tensor.MemoryLedger.collectGarbage();   // cleaners free into the cache (no lock of this device)
+            return allocator.allocate(bytes);             // its own out-of-memory path empties the cache first
+        }
     }
 
     /** Returns a block to the cache (no CUDA call: safe from any thread). */

@@ -34,9 +34,9 @@ class FakeCudaTest extends GpuChecks {
     @Test void driverFailuresNameTheCallAndTheResult() {
         CudaBackend backend = backend(Precision.FP32);
         device().emptyCache();
-        FakeCuda.failNext("cuMemAlloc_v2", 2);
+        FakeCuda.failNext("cuMemAlloc_v2", 1);   // (out of memory is retried: see below)
         assertThatThrownBy(() -> backend.zeros(MemoryKind.OTHER, 10)).isInstanceOf(CudaException.class)
-                .hasMessage("cuMemAlloc_v2 failed: CUDA_ERROR_OUT_OF_MEMORY (2)");
+                .hasMessage("cuMemAlloc_v2 failed: CUDA_ERROR_INVALID_VALUE (1)");
         FakeCuda.failNext("cublasSgemm_v2", 7);
         assertThatThrownBy(() -> backend.gemm(1, Tensor.ones(3, 3), Tensor.ones(3, 3), 0, Tensor.zeros(3, 3)))
                 .isInstanceOf(CudaException.class).hasMessage("cublasSgemm_v2 failed: CUBLAS_STATUS_INVALID_VALUE (7)");
@@ -55,6 +55,14 @@ class FakeCudaTest extends GpuChecks {
         Tensor t = backend.zeros(MemoryKind.OTHER, 3 << 16);   // another size class: the cache cannot serve it
         assertThat(t.toFloatArray()).containsOnly(0f);
         assertThat(FakeCuda.count("cuMemFree_v2")).isGreaterThan(frees);
+    }
+
+    @Test void outOfMemoryWithNothingCachedCollectsUnreleasedTensorsAndTriesAgain() {
+        CudaBackend backend = backend(Precision.FP32);
+        device().emptyCache();
+        FakeCuda.failNext("cuMemAlloc_v2", 2);   // nothing cached: the allocator cannot help, the collector may
+        Tensor t = backend.zeros(MemoryKind.OTHER, 5 << 16);
+        assertThat(t.toFloatArray()).containsOnly(0f);
     }
 
     @Test void nvrtcFailuresCarryTheCompilerLog() {
