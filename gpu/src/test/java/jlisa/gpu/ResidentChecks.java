@@ -20,6 +20,7 @@ import jlisa.tensor.MemoryLedger;
 import jlisa.tensor.Rng;
 import jlisa.tensor.Tensor;
 import jlisa.tensor.kernels.Activations;
+import jlisa.tensor.kernels.Dropout;
 import jlisa.tensor.kernels.Attention;
 import jlisa.tensor.kernels.Elementwise;
 import jlisa.tensor.kernels.Embedding;
@@ -179,6 +180,17 @@ abstract class ResidentChecks {
                         Rope.backward(heads, cache, layout));
             }
         }
+    }
+
+    @Test void dropoutDrawsTheCpusMasksAndAppliesThemOnTheDevice() {
+        CudaBackend backend = backend();
+        Tensor x = Tensor.randn(new Rng(10), 6, 37), g = Tensor.randn(new Rng(11), 6, 37);
+        Dropout.Result cpu = Dropout.forward(x, 0.3, new Rng(12));
+        Dropout.Result dev = Dropout.forward(on(backend, x), 0.3, new Rng(12));
+        assertThat(dev.mask().isOnDevice()).isTrue();
+        assertThat(dev.out().toFloatArray()).as("same draws, same products: the same bits").containsExactly(cpu.out().toFloatArray());
+        assertThat(Dropout.backward(on(backend, g), dev.mask(), 0.3).toFloatArray())
+                .containsExactly(Dropout.backward(g, cpu.mask(), 0.3).toFloatArray());
     }
 
     @Test void embeddingGathersAndScatterAddsAsTheCpu() {

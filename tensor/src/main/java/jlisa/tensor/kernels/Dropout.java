@@ -6,6 +6,9 @@ import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
 import jlisa.tensor.DType;
 import jlisa.tensor.DeviceKernels;
+import jlisa.tensor.DeviceStorage;
+import jlisa.tensor.MemoryKind;
+import jlisa.tensor.MemoryLedger;
 import jlisa.tensor.Parallel;
 import jlisa.tensor.Rng;
 import jlisa.tensor.Shapes;
@@ -66,12 +69,21 @@ public final class Dropout {
      * (not a copy) and a null mask, drawing nothing; p = 1 returns zeros and an all-zero mask, drawing nothing.
      */
     public static Result forward(Tensor x, double p, Rng rng) {
-        if (DeviceKernels.of(x) instanceof DeviceKernels device) throw device.missing("dropout");
         String op = "dropout";
         DType dt = Softmax.floatType(x, op, "x");
         checkP(op, p);
         if (rng == null) throw new IllegalArgumentException(op + ": rng is null");
         if (p == 0) return new Result(x, null);
+        if (x.storage() instanceof DeviceStorage d) {
+            // The mask is drawn here from the same generator, element by element as on the CPU (so a run draws the same
+            // masks wherever it computes), and goes to the device in one transfer; the products run there.
+            Tensor host = Tensor.zeros(DType.F32, MemoryKind.OTHER, x.shape());
+            if (p < 1) drawMask(host.floatArray(), 0, x.numel(), p, rng);
+            Tensor mask = d.backend().toDevice(host, MemoryLedger.currentKind());
+            host.storage().release();
+            Tensor out = p == 1 ? Tensor.zerosOn(x, DType.F32, x.shape()) : x.mul(mask.mul(1f / (float) (1.0 - p)));
+            return new Result(out, mask);
+        }
         Tensor mask = Tensor.zeros(DType.F32, x.shape());
         if (p == 1) return new Result(Tensor.zeros(dt, x.shape()), mask);
         int n = x.numel();
@@ -83,7 +95,6 @@ public final class Dropout {
 
     /** dx = dout · mask / (1 − p) with the forward's mask and p (mask may be null when p = 0: dx is dout itself). */
     public static Tensor backward(Tensor dout, Tensor mask, double p) {
-        if (DeviceKernels.of(dout, mask) instanceof DeviceKernels device) throw device.missing("dropoutBackward");
         String op = "dropoutBackward";
         DType dt = Softmax.floatType(dout, op, "dout");
         checkP(op, p);
@@ -92,6 +103,9 @@ public final class Dropout {
         if (!Arrays.equals(mask.shape(), dout.shape())) {
             throw new IllegalArgumentException(op + ": mask has shape " + Shapes.str(mask.shape()) + " but dout has shape "
                     + Shapes.str(dout.shape()));
+        }
+        if (DeviceKernels.of(dout, mask) != null) {   // the device's products, as the forward's: dout · (mask · scale)
+            return p == 1 ? Tensor.zerosOn(dout, DType.F32, dout.shape()) : dout.mul(mask.mul(1f / (float) (1.0 - p)));
         }
         if (p == 1) return Tensor.zeros(dt, dout.shape());
         Tensor dx = Tensor.zeros(dt, dout.shape());
