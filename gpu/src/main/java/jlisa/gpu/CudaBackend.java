@@ -374,6 +374,45 @@ public final class CudaBackend implements Backend {
         return sum;
     }
 
+    /** Every tensor's partial sums into one device buffer, brought to the host in one transfer; added as one by one. */
+    @Override public double sumOfSquares(List<Tensor> tensors) {
+        for (Tensor t : tensors) storageOf(t, "sumOfSquares");
+        int[] grids = new int[tensors.size()];
+        long blocks = 0;
+        for (int i = 0; i < grids.length; i++) {
+            Tensor t = tensors.get(i);
+            grids[i] = t.isContiguous() && t.numel() > 0 ? device.gridFor(t.numel()) : 0;
+            blocks += grids[i];
+        }
+        double[] partials = new double[0];
+        if (blocks > 0) {
+            synchronized (device) {
+                try (Scratch scratch = new Scratch(device)) {
+                    long partial = scratch.allocate(8L * blocks), at = partial;
+                    for (int i = 0; i < grids.length; i++) {
+                        if (grids[i] == 0) continue;
+                        Tensor t = tensors.get(i);
+                        device.launch(CudaKernels.SUM_SQUARES, grids[i], address(t), (long) t.numel(), at);
+                        at += 8L * grids[i];
+                    }
+                    partials = device.downloadDoubles(partial, Math.toIntExact(blocks));
+                }
+            }
+        }
+        double total = 0;
+        for (int i = 0, at = 0; i < grids.length; i++) {
+            double sum = 0;
+            if (grids[i] == 0) {
+                sum = sumOfSquares(tensors.get(i));   // a strided view or an empty tensor
+            } else {
+                for (int b = 0; b < grids[i]; b++) sum += partials[at + b];   // in block order, as sumOfSquares(t)
+                at += grids[i];
+            }
+            total += sum;
+        }
+        return total;
+    }
+
     @Override public void scale(Tensor t, double factor) {
         storageOf(t, "scale");
         if (!t.isContiguous()) {

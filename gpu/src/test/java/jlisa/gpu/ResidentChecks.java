@@ -306,6 +306,19 @@ abstract class ResidentChecks {
         for (Parameter p : params) assertThat(p.data().isOnDevice()).as(p.name() + " back on the host").isFalse();
     }
 
+    @Test void withTf32ProductsTheLossesStayWithinTf32Tolerance() {
+        CudaBackend tf32 = new CudaBackend(device(), Precision.TF32, 0);
+        double[] cpu = train(tinyModel(), m -> null, 3);
+        double[] dev = train(tinyModel(), m -> {
+            m.moveTo(tf32);
+            return null;
+        }, 3);
+        for (int s = 0; s < cpu.length; s++) {
+            assertThat(Math.abs(dev[s] - cpu[s]) / cpu[s]).as("step %d: cuda tf32 %s, cpu %s", s + 1, dev[s], cpu[s])
+                    .isLessThanOrEqualTo(GpuChecks.tolerance(Precision.TF32));
+        }
+    }
+
     @Test void aLlamaTrainingStepOnTheDeviceGivesTheCpusLosses() {
         CudaBackend backend = backend();
         Llama.Config config = Llama.Config.of(53, 48, 64, 2, 4, 2, 32);   // grouped kv heads, untied head
@@ -336,6 +349,21 @@ abstract class ResidentChecks {
             opt.step();
         }
         return losses;
+    }
+
+    @Test void theGradientNormOfManyDeviceTensorsIsOneTransferAndTheSameSum() {
+        CudaBackend backend = backend();
+        Rng rng = new Rng(14);
+        List<Tensor> grads = new ArrayList<>();
+        double expected = 0;
+        for (int n : new int[] {1, 300, 4099, 17}) {
+            Tensor t = Tensor.randn(rng, n);
+            grads.add(on(backend, t));
+            expected += backend.sumOfSquares(grads.get(grads.size() - 1));
+        }
+        long down = device().downloadedBytes();
+        assertThat(backend.sumOfSquares(grads)).isEqualTo(expected);
+        assertThat(device().downloadedBytes() - down).as("one transfer of the partial sums").isLessThanOrEqualTo(8L * 64);
     }
 
     @Test void aResidentStepMovesOnlyIdsTargetsAndTheLossAcrossTheBus() {

@@ -48,6 +48,10 @@ public final class GradClip {
 
     /** {@link #norm(Collection)} over the gradient tensors themselves. */
     static double norm(List<Tensor> grads) {
+        if (!grads.isEmpty() && grads.get(0).storage() instanceof DeviceStorage first
+                && grads.stream().allMatch(g -> g.storage() instanceof DeviceStorage d && d.backend() == first.backend())) {
+            return Math.sqrt(first.backend().sumOfSquares(grads));   // a device-resident model: one transfer for all
+        }
         double ss = 0;
         for (Tensor g : grads) {
             if (g.storage() instanceof DeviceStorage device) {

@@ -46,6 +46,17 @@ public interface Backend extends DeviceKernels {
     /** Σ x² over a tensor in this backend's memory, accumulated in double (for the global gradient norm). */
     double sumOfSquares(Tensor t);
 
+    /**
+     * Σ x² of each of {@code tensors} (all in this backend's memory), added in list order: what
+     * {@link #sumOfSquares(Tensor)} one by one gives, which is the default; a backend may gather the partial sums
+     * of all of them and bring them to the host at once.
+     */
+    default double sumOfSquares(java.util.List<Tensor> tensors) {
+        double sum = 0;
+        for (Tensor t : tensors) sum += sumOfSquares(t);
+        return sum;
+    }
+
     /** {@code t *= factor} in place, for a tensor in this backend's memory (gradient clipping). */
     void scale(Tensor t, double factor);
 
