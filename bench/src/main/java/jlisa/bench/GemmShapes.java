@@ -9,7 +9,7 @@ import jlisa.tensor.kernels.Gemm;
 /**
  * GFLOP/s of {@link Gemm#sgemm} on the products a GPT-2 training step actually runs (the shapes of
  * {@code ./jlisa bench train}), one line per product: median of 5 timed rounds after warm-up.
- * Command line: {@code GemmShapes gpt2|d6|tiny [filter]}; the thread count is {@code -Djlisa.threads}. With one
+ * Command line: {@code GemmShapes gpt2|d6|tiny|square [filter]}; the thread count is {@code -Djlisa.threads}. With one
  * thread the product runs on the calling thread and its CPU time is used instead of wall time, which keeps the
  * figure meaningful on a machine shared with other work (cache contention still shows).
  * A product is (m, n, k, layout): NN = A·B, NT = A·Bᵀ (B stored n × k), TN = Aᵀ·B (A stored k × m).
@@ -21,6 +21,8 @@ public final class GemmShapes {
 
     /** Forward and both backward products of each Linear and of the tied head, for tokens = B·T rows. */
     static Shape[] step(int tokens, int c, int vocab) {
+        // The fused head (LinearCrossEntropy) runs its three products on chunks of rows, not on all tokens at once.
+        int chunk = (int) Math.min(tokens, (1L << 24) / vocab);
         return new Shape[] {
             new Shape("qkv forward", tokens, 3 * c, c, "NN"),
             new Shape("qkv dx", tokens, c, 3 * c, "NT"),
@@ -35,7 +37,20 @@ public final class GemmShapes {
             new Shape("head forward", tokens, vocab, c, "NT"),
             new Shape("head dx", tokens, c, vocab, "NN"),
             new Shape("head dW", vocab, c, tokens, "TN"),
+            new Shape("head chunk forward", chunk, vocab, c, "NT"),
+            new Shape("head chunk dx", chunk, c, vocab, "NN"),
+            new Shape("head chunk dW", vocab, c, chunk, "TN"),
         };
+    }
+
+    /** Square products n × n × n, NN and NT, for the kernel's general speed beside the step's shapes. */
+    static Shape[] square(int... sizes) {
+        Shape[] shapes = new Shape[2 * sizes.length];
+        for (int i = 0; i < sizes.length; i++) {
+            shapes[2 * i] = new Shape("square", sizes[i], sizes[i], sizes[i], "NN");
+            shapes[2 * i + 1] = new Shape("square", sizes[i], sizes[i], sizes[i], "NT");
+        }
+        return shapes;
     }
 
     public static void main(String[] args) {
@@ -45,7 +60,8 @@ public final class GemmShapes {
             case "gpt2" -> step(256, 768, 50257);
             case "d6" -> step(1024, 384, 50257);
             case "tiny" -> step(2048, 128, 256);
-            default -> throw new IllegalArgumentException("GemmShapes: expected gpt2, d6 or tiny, got " + model);
+            case "square" -> square(512, 1024, 1536, 2048);
+            default -> throw new IllegalArgumentException("GemmShapes: expected gpt2, d6, tiny or square, got " + model);
         };
         for (Shape s : shapes) {
             if (!s.name.contains(filter)) continue;

@@ -72,7 +72,11 @@ public final class LinearCrossEntropy extends Function {
         // every buffer where x is: on the heap, or in a device's memory beside a device-resident model
         Tensor dx = needDx ? Tensor.emptyOn(x, dt, n, c) : null;
         Tensor dw = needDw ? (n == 0 ? Tensor.zerosOn(x, dt, v, c) : Tensor.emptyOn(x, dt, v, c)) : null;
-        int chunk = (int) Math.max(1, Math.min(n, chunkElements / Math.max(1, v)));
+        // Equal chunks (d6's 1024 rows: 4 × 256, not 3 × 333 + 25): a thin last chunk would still read and write all
+        // of dW (V × C) for a few rows of work.
+        int maxRows = (int) Math.max(1, Math.min(n, chunkElements / Math.max(1, v)));
+        int chunks = (n + maxRows - 1) / Math.max(1, maxRows);
+        int chunk = Math.max(1, (n + chunks - 1) / Math.max(1, chunks));
         Tensor logits = Tensor.emptyOn(x, dt, chunk, v);
         double total;
         try (CrossEntropy.Rows rows = CrossEntropy.rows(x, tg, tOff, n, v, ignoreIndex, count)) {

@@ -14,8 +14,9 @@ import jlisa.tensor.Parallel;
  *       for ic over m in MC rows           pack A[ic.., pc..]  → MC × KC block, MR-tall micro-panels
  *         for jr, ir: {@link GemmKernel}   MR × NR tile of C in registers
  * </pre>
- * A and B are read only by the packing loops, through their strides, so NN, NT, TN and TT are just stride
- * choices; the microkernel reads only the packed float[] buffers (thread-local scratch, reused across calls).
+ * B is read only by the packing loop, through its strides, and A too unless it lies in an array row-major or
+ * transposed, where the microkernel reads it in place; so NN, NT, TN and TT are just stride choices. Packed
+ * buffers are thread-local scratch, reused across calls.
  * Every element of C is computed by the same sequence of fmas whatever the thread count or its position in a
  * tile, so results are bitwise identical for any parallelism.
  *
@@ -33,6 +34,8 @@ public final class Gemm {
     static final int MC = roundUp(Integer.getInteger("jlisa.gemm.mc", 96), MR);
     /** Columns of the packed B panel (KC × NC floats live in L3). Multiple of NR. */
     static final int NC = roundUp(Integer.getInteger("jlisa.gemm.nc", 2048), NR);
+    /** Largest span (floats) of a depth block of a transposed A read in place: 8 MiB, 2048 pages, inside the L2 TLB. */
+    static final long IN_PLACE_SPAN = 1L << 21;
     /** Below this many flops a thread is not worth waking. */
     private static final long MIN_FLOPS_PER_TASK = 1L << 22;
 
@@ -158,7 +161,7 @@ public final class Gemm {
 
     /** Per-thread packing buffers, grown to the largest blocks seen and then reused. */
     private static final class Scratch {
-        float[] a = new float[0], b = new float[0];
+        float[] a = new float[0], b = new float[0], edge = new float[0];
         final float[] tile = new float[MR * NR];
 
         float[] a(int size) {
@@ -170,11 +173,25 @@ public final class Gemm {
             if (b.length < size) b = new float[size];
             return b;
         }
+
+        float[] edge(int size) {
+            if (edge.length < size) edge = new float[size];
+            return edge;
+        }
     }
 
     private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
 
-    /** The Goto loops over the rows [m0, m1) and columns [n0, n1) of C. */
+    /**
+     * The Goto loops over the rows [m0, m1) and columns [n0, n1) of C.
+     *
+     * <p>An A held in an array with unit column stride (row-major) or unit row stride (transposed) is not packed:
+     * the microkernel reads it where it lies. Packing would copy every element of A once per thread and column
+     * block, which in products with a long inner dimension and few columns (dx = dlogits · W, k = 50257) costs a
+     * fifth of the product; read in place, the same elements stream from L2 as fast as a packed block would.
+     * A transposed A is read in place only while a depth block spans at most {@link #IN_PLACE_SPAN} floats: each
+     * depth step reads another row, and rows 200 KB apart (dW of the LM head) would miss the TLB at every step.
+     */
     private static void blocked(int m0, int m1, int n0, int n1, int k, float alpha,
                                 float[] aArr, MemorySegment aSeg, long aOff, int ars, int acs,
                                 float[] bArr, MemorySegment bSeg, long bOff, int brs, int bcs,
@@ -184,8 +201,11 @@ public final class Gemm {
         int kcStep = ceilDiv(k, ceilDiv(k, KC));
         int ncStep = roundUp(ceilDiv(n1 - n0, ceilDiv(n1 - n0, NC)), NR);
         int mcStep = Math.min(MC, roundUp(m1 - m0, MR));
+        boolean rowsInPlace = aArr != null && acs == 1;
+        boolean columnsInPlace = aArr != null && !rowsInPlace && ars == 1 && (long) kcStep * acs <= IN_PLACE_SPAN;
         Scratch s = SCRATCH.get();
-        float[] ap = s.a(mcStep * kcStep), bp = s.b(kcStep * ncStep), tile = s.tile;
+        float[] ap = rowsInPlace || columnsInPlace ? null : s.a(mcStep * kcStep), bp = s.b(kcStep * ncStep);
+        float[] edge = columnsInPlace ? s.edge(MR * kcStep) : null;
         for (int jc = n0; jc < n1; jc += ncStep) {
             int ncb = Math.min(ncStep, n1 - jc);
             for (int pc = 0; pc < k; pc += kcStep) {
@@ -197,23 +217,54 @@ public final class Gemm {
                 for (int ic = m0; ic < m1; ic += MC) {
                     int mcb = Math.min(MC, m1 - ic);
                     long aBase = aOff + (long) ic * ars + (long) pc * acs;
-                    if (aArr != null) GemmPack.packA(aArr, (int) aBase, ars, acs, mcb, kcb, ap);
-                    else GemmPack.packA(aSeg, aBase, ars, acs, mcb, kcb, ap);
-                    macro(mcb, ncb, kcb, alpha, ap, bp, betaBlock, c, cOff + ic * ldc + jc, ldc, tile);
+                    int co = cOff + ic * ldc + jc;
+                    if (rowsInPlace) {
+                        macroRowMajorA(mcb, ncb, kcb, alpha, aArr, (int) aBase, ars, bp, betaBlock, c, co, ldc, s.tile);
+                    } else if (columnsInPlace) {
+                        // The last micro-panel of a block that is not a multiple of MR is packed, zero-padded:
+                        // read in place, its MR adjacent elements would run past A's m columns.
+                        int full = mcb - mcb % MR;
+                        if (full < mcb) GemmPack.packA(aArr, (int) aBase + full, 1, acs, mcb - full, kcb, edge);
+                        macro(mcb, ncb, kcb, alpha, aArr, (int) aBase, MR, acs, edge, bp, betaBlock, c, co, ldc, s.tile);
+                    } else {
+                        if (aArr != null) GemmPack.packA(aArr, (int) aBase, ars, acs, mcb, kcb, ap);
+                        else GemmPack.packA(aSeg, aBase, ars, acs, mcb, kcb, ap);
+                        macro(mcb, ncb, kcb, alpha, ap, 0, MR * kcb, MR, null, bp, betaBlock, c, co, ldc, s.tile);
+                    }
                 }
             }
         }
     }
 
-    /** All MR × NR tiles of one packed A block times one packed B panel. */
-    private static void macro(int mcb, int ncb, int kcb, float alpha, float[] ap, float[] bp, float beta,
-                              float[] c, int co, int ldc, float[] tile) {
+    /**
+     * All MR × NR tiles of one A block times one packed B panel. A's micro-panel ir starts at
+     * {@code a[ao + (ir/MR)·panelStep]} with depth step {@code aStep}; a partial last micro-panel comes from
+     * {@code edge} (packed, depth step MR) when given.
+     */
+    private static void macro(int mcb, int ncb, int kcb, float alpha, float[] a, int ao, int panelStep, int aStep,
+                              float[] edge, float[] bp, float beta, float[] c, int co, int ldc, float[] tile) {
         for (int jr = 0; jr < ncb; jr += NR) {
             int cols = Math.min(NR, ncb - jr);
             for (int ir = 0; ir < mcb; ir += MR) {
-                int rows = Math.min(MR, mcb - ir);
-                GemmKernel.tile(kcb, ap, ir * kcb, bp, jr * kcb, alpha, beta, c, co + ir * ldc + jr, ldc,
-                        rows, cols, tile);
+                int rows = Math.min(MR, mcb - ir), cij = co + ir * ldc + jr;
+                if (rows < MR && edge != null) {
+                    GemmKernel.tile(kcb, edge, 0, MR, bp, jr * kcb, alpha, beta, c, cij, ldc, rows, cols, tile);
+                } else {
+                    GemmKernel.tile(kcb, a, ao + ir / MR * panelStep, aStep, bp, jr * kcb, alpha, beta, c, cij, ldc,
+                            rows, cols, tile);
+                }
+            }
+        }
+    }
+
+    /** {@link #macro} for a row-major A read in place: row i of the block at {@code a[ao + i·lda]}. */
+    private static void macroRowMajorA(int mcb, int ncb, int kcb, float alpha, float[] a, int ao, int lda, float[] bp,
+                                       float beta, float[] c, int co, int ldc, float[] tile) {
+        for (int jr = 0; jr < ncb; jr += NR) {
+            int cols = Math.min(NR, ncb - jr);
+            for (int ir = 0; ir < mcb; ir += MR) {
+                GemmKernel.tileRowsA(kcb, a, ao + ir * lda, lda, bp, jr * kcb, alpha, beta, c, co + ir * ldc + jr,
+                        ldc, Math.min(MR, mcb - ir), cols, tile);
             }
         }
     }

@@ -12,6 +12,9 @@ import jdk.incubator.vector.VectorSpecies;
  * micro-panel (MR floats per p). Unrolled by hand because C2 keeps vectors in registers only when every
  * accumulator is a plain local; no vector is passed to or returned from a call.
  *
+ * <p>A is read from a packed micro-panel or, when it is an array in a plain layout, where it lies (see
+ * {@link Gemm}); B always from its packed micro-panel.
+ *
  * <p>Full tiles are written straight into C; edge tiles (fewer than MR rows or NR columns left) go through
  * {@code tile} and a scalar loop, with the same fma per element, so the bits do not depend on where a tile sits.
  */
@@ -28,13 +31,15 @@ final class GemmKernel {
 
     /**
      * @param kc    depth of this block
-     * @param ap    packed A, micro-panel at {@code ao}: element (r, p) at ao + p·MR + r
+     * @param ap    A's micro-panel at {@code ao}: element (r, p) at ao + p·aStep + r — packed (aStep = MR), or
+     *              read in place from a transposed A whose MR rows are adjacent (aStep = its column stride)
+     * @param aStep distance between depth steps in {@code ap}
      * @param bp    packed B, micro-panel at {@code bo}: element (p, j) at bo + p·NR + j
      * @param beta  0 overwrites C without reading it
      * @param rows  rows of C to write (≤ MR); cols columns (≤ NR)
      * @param tile  scratch of MR·NR floats for edge tiles
      */
-    static void tile(int kc, float[] ap, int ao, float[] bp, int bo, float alpha, float beta,
+    static void tile(int kc, float[] ap, int ao, int aStep, float[] bp, int bo, float alpha, float beta,
                      float[] c, int co, int ldc, int rows, int cols, float[] tile) {
         FloatVector c00 = FloatVector.zero(S); FloatVector c01 = FloatVector.zero(S); FloatVector c02 = FloatVector.zero(S); FloatVector c03 = FloatVector.zero(S);
         FloatVector c10 = FloatVector.zero(S); FloatVector c11 = FloatVector.zero(S); FloatVector c12 = FloatVector.zero(S); FloatVector c13 = FloatVector.zero(S);
@@ -43,7 +48,7 @@ final class GemmKernel {
         FloatVector c40 = FloatVector.zero(S); FloatVector c41 = FloatVector.zero(S); FloatVector c42 = FloatVector.zero(S); FloatVector c43 = FloatVector.zero(S);
         FloatVector c50 = FloatVector.zero(S); FloatVector c51 = FloatVector.zero(S); FloatVector c52 = FloatVector.zero(S); FloatVector c53 = FloatVector.zero(S);
         for (int p = 0; p < kc; p++) {
-            int bi = bo + p * NR, ai = ao + p * MR;
+            int bi = bo + p * NR, ai = ao + p * aStep;
             FloatVector b0 = FloatVector.fromArray(S, bp, bi);
             FloatVector b1 = FloatVector.fromArray(S, bp, bi + L);
             FloatVector b2 = FloatVector.fromArray(S, bp, bi + 2 * L);
@@ -59,6 +64,88 @@ final class GemmKernel {
             FloatVector a4 = FloatVector.broadcast(S, ap[ai + 4]);
             c40 = a4.fma(b0, c40); c41 = a4.fma(b1, c41); c42 = a4.fma(b2, c42); c43 = a4.fma(b3, c43);
             FloatVector a5 = FloatVector.broadcast(S, ap[ai + 5]);
+            c50 = a5.fma(b0, c50); c51 = a5.fma(b1, c51); c52 = a5.fma(b2, c52); c53 = a5.fma(b3, c53);
+        }
+        if (rows == MR && cols == NR) {
+            FloatVector va = FloatVector.broadcast(S, alpha);
+            if (beta == 0f) {
+                c00.mul(va).intoArray(c, co); c01.mul(va).intoArray(c, co + L); c02.mul(va).intoArray(c, co + 2 * L); c03.mul(va).intoArray(c, co + 3 * L);
+                c10.mul(va).intoArray(c, co + ldc); c11.mul(va).intoArray(c, co + ldc + L); c12.mul(va).intoArray(c, co + ldc + 2 * L); c13.mul(va).intoArray(c, co + ldc + 3 * L);
+                c20.mul(va).intoArray(c, co + 2 * ldc); c21.mul(va).intoArray(c, co + 2 * ldc + L); c22.mul(va).intoArray(c, co + 2 * ldc + 2 * L); c23.mul(va).intoArray(c, co + 2 * ldc + 3 * L);
+                c30.mul(va).intoArray(c, co + 3 * ldc); c31.mul(va).intoArray(c, co + 3 * ldc + L); c32.mul(va).intoArray(c, co + 3 * ldc + 2 * L); c33.mul(va).intoArray(c, co + 3 * ldc + 3 * L);
+                c40.mul(va).intoArray(c, co + 4 * ldc); c41.mul(va).intoArray(c, co + 4 * ldc + L); c42.mul(va).intoArray(c, co + 4 * ldc + 2 * L); c43.mul(va).intoArray(c, co + 4 * ldc + 3 * L);
+                c50.mul(va).intoArray(c, co + 5 * ldc); c51.mul(va).intoArray(c, co + 5 * ldc + L); c52.mul(va).intoArray(c, co + 5 * ldc + 2 * L); c53.mul(va).intoArray(c, co + 5 * ldc + 3 * L);
+            } else {
+                FloatVector vb = FloatVector.broadcast(S, beta);
+                c00.fma(va, FloatVector.fromArray(S, c, co).mul(vb)).intoArray(c, co);
+                c01.fma(va, FloatVector.fromArray(S, c, co + L).mul(vb)).intoArray(c, co + L);
+                c02.fma(va, FloatVector.fromArray(S, c, co + 2 * L).mul(vb)).intoArray(c, co + 2 * L);
+                c03.fma(va, FloatVector.fromArray(S, c, co + 3 * L).mul(vb)).intoArray(c, co + 3 * L);
+                c10.fma(va, FloatVector.fromArray(S, c, co + ldc).mul(vb)).intoArray(c, co + ldc);
+                c11.fma(va, FloatVector.fromArray(S, c, co + ldc + L).mul(vb)).intoArray(c, co + ldc + L);
+                c12.fma(va, FloatVector.fromArray(S, c, co + ldc + 2 * L).mul(vb)).intoArray(c, co + ldc + 2 * L);
+                c13.fma(va, FloatVector.fromArray(S, c, co + ldc + 3 * L).mul(vb)).intoArray(c, co + ldc + 3 * L);
+                c20.fma(va, FloatVector.fromArray(S, c, co + 2 * ldc).mul(vb)).intoArray(c, co + 2 * ldc);
+                c21.fma(va, FloatVector.fromArray(S, c, co + 2 * ldc + L).mul(vb)).intoArray(c, co + 2 * ldc + L);
+                c22.fma(va, FloatVector.fromArray(S, c, co + 2 * ldc + 2 * L).mul(vb)).intoArray(c, co + 2 * ldc + 2 * L);
+                c23.fma(va, FloatVector.fromArray(S, c, co + 2 * ldc + 3 * L).mul(vb)).intoArray(c, co + 2 * ldc + 3 * L);
+                c30.fma(va, FloatVector.fromArray(S, c, co + 3 * ldc).mul(vb)).intoArray(c, co + 3 * ldc);
+                c31.fma(va, FloatVector.fromArray(S, c, co + 3 * ldc + L).mul(vb)).intoArray(c, co + 3 * ldc + L);
+                c32.fma(va, FloatVector.fromArray(S, c, co + 3 * ldc + 2 * L).mul(vb)).intoArray(c, co + 3 * ldc + 2 * L);
+                c33.fma(va, FloatVector.fromArray(S, c, co + 3 * ldc + 3 * L).mul(vb)).intoArray(c, co + 3 * ldc + 3 * L);
+                c40.fma(va, FloatVector.fromArray(S, c, co + 4 * ldc).mul(vb)).intoArray(c, co + 4 * ldc);
+                c41.fma(va, FloatVector.fromArray(S, c, co + 4 * ldc + L).mul(vb)).intoArray(c, co + 4 * ldc + L);
+                c42.fma(va, FloatVector.fromArray(S, c, co + 4 * ldc + 2 * L).mul(vb)).intoArray(c, co + 4 * ldc + 2 * L);
+                c43.fma(va, FloatVector.fromArray(S, c, co + 4 * ldc + 3 * L).mul(vb)).intoArray(c, co + 4 * ldc + 3 * L);
+                c50.fma(va, FloatVector.fromArray(S, c, co + 5 * ldc).mul(vb)).intoArray(c, co + 5 * ldc);
+                c51.fma(va, FloatVector.fromArray(S, c, co + 5 * ldc + L).mul(vb)).intoArray(c, co + 5 * ldc + L);
+                c52.fma(va, FloatVector.fromArray(S, c, co + 5 * ldc + 2 * L).mul(vb)).intoArray(c, co + 5 * ldc + 2 * L);
+                c53.fma(va, FloatVector.fromArray(S, c, co + 5 * ldc + 3 * L).mul(vb)).intoArray(c, co + 5 * ldc + 3 * L);
+            }
+        } else {
+            c00.intoArray(tile, 0); c01.intoArray(tile, L); c02.intoArray(tile, 2 * L); c03.intoArray(tile, 3 * L);
+            c10.intoArray(tile, NR); c11.intoArray(tile, NR + L); c12.intoArray(tile, NR + 2 * L); c13.intoArray(tile, NR + 3 * L);
+            c20.intoArray(tile, 2 * NR); c21.intoArray(tile, 2 * NR + L); c22.intoArray(tile, 2 * NR + 2 * L); c23.intoArray(tile, 2 * NR + 3 * L);
+            c30.intoArray(tile, 3 * NR); c31.intoArray(tile, 3 * NR + L); c32.intoArray(tile, 3 * NR + 2 * L); c33.intoArray(tile, 3 * NR + 3 * L);
+            c40.intoArray(tile, 4 * NR); c41.intoArray(tile, 4 * NR + L); c42.intoArray(tile, 4 * NR + 2 * L); c43.intoArray(tile, 4 * NR + 3 * L);
+            c50.intoArray(tile, 5 * NR); c51.intoArray(tile, 5 * NR + L); c52.intoArray(tile, 5 * NR + 2 * L); c53.intoArray(tile, 5 * NR + 3 * L);
+            writeEdge(tile, alpha, beta, c, co, ldc, rows, cols);
+        }
+    }
+
+    /**
+     * {@link #tile} reading a row-major A in place: element (r, p) at {@code a[ao + r·lda + p]}. Same fmas in the same
+     * order, so the same bits as the packed path. Unrolled apart from {@link #tile} for the reason in the class comment.
+     */
+    static void tileRowsA(int kc, float[] a, int ao, int lda, float[] bp, int bo, float alpha, float beta,
+                     float[] c, int co, int ldc, int rows, int cols, float[] tile) {
+        FloatVector c00 = FloatVector.zero(S); FloatVector c01 = FloatVector.zero(S); FloatVector c02 = FloatVector.zero(S); FloatVector c03 = FloatVector.zero(S);
+        FloatVector c10 = FloatVector.zero(S); FloatVector c11 = FloatVector.zero(S); FloatVector c12 = FloatVector.zero(S); FloatVector c13 = FloatVector.zero(S);
+        FloatVector c20 = FloatVector.zero(S); FloatVector c21 = FloatVector.zero(S); FloatVector c22 = FloatVector.zero(S); FloatVector c23 = FloatVector.zero(S);
+        FloatVector c30 = FloatVector.zero(S); FloatVector c31 = FloatVector.zero(S); FloatVector c32 = FloatVector.zero(S); FloatVector c33 = FloatVector.zero(S);
+        FloatVector c40 = FloatVector.zero(S); FloatVector c41 = FloatVector.zero(S); FloatVector c42 = FloatVector.zero(S); FloatVector c43 = FloatVector.zero(S);
+        FloatVector c50 = FloatVector.zero(S); FloatVector c51 = FloatVector.zero(S); FloatVector c52 = FloatVector.zero(S); FloatVector c53 = FloatVector.zero(S);
+        // Rows past the edge repeat the last row: their sums are computed and never written.
+        int last = Math.max(0, rows - 1);
+        int r0 = ao, r1 = ao + Math.min(1, last) * lda, r2 = ao + Math.min(2, last) * lda;
+        int r3 = ao + Math.min(3, last) * lda, r4 = ao + Math.min(4, last) * lda, r5 = ao + Math.min(5, last) * lda;
+        for (int p = 0; p < kc; p++) {
+            int bi = bo + p * NR;
+            FloatVector b0 = FloatVector.fromArray(S, bp, bi);
+            FloatVector b1 = FloatVector.fromArray(S, bp, bi + L);
+            FloatVector b2 = FloatVector.fromArray(S, bp, bi + 2 * L);
+            FloatVector b3 = FloatVector.fromArray(S, bp, bi + 3 * L);
+            FloatVector a0 = FloatVector.broadcast(S, a[r0 + p]);
+            c00 = a0.fma(b0, c00); c01 = a0.fma(b1, c01); c02 = a0.fma(b2, c02); c03 = a0.fma(b3, c03);
+            FloatVector a1 = FloatVector.broadcast(S, a[r1 + p]);
+            c10 = a1.fma(b0, c10); c11 = a1.fma(b1, c11); c12 = a1.fma(b2, c12); c13 = a1.fma(b3, c13);
+            FloatVector a2 = FloatVector.broadcast(S, a[r2 + p]);
+            c20 = a2.fma(b0, c20); c21 = a2.fma(b1, c21); c22 = a2.fma(b2, c22); c23 = a2.fma(b3, c23);
+            FloatVector a3 = FloatVector.broadcast(S, a[r3 + p]);
+            c30 = a3.fma(b0, c30); c31 = a3.fma(b1, c31); c32 = a3.fma(b2, c32); c33 = a3.fma(b3, c33);
+            FloatVector a4 = FloatVector.broadcast(S, a[r4 + p]);
+            c40 = a4.fma(b0, c40); c41 = a4.fma(b1, c41); c42 = a4.fma(b2, c42); c43 = a4.fma(b3, c43);
+            FloatVector a5 = FloatVector.broadcast(S, a[r5 + p]);
             c50 = a5.fma(b0, c50); c51 = a5.fma(b1, c51); c52 = a5.fma(b2, c52); c53 = a5.fma(b3, c53);
         }
         if (rows == MR && cols == NR) {

@@ -14,8 +14,9 @@ import java.lang.foreign.ValueLayout;
  *   <li>A block (mcb × kcb) → micro-panels of MR rows; element (r, p) of panel ir at ir·kcb + p·MR + r.</li>
  *   <li>B panel (kcb × ncb) → micro-panels of NR columns; element (p, j) of panel jr at jr·kcb + p·NR + j.</li>
  * </ul>
- * The array paths have fast cases for unit column stride (row-major) and unit row stride (transposed);
- * segments are read element by element (packing is O(size), the multiply O(size^1.5)).
+ * {@link Gemm} reads an array A with a unit stride in place and packs only the rest: other strides, the
+ * zero-padded last micro-panel of a transposed A, and segments (read element by element: packing is O(size), the
+ * multiply O(size^1.5)). B is always packed; its array path has fast cases for row-major and transposed B.
  */
 final class GemmPack {
     private GemmPack() {}
@@ -30,17 +31,10 @@ final class GemmPack {
         }
         for (int ir = 0; ir < mcb; ir += MR) {
             int rows = Math.min(MR, mcb - ir), dst = ir * kcb, src = base + ir * rs;
-            if (rows == MR && cs == 1) {
-                for (int r = 0; r < MR; r++) {
-                    int s = src + r * rs;
-                    for (int p = 0; p < kcb; p++) ap[dst + p * MR + r] = a[s + p];
-                }
-            } else {
-                for (int p = 0; p < kcb; p++) {
-                    int d = dst + p * MR, s = src + p * cs;
-                    for (int r = 0; r < rows; r++) ap[d + r] = a[s + r * rs];
-                    for (int r = rows; r < MR; r++) ap[d + r] = 0f;
-                }
+            for (int p = 0; p < kcb; p++) {
+                int d = dst + p * MR, s = src + p * cs;
+                for (int r = 0; r < rows; r++) ap[d + r] = a[s + r * rs];
+                for (int r = rows; r < MR; r++) ap[d + r] = 0f;
             }
         }
     }

@@ -1,6 +1,7 @@
 package jlisa.tensor.kernels;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.fail;
 
@@ -204,6 +205,31 @@ class GemmTest {
                 Gemm.sgemm(cs.m, cs.n, cs.k, cs.alpha, aHeap, 0, cs.a.rs, cs.a.cs, bOdd, cs.b.off, cs.b.rs, cs.b.cs,
                         cs.beta, c, cs.cOff, cs.ldc);
                 assertThat(c).as("heap slice + unaligned segment, layout %d", layout).isEqualTo(expected);
+            }
+        }
+    }
+
+    @Test
+    void transposedAIsReadInPlaceOrPackedWithTheSameBits() {
+        // A stored k × m is read in place while a depth block spans at most IN_PLACE_SPAN floats, and packed when its
+        // rows lie further apart; both must give the float64 reference and the same bits as each other.
+        int m = 2 * Gemm.MR * 3 + 5, n = 70, k = 300;
+        int wide = (int) (Gemm.IN_PLACE_SPAN / k) + 11;
+        SplittableRandom rnd = new SplittableRandom(7);
+        float[] aWide = new float[k * wide], aNarrow = new float[k * m], b = new float[k * n];
+        for (int p = 0; p < k; p++) {
+            for (int i = 0; i < m; i++) aWide[p * wide + i] = aNarrow[p * m + i] = (float) (rnd.nextDouble() * 2 - 1);
+        }
+        for (int i = 0; i < b.length; i++) b[i] = (float) (rnd.nextDouble() * 2 - 1);
+        float[] inPlace = new float[m * n], packed = new float[m * n];
+        Gemm.sgemm(m, n, k, 1f, aNarrow, 0, 1, m, b, 0, n, 1, 0f, inPlace, 0, n);
+        Gemm.sgemm(m, n, k, 1f, aWide, 0, 1, wide, b, 0, n, 1, 0f, packed, 0, n);
+        assertThat(packed).isEqualTo(inPlace);
+        for (int i = 0; i < m; i++) {
+            for (int j = 0; j < n; j++) {
+                double ref = 0;
+                for (int p = 0; p < k; p++) ref += (double) aNarrow[p * m + i] * b[p * n + j];
+                assertThat((double) inPlace[i * n + j]).as("C[%d,%d]", i, j).isCloseTo(ref, within(1e-4));
             }
         }
     }
