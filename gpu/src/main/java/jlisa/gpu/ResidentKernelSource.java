@@ -46,7 +46,7 @@ final class ResidentKernelSource {
             LAYERNORM_DX, SUM_COLUMNS_PARTIAL, NORMALIZED_PRODUCT, GELU, GELU_BACKWARD, EMBEDDING, EMBEDDING_BACKWARD, CROSS_ENTROPY,
             ATTENTION_SOFTMAX, ATTENTION_SOFTMAX_BACKWARD, RMSNORM, RMSNORM_DX, SILU, SILU_BACKWARD, ROPE);
 
-    /** Binary op codes (the order of {@code jlisa.tensor.kernels.Elementwise.Binary}). */
+    /** The kernels; unary and binary op codes are the ordinals of {@code Elementwise.Unary} and {@code Elementwise.Binary}. */
     static final String SOURCE = """
 
             // ============================================================ device-resident training (ResidentOps)

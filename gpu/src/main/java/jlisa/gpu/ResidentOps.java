@@ -9,7 +9,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.WeakHashMap;
 
-import jlisa.tensor.DType;
 import jlisa.tensor.MemoryKind;
 import jlisa.tensor.MemoryLedger;
 import jlisa.tensor.Shapes;
@@ -661,7 +660,4 @@ final class ResidentOps {
         for (Tensor t : List.of(dq, dk, dv)) t.storage().bumpVersion();
         return new Attention.Grads(dq, dk, dv);
     }
-
-    /** For messages: the dtype device kernels compute in. */
-    static DType dtype() { return DType.F32; }
 }
