@@ -535,10 +535,14 @@ final class ResidentOps {
         long at(int b, int h) { return address + 4L * (b * batch + h * head); }
     }
 
-    /** {@code t} readable as {@link Heads}: on this device with its last dim contiguous (a device copy if not). */
+    /**
+     * {@code t} readable as {@link Heads}: on this device, its last dim contiguous and rows apart by at least a row
+     * (cuBLAS's leading dimension), batch and head strides not negative; a contiguous device copy if not.
+     */
     private Tensor rowsReadable(Tensor t, List<Tensor> temporaries) {
-        if (onThisDevice(t) && (t.size(3) <= 1 || t.stride(3) == 1) && t.size(3) > 0) return t;
-        return dense(t, temporaries);
+        boolean readable = onThisDevice(t) && t.size(3) > 0 && (t.size(3) == 1 || t.stride(3) == 1)
+                && t.stride(2) >= t.size(3) && t.stride(1) >= 0 && t.stride(0) >= 0;
+        return readable ? t : dense(t, temporaries);
     }
 
     private static void checkWritable(String name, Tensor t) {
