@@ -20,6 +20,7 @@ import jlisa.tensor.MemoryLedger;
 import jlisa.tensor.Rng;
 import jlisa.tensor.Tensor;
 import jlisa.tensor.kernels.Activations;
+import jlisa.tensor.kernels.CrossEntropy;
 import jlisa.tensor.kernels.Dropout;
 import jlisa.tensor.kernels.Attention;
 import jlisa.tensor.kernels.Elementwise;
@@ -230,6 +231,22 @@ abstract class ResidentChecks {
             assertClose("dx, chunk " + chunk, dx.grad(), cx.grad());
             assertClose("dweight, chunk " + chunk, dw.grad(), cw.grad());
         }
+    }
+
+    @Test void theUnfusedCrossEntropyMatchesTheCpu() {
+        CudaBackend backend = backend();
+        Rng rng = new Rng(15);
+        Tensor logits = Tensor.randn(rng, 3, 5, 41);
+        int[] t = new int[15];
+        for (int i = 0; i < t.length; i++) t[i] = i == 7 ? -100 : rng.nextInt(41);
+        Tensor targets = Tensor.of(t, 3, 5);
+        CrossEntropy.Result cpu = CrossEntropy.forward(logits, targets, -100);
+        Tensor deviceLogits = on(backend, logits);
+        CrossEntropy.Result dev = CrossEntropy.forward(deviceLogits, targets, -100);
+        assertThat(Math.abs(dev.loss().item() - cpu.loss().item()) / cpu.loss().item()).isLessThanOrEqualTo(FP32);
+        assertClose("dlogits", dev.dlogits(), cpu.dlogits());
+        assertClose("the logits are left as they were", deviceLogits, logits);
+        assertThat(CrossEntropy.forward(deviceLogits, targets, -100, false).dlogits()).isNull();
     }
 
     @Test void attentionForwardAndBackwardMatchTheCpu() {

@@ -246,6 +246,7 @@ public final class CrossEntropy {
 
     /** As {@link #forward(Tensor, Tensor, int)}; with {@code computeGrad} false (eval) dlogits is null and never allocated. */
     public static Result forward(Tensor logits, Tensor targets, int ignoreIndex, boolean computeGrad) {
+        if (DeviceKernels.of(logits) instanceof DeviceKernels device) return forwardOnDevice(device, logits, targets, ignoreIndex, computeGrad);
         Checked c = check(logits, targets, "crossEntropy");
         Tensor dl = computeGrad ? Tensor.zeros(c.dt, logits.shape()) : null;
         double loss;
@@ -271,10 +272,38 @@ public final class CrossEntropy {
         return out;
     }
 
+    /**
+     * The device's {@link Rows} over the logits as one chunk: dlogits are written into a contiguous device copy of the
+     * logits (the logits themselves are read only); the mean loss comes back as the one value on the host.
+     */
+    private static Result forwardOnDevice(DeviceKernels device, Tensor logits, Tensor targets, int ignoreIndex,
+                                          boolean computeGrad) {
+        String op = "crossEntropy";
+        if (logits.dim() == 0) throw new IllegalArgumentException(op + ": logits must have at least 1 dim (..., V), got a scalar");
+        int[] ls = logits.shape();
+        int[] lead = LayerNorm.leading(ls);
+        if (targets == null || !Arrays.equals(targets.shape(), lead)) {
+            throw new IllegalArgumentException(op + ": targets have shape " + (targets == null ? "null" : Shapes.str(targets.shape()))
+                    + " but logits " + Shapes.str(ls) + " need targets of shape " + Shapes.str(lead));
+        }
+        int V = ls[ls.length - 1], rows = Shapes.numel(lead);
+        if (V == 0) throw new IllegalArgumentException(op + ": logits have an empty class dim (shape " + Shapes.str(ls) + ")");
+        int[] t = Embedding.idArray(targets, op);
+        int count = countTargets(t, 0, rows, V, ignoreIndex);
+        Tensor work = computeGrad || !logits.isContiguous() ? logits.copy() : logits;   // the kernel writes dlogits in place
+        double total;
+        try (Rows r = device.crossEntropyRows(t, 0, rows, V, ignoreIndex, count)) {
+            r.chunk(work.reshape(rows, V), 0, computeGrad);
+            total = r.total();
+        }
+        if (!computeGrad && work != logits) work.storage().release();
+        return new Result(Tensor.full(mean(total, count), DType.F32), computeGrad ? work : null);
+    }
+
     private record Checked(DType dt, Tensor x, int[] targets, int rows, int V) {}
 
     private static Checked check(Tensor logits, Tensor targets, String op) {
-        if (DeviceKernels.of(logits) instanceof DeviceKernels device) throw device.missing(op + " (unfused; the LM head's is)");
+        if (DeviceKernels.of(logits) instanceof DeviceKernels device) throw device.missing("per-row crossEntropy losses");
         DType dt = Softmax.floatType(logits, op, "logits");
         if (logits.dim() == 0) throw new IllegalArgumentException(op + ": logits must have at least 1 dim (..., V), got a scalar");
         int[] ls = logits.shape();
