@@ -400,6 +400,21 @@ abstract class ResidentChecks {
         MemoryLedger.collectGarbage();
     }
 
+    @Test void aLoraAdapterMergesIntoADeviceWeightWhereItLives() {
+        CudaBackend backend = backend();
+        jlisa.transformer.nn.Layers.Linear cpu = new jlisa.transformer.nn.Layers.Linear(12, 7, true, new Rng(16), 0.2);
+        jlisa.transformer.nn.Layers.Linear dev = new jlisa.transformer.nn.Layers.Linear(12, 7, true, new Rng(16), 0.2);
+        for (var layer : List.of(cpu, dev)) {
+            var lora = layer.enableLora(3, 6, 0, new Rng(17));
+            lora.loraB().data().copyFrom(Tensor.randn(new Rng(18), 7, 3));
+        }
+        dev.moveTo(backend);
+        cpu.lora().merge();
+        dev.lora().merge();
+        assertThat(dev.weight.data().isOnDevice()).as("still in device memory").isTrue();
+        assertClose("merged weight", dev.weight.data(), cpu.weight.data());
+    }
+
     @Test void anOpWithoutADeviceKernelFailsNamingIt() {
         CudaBackend backend = backend();
         Tensor x = on(backend, Tensor.ones(3, 4));

@@ -173,7 +173,9 @@ public final class Layers {
 
         private void addDelta(double s) {
             Tensor w = base.data();
-            if (!(w.storage() instanceof HeapStorage) || w.storage().isReadOnly() || w.dtype() != DType.F32 || !w.isContiguous()) {
+            boolean onDevice = w.isOnDevice() && w.isContiguous();   // a device-resident model: merged where it lives
+            if (!onDevice && (!(w.storage() instanceof HeapStorage) || w.storage().isReadOnly() || w.dtype() != DType.F32
+                    || !w.isContiguous())) {
                 base.assign(Tensor.zeros(DType.F32, MemoryKind.PARAMETER, w.shape()).copyFrom(w));
                 w = base.data();
             }
