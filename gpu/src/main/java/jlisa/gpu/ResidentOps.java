@@ -341,20 +341,26 @@ final class ResidentOps {
 
     // ------------------------------------------------------------------------------------------ SiLU and RoPE
 
-    Tensor silu(Tensor x) {
+    Tensor silu(Tensor x) { return activation(ResidentKernelSource.SILU, x); }
+
+    Tensor siluBackward(Tensor x, Tensor dout) { return activationBackward(ResidentKernelSource.SILU_BACKWARD, x, dout); }
+
+    /** {@code out = f(x)} by the one-input elementwise {@code kernel} (out, x, n): a new contiguous tensor. */
+    private Tensor activation(String kernel, Tensor x) {
         List<Tensor> temporaries = new ArrayList<>();
         Tensor in = dense(x, temporaries), out = empty(x.shape());
         long n = out.numel();
-        if (n > 0) device.launch(ResidentKernelSource.SILU, device.gridFor(n), address(out), address(in), n);
+        if (n > 0) device.launch(kernel, device.gridFor(n), address(out), address(in), n);
         release(temporaries);
         return out;
     }
 
-    Tensor siluBackward(Tensor x, Tensor dout) {
+    /** {@code dx = f'(x) · dout} by the elementwise {@code kernel} (dx, x, dout, n): a new contiguous tensor. */
+    private Tensor activationBackward(String kernel, Tensor x, Tensor dout) {
         List<Tensor> temporaries = new ArrayList<>();
         Tensor in = dense(x, temporaries), g = dense(dout, temporaries), dx = empty(x.shape());
         long n = dx.numel();
-        if (n > 0) device.launch(ResidentKernelSource.SILU_BACKWARD, device.gridFor(n), address(dx), address(in), address(g), n);
+        if (n > 0) device.launch(kernel, device.gridFor(n), address(dx), address(in), address(g), n);
         release(temporaries);
         return dx;
     }
@@ -387,23 +393,9 @@ final class ResidentOps {
 
     // ------------------------------------------------------------------------------------------ GELU
 
-    Tensor geluTanh(Tensor x) {
-        List<Tensor> temporaries = new ArrayList<>();
-        Tensor in = dense(x, temporaries), out = empty(x.shape());
-        long n = out.numel();
-        if (n > 0) device.launch(ResidentKernelSource.GELU, device.gridFor(n), address(out), address(in), n);
-        release(temporaries);
-        return out;
-    }
+    Tensor geluTanh(Tensor x) { return activation(ResidentKernelSource.GELU, x); }
 
-    Tensor geluTanhBackward(Tensor x, Tensor dout) {
-        List<Tensor> temporaries = new ArrayList<>();
-        Tensor in = dense(x, temporaries), g = dense(dout, temporaries), dx = empty(x.shape());
-        long n = dx.numel();
-        if (n > 0) device.launch(ResidentKernelSource.GELU_BACKWARD, device.gridFor(n), address(dx), address(in), address(g), n);
-        release(temporaries);
-        return dx;
-    }
+    Tensor geluTanhBackward(Tensor x, Tensor dout) { return activationBackward(ResidentKernelSource.GELU_BACKWARD, x, dout); }
 
     // ------------------------------------------------------------------------------------------ embedding
 

@@ -43,13 +43,7 @@ public final class Reductions {
     /** {@code dims} made non-negative and checked (each a dim of x, none twice); all dims when none are given. */
     private static int[] checkDims(Tensor x, int[] dims, String op) {
         int rank = x.dim();
-        boolean[] reduced = new boolean[rank];
-        if (dims.length == 0) Arrays.fill(reduced, true);
-        for (int d : dims) {
-            int dd = Shapes.dim(d, rank, op);
-            if (reduced[dd]) throw new IllegalArgumentException(op + ": dim " + d + " appears twice in " + Arrays.toString(dims));
-            reduced[dd] = true;
-        }
+        boolean[] reduced = reducedMask(x, dims, op);
         int n = 0;
         for (boolean r : reduced) if (r) n++;
         int[] out = new int[n];
@@ -223,7 +217,8 @@ public final class Reductions {
         }
     }
 
-    private static Rows rows(Tensor x, int[] dims, String op) {
+    /** Which dims of x {@code dims} reduces, checked (each a dim of x, none twice); all of them when none are given. */
+    private static boolean[] reducedMask(Tensor x, int[] dims, String op) {
         int rank = x.dim();
         boolean[] reduced = new boolean[rank];
         if (dims.length == 0) Arrays.fill(reduced, true);
@@ -232,6 +227,12 @@ public final class Reductions {
             if (reduced[dd]) throw new IllegalArgumentException(op + ": dim " + d + " appears twice in " + Arrays.toString(dims));
             reduced[dd] = true;
         }
+        return reduced;
+    }
+
+    private static Rows rows(Tensor x, int[] dims, String op) {
+        int rank = x.dim();
+        boolean[] reduced = reducedMask(x, dims, op);
         int[] order = new int[rank];
         int k = 0, outer = 1, inner = 1;
         int[] shape = x.shape();
