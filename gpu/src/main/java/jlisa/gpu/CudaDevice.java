@@ -195,27 +195,29 @@ public final class CudaDevice {
      * work issued later (one stream orders all).
      */
     synchronized void upload(long dst, float[] src, int from, int count) {
-        makeCurrent();
-        uploadedBytes += 4L * count;
-        long chunk = STAGING_BYTES / 4;
-        for (long done = 0; done < count; done += chunk) {
-            int n = (int) Math.min(chunk, count - done), at = from + (int) done;
-            MemorySegment buffer = claimStaging();
-            copyFloats(n, (lo, hi) -> MemorySegment.copy(src, at + lo, buffer, JAVA_FLOAT, 4L * lo, hi - lo));
-            driver.copyHostToDeviceAsync(dst + 4 * done, buffer, 4L * n);
-            releaseStaging();
-        }
+        uploadStaged(dst, from, count, (buffer, at, n) ->
+                copyFloats(n, (lo, hi) -> MemorySegment.copy(src, at + lo, buffer, JAVA_FLOAT, 4L * lo, hi - lo)));
     }
 
     /** Copies {@code count} ints from {@code src[from..]} to device address {@code dst} (token ids, targets). */
     synchronized void uploadInts(long dst, int[] src, int from, int count) {
+        uploadStaged(dst, from, count, (buffer, at, n) -> MemorySegment.copy(src, at, buffer, JAVA_INT, 0, n));
+    }
+
+    /** Fills a staging buffer with {@code n} 4-byte elements of the source array from index {@code at}. */
+    private interface Stage {
+        void fill(MemorySegment buffer, int at, int n);
+    }
+
+    /** Uploads {@code count} 4-byte elements from {@code from} in staging-buffer chunks, each filled by {@code stage}. */
+    private void uploadStaged(long dst, int from, int count, Stage stage) {
         makeCurrent();
         uploadedBytes += 4L * count;
         long chunk = STAGING_BYTES / 4;
         for (long done = 0; done < count; done += chunk) {
-            int n = (int) Math.min(chunk, count - done), at = from + (int) done;
+            int n = (int) Math.min(chunk, count - done);
             MemorySegment buffer = claimStaging();
-            MemorySegment.copy(src, at, buffer, JAVA_INT, 0, n);
+            stage.fill(buffer, from + (int) done, n);
             driver.copyHostToDeviceAsync(dst + 4 * done, buffer, 4L * n);
             releaseStaging();
         }
