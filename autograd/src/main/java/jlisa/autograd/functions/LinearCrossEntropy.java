@@ -75,8 +75,8 @@ public final class LinearCrossEntropy extends Function {
         // Equal chunks (d6's 1024 rows: 4 × 256, not 3 × 333 + 25): a thin last chunk would still read and write all
         // of dW (V × C) for a few rows of work.
         int maxRows = (int) Math.max(1, Math.min(n, chunkElements / Math.max(1, v)));
-        int chunks = (n + maxRows - 1) / Math.max(1, maxRows);
-        int chunk = Math.max(1, (n + chunks - 1) / Math.max(1, chunks));
+        int chunks = Math.max(1, (n + maxRows - 1) / maxRows);
+        int chunk = Math.max(1, (n + chunks - 1) / chunks);
         Tensor logits = Tensor.emptyOn(x, dt, chunk, v);
         double total;
         try (CrossEntropy.Rows rows = CrossEntropy.rows(x, tg, tOff, n, v, ignoreIndex, count)) {

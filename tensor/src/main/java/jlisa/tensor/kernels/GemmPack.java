@@ -14,8 +14,9 @@ import java.lang.foreign.ValueLayout;
  *   <li>A block (mcb × kcb) → micro-panels of MR rows; element (r, p) of panel ir at ir·kcb + p·MR + r.</li>
  *   <li>B panel (kcb × ncb) → micro-panels of NR columns; element (p, j) of panel jr at jr·kcb + p·NR + j.</li>
  * </ul>
- * {@link Gemm} reads an array A with a unit stride in place and packs only the rest: other strides, the
- * zero-padded last micro-panel of a transposed A, and segments (read element by element: packing is O(size), the
+ * {@link Gemm} reads an array A with a unit stride in place and packs only the rest: other strides, a transposed A
+ * whose rows lie too far apart ({@link Gemm#IN_PLACE_SPAN}) and the zero-padded last micro-panel of one read in
+ * place, and segments (read element by element: packing is O(size), the
  * multiply O(size^1.5)). B is always packed; its array path has fast cases for row-major and transposed B.
  */
 final class GemmPack {
