@@ -19,7 +19,8 @@ import jlisa.tensor.Tensor;
  * Layerwise Importance Sampling (LISA, Pan et al. 2024, Algorithm 1) on top of any optimizer —
  * with {@link AdamW} it is LISA-AdamW. The always-on groups (by default the embedding and the head)
  * train every step; of the N middle layers, γ are active at a time: every K optimizer steps (the
- * first choice at step 0) all middle layers are frozen and γ distinct layers are drawn.
+ * first choice at step 0) γ distinct layers are drawn; layers that leave are frozen, layers that join are
+ * unfrozen, and layers drawn again simply keep training.
  *
  * <p>Frozen layers have {@code requiresGrad} off, so they get no gradient and no weight-gradient
  * matmul (backward still flows through them). What happens to a frozen layer's optimizer state is a
@@ -97,14 +98,20 @@ public final class Lisa {
 
     public Config config() { return config; }
 
-    /** Call before each optimizer step's forward pass: draws new layers when a period starts. */
+    /**
+     * Call before each optimizer step's forward pass: draws new layers when a period starts. Only layers
+     * that leave are frozen and only layers that join are unfrozen: a layer drawn again keeps its state.
+     */
     public void beforeStep(long step) {
         if (lastDraw >= 0 && step - lastDraw < config.period()) return;
-        for (int i : active) freeze(layers.get(i));
-        active = draw();
-        for (int i : active) unfreeze(layers.get(i));
+        int[] next = draw();
+        for (int i : active) if (!contains(next, i)) freeze(layers.get(i));
+        for (int i : next) if (!contains(active, i)) unfreeze(layers.get(i));
+        active = next;
         lastDraw = step;
     }
+
+    private static boolean contains(int[] sorted, int i) { return Arrays.binarySearch(sorted, i) >= 0; }
 
     /** The active middle layers' names, in model order. */
     public List<String> activeLayers() {

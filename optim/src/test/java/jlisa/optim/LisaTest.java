@@ -206,4 +206,39 @@ class LisaTest {
             assertThat(b.activeLayers()).isEqualTo(future.get(step - 7));
         }
     }
+
+    @Test
+    void aLayerDrawnAgainKeepsItsMomentsAndStepCountUnderDrop() {
+        // Three layers, two drawn: any two consecutive draws share at least one layer.
+        Stack s = new Stack(3, 4);
+        AdamW opt = new AdamW(List.of(new ParamGroup("all", s.all, 1, 0)), 1e-2);
+        Lisa lisa = new Lisa(s.middle, opt, new Lisa.Config(2, 2, Lisa.StatePolicy.DROP, new Lisa.Sampling.Uniform(), 4));
+        int kept = 0;
+        for (int step = 0; step < 40; step++) {
+            List<String> before = lisa.activeLayers();
+            Map<String, float[]> moments = new LinkedHashMap<>();
+            Map<String, Double> counts = new LinkedHashMap<>();
+            for (String layer : before) {
+                moments.put(layer, opt.stateDict().get(layer + ".w.exp_avg_sq").toFloatArray());
+                counts.put(layer, opt.stateDict().get(layer + ".w.step").item());
+            }
+            lisa.beforeStep(step);
+            for (String layer : s.middle.keySet()) {
+                Parameter w = s.middle.get(layer).values().iterator().next();
+                boolean stays = before.contains(layer) && lisa.activeLayers().contains(layer);
+                if (stays) {
+                    kept++;
+                    assertThat(opt.stateDict().get(layer + ".w.exp_avg_sq").toFloatArray()).as("step %d %s", step, layer)
+                            .containsExactly(moments.get(layer));
+                    assertThat(opt.stateDict().get(layer + ".w.step").item()).isEqualTo(counts.get(layer));
+                } else if (!lisa.activeLayers().contains(layer)) {
+                    assertThat(opt.hasState(w)).as("step %d %s left", step, layer).isFalse();
+                }
+            }
+            s.forwardBackward();
+            opt.step();
+            opt.zeroGrad();
+        }
+        assertThat(kept).as("re-drawn layer checks").isGreaterThan(40);
+    }
 }
