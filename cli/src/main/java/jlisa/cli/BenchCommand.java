@@ -15,7 +15,8 @@ import picocli.CommandLine.Option;
 /** {@code jlisa bench ...}: quick one-line measurements for side-by-side runs against reference libraries. */
 @Command(name = "bench", description = "Quick benchmarks (JMH suites: java -jar bench/target/benchmarks.jar).",
         mixinStandardHelpOptions = true,
-        subcommands = {BenchCommand.Gemm.class, BenchCommand.Memory.class, BenchCommand.Train.class, BenchCommand.Adamw.class})
+        subcommands = {BenchCommand.Gemm.class, BenchCommand.Memory.class, BenchCommand.Train.class, BenchCommand.Adamw.class,
+                LisaSweepCommand.class})
 final class BenchCommand implements Runnable {
     @picocli.CommandLine.Spec picocli.CommandLine.Model.CommandSpec spec;
 

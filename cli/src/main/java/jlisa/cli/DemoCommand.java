@@ -12,7 +12,6 @@ import java.util.concurrent.Callable;
 
 import jlisa.cli.demo.Demo;
 import jlisa.cli.demo.Report;
-import jlisa.tensor.MemoryKind;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -41,32 +40,28 @@ final class DemoCommand implements Callable<Integer> {
 
     @Option(names = "--json", description = "print summary.json instead of the table") boolean json;
 
+    @Option(names = "--seeds", description = "fine-tuning runs per method, seeds --seed, --seed + 1, … (default 3; --quick: 1)")
+    Integer seeds;
+
     @Override public Integer call() throws Exception {
         Demo.Settings s = quick ? Demo.Settings.quick() : Demo.Settings.defaults();
-        if (seed != null || pretrainSteps != null || finetuneSteps != null) {
-            s = new Demo.Settings(seed != null ? seed : s.seed(), s.layers(), s.hidden(), s.heads(), s.kvHeads(), s.pretrainDocs(),
-                    pretrainSteps != null ? pretrainSteps : s.pretrainSteps(), s.pretrainLr(), s.trainTasks(), s.evalTasks(),
-                    finetuneSteps != null ? finetuneSteps : s.finetuneSteps(), s.finetuneLr(), s.loraLr(), s.batch(), s.gradAccum(), s.loraR(),
-                    s.lisaGamma(), s.lisaPeriod(), s.evalEvery());
-        }
+        if (seed != null) s = s.withSeed(seed);
+        if (seeds != null) s = s.withSeeds(seeds);
+        s = s.withSteps(pretrainSteps != null ? pretrainSteps : s.pretrainSteps(),
+                finetuneSteps != null ? finetuneSteps : s.finetuneSteps());
         Path dir = out.resolve(LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss", Locale.ROOT)));
         Files.createDirectories(dir);
-        List<Demo.MethodRun> runs = Demo.run(s, dir, quiet || json, json ? new java.io.PrintStream(
+        Map<String, List<Demo.MethodRun>> runs = Demo.run(s, dir, quiet || json, json ? new java.io.PrintStream(
                 java.io.OutputStream.nullOutputStream()) : System.out);
         List<Report.MethodResult> results = new ArrayList<>();
-        for (Demo.MethodRun r : runs) {
-            long[] byKind = new long[MemoryKind.values().length];
-            for (MemoryKind k : MemoryKind.values()) byKind[k.ordinal()] = r.peakBytes().get(k);
-            results.add(new Report.MethodResult(r.name(), r.trainableParams(), Report.peakBytes(r.peakTotal(), byKind),
-                    r.msPerStep(), r.evalLoss(), r.accuracy(), r.lossCurve(), r.evalCurve()));
-        }
+        for (List<Demo.MethodRun> r : runs.values()) results.add(Report.MethodResult.meanOf(r));
         Map<String, Object> config = Demo.describe(s);
         Report.write(dir, config, results, List.of(
                 "Peaks are measured per method on a fresh copy of the pretrained model, from the exact memory ledger. "
                         + "'Other' is mostly the demo's own copy of the pretrained weights, kept so that every method "
                         + "starts from the same point; it is the same for all three.",
                 "LISA's trainable parameters are those that train at a time: the embedding, final norm and head, "
-                        + "plus the " + s.lisaGamma() + " sampled layers (of " + s.layers() + ")."));
+                        + "plus the " + s.lisa().gamma() + " sampled layers (of " + s.layers() + ")."));
         if (json) {
             System.out.println(Files.readString(dir.resolve(Report.SUMMARY_JSON)));
         } else {

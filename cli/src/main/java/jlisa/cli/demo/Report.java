@@ -57,8 +57,53 @@ public final class Report {
      * @param evalCurve       (step, eval loss) points
      */
     public record MethodResult(String name, long trainableParams, Map<String, Long> peakBytes, double msPerStep,
-                               double evalLoss, double accuracy, List<double[]> lossCurve, List<double[]> evalCurve) {
+                               double evalLoss, double accuracy, List<double[]> lossCurve, List<double[]> evalCurve,
+                               List<Demo.MethodRun> seedRuns) {
+        /** One run's results (no per-seed runs). */
+        public MethodResult(String name, long trainableParams, Map<String, Long> peakBytes, double msPerStep, double evalLoss,
+                            double accuracy, List<double[]> lossCurve, List<double[]> evalCurve) {
+            this(name, trainableParams, peakBytes, msPerStep, evalLoss, accuracy, lossCurve, evalCurve, List.of());
+        }
+
+        /**
+         * The means over seeds of {@code runs} (one method's): peak bytes by kind, ms/step, eval loss, accuracy, and
+         * the curves point by point; the runs themselves are kept for their spread.
+         */
+        public static MethodResult meanOf(List<Demo.MethodRun> runs) {
+            if (runs.isEmpty()) throw new IllegalArgumentException("meanOf: no runs");
+            Demo.MethodRun first = runs.get(0);
+            long[] byKind = new long[MemoryKind.values().length];
+            long total = 0;
+            double ms = 0, loss = 0, acc = 0;
+            for (Demo.MethodRun r : runs) {
+                for (MemoryKind k : MemoryKind.values()) byKind[k.ordinal()] += r.peakBytes().get(k) / runs.size();
+                total += r.peakTotal() / runs.size();
+                ms += r.msPerStep() / runs.size();
+                loss += r.evalLoss() / runs.size();
+                acc += r.accuracy() / runs.size();
+            }
+            return new MethodResult(first.name(), first.trainableParams(), Report.peakBytes(total, byKind), ms, loss, acc,
+                    meanCurve(runs, true), meanCurve(runs, false), runs);
+        }
+
+        private static List<double[]> meanCurve(List<Demo.MethodRun> runs, boolean train) {
+            List<double[]> out = new ArrayList<>();
+            int n = Integer.MAX_VALUE;
+            for (Demo.MethodRun r : runs) n = Math.min(n, (train ? r.lossCurve() : r.evalCurve()).size());
+            for (int i = 0; i < n; i++) {
+                double step = 0, v = 0;
+                for (Demo.MethodRun r : runs) {
+                    double[] p = (train ? r.lossCurve() : r.evalCurve()).get(i);
+                    step = p[0];
+                    v += p[1] / runs.size();
+                }
+                out.add(new double[] {step, v});
+            }
+            return out;
+        }
+
         public MethodResult {
+            seedRuns = List.copyOf(seedRuns);
             Objects.requireNonNull(name, "name");
             for (String key : peakBytes.keySet()) {
                 if (!PEAK_KEYS.contains(key)) {
@@ -153,9 +198,15 @@ public final class Report {
                 sb.append(" | ").append(mibText(m.peak(key)));
             }
             sb.append(" | ").append(number(m.msPerStep(), "%.1f"));
-            sb.append(" | ").append(number(m.evalLoss(), "%.4f"));
-            sb.append(" | ").append(Double.isFinite(m.accuracy())
-                    ? String.format(Locale.ROOT, "%.1f%%", 100 * m.accuracy()) : "n/a");
+            if (m.seedRuns().size() > 1) {   // means ± standard deviations over seeds
+                Sweep.Summary spread = Sweep.Summary.of(m.name(), m.seedRuns());
+                sb.append(" | ").append(spread.evalLoss().text("%.4f"));
+                sb.append(" | ").append(Sweep.pct(spread.accuracy()));
+            } else {
+                sb.append(" | ").append(number(m.evalLoss(), "%.4f"));
+                sb.append(" | ").append(Double.isFinite(m.accuracy())
+                        ? String.format(Locale.ROOT, "%.1f%%", 100 * m.accuracy()) : "n/a");
+            }
             sb.append(" |\n");
         }
         return sb.toString();
@@ -206,6 +257,17 @@ public final class Report {
             row.put("accuracy", finiteOrNull(m.accuracy()));
             row.put("loss_curve", curve(m.lossCurve()));
             row.put("eval_curve", curve(m.evalCurve()));
+            if (!m.seedRuns().isEmpty()) {
+                Sweep.Summary sum = Sweep.Summary.of(m.name(), m.seedRuns());
+                Map<String, Object> spread = new LinkedHashMap<>();
+                spread.put("eval_loss", sum.evalLoss().json());
+                spread.put("accuracy", sum.accuracy().json());
+                spread.put("ms_per_step", sum.msPerStep().json());
+                spread.put("peak_total_bytes", sum.peakTotal().json());
+                row.put("spread", spread);
+                row.put("draw_ratios", Sweep.finite(sum.drawRatios()));
+                row.put("per_seed", Sweep.seedRows(m.seedRuns()));
+            }
             rows.add(row);
         }
         root.put("methods", rows);
@@ -284,7 +346,7 @@ public final class Report {
         return String.format(Locale.ROOT, m != 0 && m < 1 ? "%.3f" : "%,.2f", m);
     }
 
-    private static void writeAtomically(Path target, byte[] bytes) throws IOException {
+    static void writeAtomically(Path target, byte[] bytes) throws IOException {
         Path tmp = target.resolveSibling(target.getFileName() + ".tmp");
         try {
             Files.write(tmp, bytes);

@@ -51,6 +51,8 @@ final class ReportText {
 
     /** LISA's eval loss against {@code other}'s, said plainly either way. */
     static String evalLoss(MethodResult lisa, MethodResult other, String otherName) {
+        String overSeeds = overSeeds(lisa, other, otherName, "eval loss", true);
+        if (overSeeds != null) return overSeeds;
         double l = lisa.evalLoss(), o = other.evalLoss();
         if (!Double.isFinite(l) || !Double.isFinite(o)) {
             return "LISA's and " + otherName + "'s eval losses cannot be compared: one of them is not a number.";
@@ -72,6 +74,13 @@ final class ReportText {
 
     /** Exact-match accuracies side by side, and where LISA ranks. */
     static String accuracy(MethodResult lisa, MethodResult lora, MethodResult full) {
+        if (lisa.seedRuns().size() > 1) {
+            List<String> out = new ArrayList<>();
+            if (lora != null) out.add(overSeeds(lisa, lora, "LoRA", "exact match", false));
+            if (full != null) out.add(overSeeds(lisa, full, "full fine-tuning", "exact match", false));
+            out.removeIf(java.util.Objects::isNull);
+            if (!out.isEmpty()) return String.join(" ", out);
+        }
         List<String> parts = new ArrayList<>();
         parts.add("LISA " + pct(lisa.accuracy()));
         if (lora != null) parts.add("LoRA " + pct(lora.accuracy()));
@@ -85,6 +94,26 @@ final class ReportText {
         if (above.isEmpty()) sb.append(" LISA's is the highest or tied for it.");
         else sb.append(" LISA's is below ").append(String.join(" and ", above)).append("'s in this run.");
         return sb.toString();
+    }
+
+    /**
+     * LISA against {@code other} on one figure over seeds (null unless both have several seeds' runs): a difference is
+     * called clear only when the two ranges over seeds do not overlap.
+     */
+    static String overSeeds(MethodResult lisa, MethodResult other, String otherName, String figure, boolean lowerIsBetter) {
+        if (lisa.seedRuns().size() < 2 || other.seedRuns().size() < 2) return null;
+        Sweep.Summary a = Sweep.Summary.of("lisa", lisa.seedRuns()), b = Sweep.Summary.of(otherName, other.seedRuns());
+        boolean loss = figure.equals("eval loss");
+        Sweep.Spread sa = loss ? a.evalLoss() : a.accuracy(), sb = loss ? b.evalLoss() : b.accuracy();
+        String fa = loss ? sa.text("%.4f") : Sweep.pct(sa), fb = loss ? sb.text("%.4f") : Sweep.pct(sb);
+        String figures = String.format(Locale.ROOT, "LISA %s, %s %s over %d seeds (mean ± sd)", fa, otherName, fb, sa.n());
+        boolean lisaBetter = lowerIsBetter ? sa.clearlyBelow(sb) : sb.clearlyBelow(sa);
+        boolean otherBetter = lowerIsBetter ? sb.clearlyBelow(sa) : sa.clearlyBelow(sb);
+        String which = figure.substring(0, 1).toUpperCase(Locale.ROOT) + figure.substring(1);
+        if (lisaBetter) return which + ": LISA is clearly better than " + otherName + " (" + figures + "; the ranges over seeds do not overlap).";
+        if (otherBetter) return which + ": " + otherName + " is clearly better than LISA (" + figures
+                + "; the ranges over seeds do not overlap).";
+        return which + ": no clear difference between LISA and " + otherName + " (" + figures + "; the ranges over seeds overlap).";
     }
 
     /** LISA's step time against full fine-tuning's. */

@@ -69,6 +69,12 @@ public final class SyntheticTasks {
     static final int MIN_SORT_DIGITS = 3, MAX_SORT_DIGITS = 5;
     /** The held-out task is kept a little shorter than sort, so a few minutes of fine-tuning can master it. */
     static final int MAX_REVSORT_DIGITS = 4;
+
+    /** The longest held-out answer, in tokens (one per digit). */
+    public static final int MAX_ANSWER_TOKENS = MAX_REVSORT_DIGITS;
+
+    /** The longest held-out example with its newline and EOS: {@code "revsort dddd|dddd\n"} + EOS. */
+    public static final int MAX_FINETUNE_TOKENS = HELD_OUT_TAG.length() + 1 + MAX_REVSORT_DIGITS + 1 + MAX_ANSWER_TOKENS + 2;
     static final int MIN_COPY_SYMBOLS = 2, MAX_COPY_SYMBOLS = 6;
     static final int MIN_KEYS = 2, MAX_KEYS = 4;
 
