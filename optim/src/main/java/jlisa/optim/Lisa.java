@@ -52,15 +52,30 @@ public final class Lisa {
         record WeightNorm() implements Sampling {}
     }
 
-    /** γ (layers active at a time), K (steps between draws), the state policy, the sampling and the seed. */
-    public record Config(int gamma, int period, StatePolicy policy, Sampling sampling, long seed) {
+    /**
+     * γ (layers active at a time), K (steps between draws), the state policy, the sampling, the seed, and
+     * W, the learning-rate warm-up of a layer that joins: drawn at step s after not being active, its
+     * parameters train at {@code min(1, (t − s + 1) / (W + 1))} of the learning rate at step t — 1/(W+1) at
+     * step s, the full rate from step s + W on. A layer drawn again does not rejoin and keeps its ramp's
+     * position. W = 0 (the paper, and the default) is no warm-up.
+     */
+    public record Config(int gamma, int period, StatePolicy policy, Sampling sampling, long seed, int warmupSteps) {
         public Config {
             if (gamma < 1) throw new IllegalArgumentException("LISA: gamma must be >= 1, got " + gamma);
             if (period < 1) throw new IllegalArgumentException("LISA: period K must be >= 1, got " + period);
             if (policy == null || sampling == null) throw new IllegalArgumentException("LISA: policy and sampling are required");
+            if (warmupSteps < 0) throw new IllegalArgumentException("LISA: warm-up steps must be >= 0, got " + warmupSteps);
         }
 
-        /** The paper's defaults: γ = 2, K = 20, drop, uniform. */
+        /** No warm-up. */
+        public Config(int gamma, int period, StatePolicy policy, Sampling sampling, long seed) {
+            this(gamma, period, policy, sampling, seed, 0);
+        }
+
+        /** This config with a warm-up of {@code steps} steps for each joining layer. */
+        public Config withWarmup(int steps) { return new Config(gamma, period, policy, sampling, seed, steps); }
+
+        /** The paper's defaults: γ = 2, K = 20, drop, uniform, no warm-up. */
         public static Config defaults(long seed) { return new Config(2, 20, StatePolicy.DROP, new Sampling.Uniform(), seed); }
     }
 
@@ -72,7 +87,11 @@ public final class Lisa {
     private final Map<Parameter, Optimizer.Parked> parked = new IdentityHashMap<>();
     private final Arena parkArena = Arena.ofShared();
     private int[] active = new int[0];
+    /** Per layer: the step it joined at (while active), or WARMED for one whose warm-up is over or unknown. */
+    private final long[] joined;
     private long lastDraw = -1;
+
+    private static final long WARMED = Long.MIN_VALUE;
 
     /**
      * @param middle   the sampled layers in model order (name → its parameters), e.g. "layer.0" … "layer.N-1"
@@ -93,6 +112,8 @@ public final class Lisa {
             layerNames.add(name);
             layers.add(new LinkedHashMap<>(params));
         });
+        this.joined = new long[layers.size()];
+        Arrays.fill(joined, WARMED);
         for (Map<String, Parameter> layer : layers) for (Parameter p : layer.values()) p.requiresGrad(false);
     }
 
@@ -103,12 +124,34 @@ public final class Lisa {
      * that leave are frozen and only layers that join are unfrozen: a layer drawn again keeps its state.
      */
     public void beforeStep(long step) {
-        if (lastDraw >= 0 && step - lastDraw < config.period()) return;
-        int[] next = draw();
-        for (int i : active) if (!contains(next, i)) freeze(layers.get(i));
-        for (int i : next) if (!contains(active, i)) unfreeze(layers.get(i));
-        active = next;
-        lastDraw = step;
+        if (lastDraw < 0 || step - lastDraw >= config.period()) {
+            int[] next = draw();
+            for (int i : active) {
+                if (contains(next, i)) continue;
+                freeze(layers.get(i));
+                joined[i] = WARMED;
+                setLrScale(i, 1);
+            }
+            for (int i : next) {
+                if (contains(active, i)) continue;
+                unfreeze(layers.get(i));
+                joined[i] = step;
+            }
+            active = next;
+            lastDraw = step;
+        }
+        if (config.warmupSteps() > 0) for (int i : active) setLrScale(i, warmupScale(i, step));
+    }
+
+    /** Layer {@code i}'s learning-rate multiplier at {@code step} (see {@link Config}). */
+    private double warmupScale(int i, long step) {
+        int w = config.warmupSteps();
+        if (w == 0 || joined[i] == WARMED) return 1;
+        return Math.min(1.0, (step - joined[i] + 1) / (w + 1.0));
+    }
+
+    private void setLrScale(int layer, double scale) {
+        for (Parameter p : layers.get(layer).values()) if (optimizer.nameOf(p) != null) optimizer.setLrScale(p, scale);
     }
 
     private static boolean contains(int[] sorted, int i) { return Arrays.binarySearch(sorted, i) >= 0; }
@@ -233,29 +276,53 @@ public final class Lisa {
         return w;
     }
 
-    /** The sampler's state for a checkpoint: RNG, active layers, the step of the last draw. */
+    /**
+     * The sampler's state for a checkpoint: RNG, the step of the last draw, the active layers, and the step
+     * each active layer joined at (its warm-up position; Long.MIN_VALUE once warm or unknown).
+     */
     public long[] state() {
         long[] r = rng.state();
-        long[] out = new long[r.length + 2 + active.length];
+        long[] out = new long[r.length + 2 + 2 * active.length];
         System.arraycopy(r, 0, out, 0, r.length);
         out[r.length] = lastDraw;
         out[r.length + 1] = active.length;
-        for (int i = 0; i < active.length; i++) out[r.length + 2 + i] = active[i];
+        for (int i = 0; i < active.length; i++) {
+            out[r.length + 2 + i] = active[i];
+            out[r.length + 2 + active.length + i] = joined[active[i]];
+        }
         return out;
     }
 
-    /** Restores {@link #state()}: freezes and unfreezes layers to match. Optimizer state is restored separately. */
+    /**
+     * Restores {@link #state()}: freezes and unfreezes layers to match. Also takes the older format without
+     * join steps, whose active layers count as fully warmed up. Optimizer and parked state are restored
+     * separately (the optimizer's state dict and {@link #loadStateDict}).
+     */
     public void restore(long[] state) {
         int rl = rng.state().length;
-        if (state.length < rl + 2 || state.length != rl + 2 + state[rl + 1]) {
-            throw new IllegalArgumentException("LISA state: expected " + rl + " + 2 + active count longs, got " + state.length);
+        long n = state.length >= rl + 2 ? state[rl + 1] : -1;
+        boolean withJoins = n >= 0 && state.length == rl + 2 + 2 * n, old = n >= 0 && state.length == rl + 2 + n;
+        if (!withJoins && !old) {
+            throw new IllegalArgumentException("LISA state: expected " + rl + " + 2 + 2 × active count longs, got " + state.length);
+        }
+        int[] next = new int[(int) n];
+        for (int i = 0; i < next.length; i++) {
+            long layer = state[rl + 2 + i];
+            if (layer < 0 || layer >= layers.size()) {
+                throw new IllegalArgumentException("LISA state: layer " + layer + " of " + layers.size() + " middle layers");
+            }
+            next[i] = (int) layer;
         }
         rng.restore(Arrays.copyOf(state, rl));
-        for (Map<String, Parameter> layer : layers) for (Parameter p : layer.values()) p.requiresGrad(false);
         lastDraw = state[rl];
-        active = new int[(int) state[rl + 1]];
+        active = next;
+        Arrays.fill(joined, WARMED);
+        for (int i = 0; i < layers.size(); i++) {
+            for (Parameter p : layers.get(i).values()) p.requiresGrad(false);
+            setLrScale(i, 1);
+        }
         for (int i = 0; i < active.length; i++) {
-            active[i] = (int) state[rl + 2 + i];
+            joined[active[i]] = withJoins ? state[rl + 2 + active.length + i] : WARMED;
             for (Parameter p : layers.get(active[i]).values()) p.requiresGrad(true);
         }
     }

@@ -31,6 +31,8 @@ public abstract class Optimizer {
     protected final Map<Parameter, Map<String, Tensor>> state = new IdentityHashMap<>();
     /** Per-parameter update counts (AdamW's bias correction needs each parameter's own). */
     protected final Map<Parameter, Long> steps = new IdentityHashMap<>();
+    /** Per-parameter learning-rate multipliers (LISA's warm-up); absent means 1. Not checkpointed: the setter's job. */
+    private final Map<Parameter, Double> lrScales = new IdentityHashMap<>();
     private double lr;
 
     protected Optimizer(List<ParamGroup> groups, double lr) {
@@ -59,6 +61,20 @@ public abstract class Optimizer {
 
     public final List<ParamGroup> groups() { return groups; }
 
+    /**
+     * Multiplies {@code p}'s learning rate by {@code scale} (on top of its group's {@code lrScale}) until set
+     * again; 1 restores the plain rate. Whoever sets it (LISA's warm-up) sets it again after a resume.
+     */
+    public final void setLrScale(Parameter p, double scale) {
+        if (!names.containsKey(p)) throw new IllegalArgumentException("setLrScale: " + p + " is not a parameter of this optimizer");
+        if (!(scale >= 0)) throw new IllegalArgumentException("learning-rate scale must be >= 0, got " + scale);
+        if (scale == 1) lrScales.remove(p);
+        else lrScales.put(p, scale);
+    }
+
+    /** {@code p}'s learning-rate multiplier from {@link #setLrScale} (1 unless set). */
+    public final double lrScale(Parameter p) { return lrScales.getOrDefault(p, 1.0); }
+
     /** Every parameter with its name, in group order. */
     public final Map<String, Parameter> namedParameters() {
         Map<String, Parameter> m = new LinkedHashMap<>();
@@ -79,7 +95,9 @@ public abstract class Optimizer {
                             + "Training.materialize)");
                 }
                 long t = steps.merge(p, 1L, Long::sum);
-                update(p, data, onDevice ? p.grad().contiguous() : p.grad().dense(), g, lr * g.lrScale(), t);
+                Double scale = lrScales.get(p);    // absent: the rate stays exactly lr · group scale
+                double rate = scale == null ? lr * g.lrScale() : lr * g.lrScale() * scale;
+                update(p, data, onDevice ? p.grad().contiguous() : p.grad().dense(), g, rate, t);
                 data.storage().bumpVersion();
             }
         }

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -240,5 +241,96 @@ class LisaTest {
             opt.zeroGrad();
         }
         assertThat(kept).as("re-drawn layer checks").isGreaterThan(40);
+    }
+
+    @Test
+    void configKeepsItsFiveArgumentFormAndAddsWarmup() {
+        Lisa.Config c = new Lisa.Config(2, 5, Lisa.StatePolicy.PARK, new Lisa.Sampling.Uniform(), 3);
+        assertThat(c.warmupSteps()).isZero();
+        assertThat(Lisa.Config.defaults(1).warmupSteps()).isZero();
+        Lisa.Config w = c.withWarmup(4);
+        assertThat(w).isEqualTo(new Lisa.Config(2, 5, Lisa.StatePolicy.PARK, new Lisa.Sampling.Uniform(), 3, 4));
+        assertThatThrownBy(() -> c.withWarmup(-1)).isInstanceOf(IllegalArgumentException.class);
+    }
+
+    @Test
+    void joiningLayersRampUpTheirLearningRateAndReDrawnOnesDoNotRestart() {
+        int warmup = 4;
+        Stack s = new Stack(3, 4);
+        AdamW opt = new AdamW(List.of(new ParamGroup("all", s.all, 1, 0)), 1e-2);
+        Lisa lisa = new Lisa(s.middle, opt, new Lisa.Config(2, 3, Lisa.StatePolicy.DROP, new Lisa.Sampling.Uniform(), 8)
+                .withWarmup(warmup));
+        Map<String, Long> joinedAt = new LinkedHashMap<>();
+        boolean sawRedrawnPastOnePeriod = false;
+        for (int step = 0; step < 60; step++) {
+            List<String> before = lisa.activeLayers();
+            lisa.beforeStep(step);
+            for (String layer : s.middle.keySet()) {
+                Parameter w = s.middle.get(layer).values().iterator().next();
+                if (!lisa.activeLayers().contains(layer)) {
+                    joinedAt.remove(layer);
+                    assertThat(opt.lrScale(w)).isEqualTo(1.0);
+                    continue;
+                }
+                if (!before.contains(layer)) joinedAt.put(layer, (long) step);
+                long since = step - joinedAt.get(layer);
+                if (since >= 3) sawRedrawnPastOnePeriod = true;
+                double expected = Math.min(1.0, (since + 1) / (warmup + 1.0));
+                assertThat(opt.lrScale(w)).as("step %d %s joined at %d", step, layer, joinedAt.get(layer)).isEqualTo(expected);
+                if (since == 0) assertThat(opt.lrScale(w)).isEqualTo(1.0 / (warmup + 1));
+                if (since >= warmup) assertThat(opt.lrScale(w)).isEqualTo(1.0);
+            }
+            assertThat(opt.lrScale(s.emb)).isEqualTo(1.0);
+            assertThat(opt.lrScale(s.head)).isEqualTo(1.0);
+        }
+        assertThat(sawRedrawnPastOnePeriod).isTrue();
+    }
+
+    @Test
+    void warmupPositionIsPartOfTheStateAndTheOldFormatCountsAsWarm() {
+        Stack s = new Stack(6, 2);
+        AdamW opt = new AdamW(List.of(new ParamGroup("all", s.all, 1, 0)), 1e-3);
+        Lisa.Config config = new Lisa.Config(2, 5, Lisa.StatePolicy.DROP, new Lisa.Sampling.Uniform(), 21).withWarmup(6);
+        Lisa a = new Lisa(s.middle, opt, config);
+        for (int step = 0; step < 7; step++) a.beforeStep(step);   // drawn at 5: two steps into the ramp
+        long[] saved = a.state();
+        List<double[]> scales = new ArrayList<>();
+        for (int step = 7; step < 30; step++) {
+            a.beforeStep(step);
+            scales.add(scalesOf(s, opt));
+        }
+        assertThat(Arrays.stream(scales.get(0)).anyMatch(x -> x < 1)).as("a layer mid-ramp at the save").isTrue();
+
+        AdamW opt2 = new AdamW(List.of(new ParamGroup("all", s.all, 1, 0)), 1e-3);
+        Lisa b = new Lisa(s.middle, opt2, config);
+        b.restore(saved);
+        for (int step = 7; step < 30; step++) {
+            b.beforeStep(step);
+            assertThat(scalesOf(s, opt2)).as("step %d", step).containsExactly(scales.get(step - 7));
+        }
+
+        // A checkpoint from before warm-up existed: RNG, last draw, count, layers — no join steps.
+        long[] old = Arrays.copyOf(saved, saved.length - 2);
+        AdamW opt3 = new AdamW(List.of(new ParamGroup("all", s.all, 1, 0)), 1e-3);
+        Lisa c = new Lisa(s.middle, opt3, config);
+        c.restore(old);
+        c.beforeStep(7);
+        assertThat(c.activeLayers()).isEqualTo(activeAt(s, saved));
+        for (Map<String, Parameter> layer : s.middle.values()) {
+            for (Parameter p : layer.values()) assertThat(opt3.lrScale(p)).isEqualTo(1.0);
+        }
+        assertThatThrownBy(() -> c.restore(Arrays.copyOf(saved, saved.length - 1))).isInstanceOf(IllegalArgumentException.class);
+    }
+
+    private static double[] scalesOf(Stack s, Optimizer opt) {
+        return s.middle.values().stream().flatMap(l -> l.values().stream()).mapToDouble(opt::lrScale).toArray();
+    }
+
+    private static List<String> activeAt(Stack s, long[] state) {
+        int rl = new Rng(0).state().length;
+        List<String> names = new ArrayList<>(s.middle.keySet());
+        List<String> out = new ArrayList<>();
+        for (int i = 0; i < state[rl + 1]; i++) out.add(names.get((int) state[rl + 2 + i]));
+        return out;
     }
 }

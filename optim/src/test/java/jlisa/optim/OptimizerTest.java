@@ -151,4 +151,26 @@ class OptimizerTest {
         assertThatThrownBy(() -> new AdamW(List.of(new ParamGroup("g", Map.of("bf", bf), 1, 0)), 0.1, 1.0, 0.9, 1e-8))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("betas");
     }
+
+    @Test
+    void aPerParameterLrScaleMultipliesTheGroupRate() {
+        Parameter a = param("a", 1.0f, 2.0f), b = param("b", 1.0f, 2.0f);
+        Map<String, Parameter> named = new LinkedHashMap<>();
+        named.put("a", a);
+        named.put("b", b);
+        Sgd opt = new Sgd(List.of(new ParamGroup("all", named, 0.5, 0)), 0.1);
+        opt.setLrScale(a, 0.25);
+        assertThat(opt.lrScale(a)).isEqualTo(0.25);
+        assertThat(opt.lrScale(b)).isEqualTo(1.0);
+        setGrad(a, 1.0f, -2.0f);
+        setGrad(b, 1.0f, -2.0f);
+        opt.step();
+        float rateA = (float) (0.1 * 0.5 * 0.25), rateB = (float) (0.1 * 0.5);
+        assertThat(a.data().toFloatArray()).containsExactly(1.0f - rateA * 1.0f, 2.0f - rateA * -2.0f);
+        assertThat(b.data().toFloatArray()).containsExactly(1.0f - rateB * 1.0f, 2.0f - rateB * -2.0f);
+        opt.setLrScale(a, 1);                                   // back to the plain rate
+        assertThat(opt.lrScale(a)).isEqualTo(1.0);
+        assertThatThrownBy(() -> opt.setLrScale(a, -1)).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> opt.setLrScale(param("stranger", 1f), 0.5)).isInstanceOf(IllegalArgumentException.class);
+    }
 }
