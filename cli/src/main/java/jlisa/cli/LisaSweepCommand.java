@@ -64,9 +64,16 @@ final class LisaSweepCommand implements Callable<Integer> {
 
     @Option(names = "--pretrain-lr", description = "override the demo's pretraining learning rate") Double pretrainLr;
 
-    @Option(names = "--lr", description = "full fine-tuning's and LISA's learning rate (default: the demo's)") Double lr;
+    @Option(names = "--lr", description = "full fine-tuning's learning rate (default: the demo's)") Double lr;
 
     @Option(names = "--lora-lr", description = "LoRA's learning rate (default: the demo's)") Double loraLr;
+
+    @Option(names = "--lora-r", description = "LoRA's rank (default: the demo's)") Integer loraR;
+
+    @Option(names = "--lisa-lr", description = "LISA's learning rate (default: the demo's)") Double lisaLr;
+
+    @Option(names = "--model", split = ",", paramLabel = "LAYERS,HIDDEN,HEADS,KV_HEADS",
+            description = "another shape of the demo model, e.g. 8,128,4,2 (default: the demo's)") List<Integer> model;
 
     @Option(names = "--quick", description = "the demo's seconds-long configuration (for a smoke test)") boolean quick;
 
@@ -82,7 +89,13 @@ final class LisaSweepCommand implements Callable<Integer> {
         Demo.Settings s = quick ? Demo.Settings.quick() : Demo.Settings.defaults();
         s = s.withSeed(seed).withSeeds(seeds)
                 .withSteps(pretrainSteps != null ? pretrainSteps : s.pretrainSteps(), finetuneSteps != null ? finetuneSteps : s.finetuneSteps())
-                .withLearningRates(lr != null ? lr : s.finetuneLr(), loraLr != null ? loraLr : s.loraLr());
+                .withLearningRates(lr != null ? lr : s.finetuneLr(), loraLr != null ? loraLr : s.loraLr(),
+                        lisaLr != null ? lisaLr : s.lisaLr());
+        if (loraR != null) s = s.withLoraRank(loraR);
+        if (model != null) {
+            if (model.size() != 4) throw new IllegalArgumentException("bench lisa: --model takes LAYERS,HIDDEN,HEADS,KV_HEADS, got " + model);
+            s = s.withModel(model.get(0), model.get(1), model.get(2), model.get(3));
+        }
         if (pretrainLr != null) s = s.withPretrainLr(pretrainLr);
         List<Demo.Method> methods = new ArrayList<>();
         for (String b : baselines) {
@@ -95,7 +108,7 @@ final class LisaSweepCommand implements Callable<Integer> {
         }
         for (int g : gammas) for (int k : periods) for (String pol : policies) for (String smp : samplings) for (int w : warmups) {
             Demo.LisaSettings l = new Demo.LisaSettings(g, k, policy(pol), sampling(smp, s.layers()), w);
-            methods.add(new Demo.Method("lisa " + l.label(), "lisa", s.finetuneLr(), l));
+            methods.add(new Demo.Method("lisa " + l.label(), "lisa", s.lisaLr(), l));
         }
         PrintStream log = System.err;
         Map<String, Tensor> weights;
@@ -112,7 +125,9 @@ final class LisaSweepCommand implements Callable<Integer> {
                 log.println("pretrained weights written to " + base);
             }
         }
-        Path dir = out.resolve(LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss", Locale.ROOT)) + "-lisa");
+        String stamp = LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss", Locale.ROOT));
+        Path dir = out.resolve(stamp + "-lisa");
+        for (int i = 2; Files.exists(dir); i++) dir = out.resolve(stamp + "-lisa-" + i);   // two sweeps started in one second
         Files.createDirectories(dir);
         Map<String, List<Demo.MethodRun>> runs = new LinkedHashMap<>();
         for (Demo.Method m : methods) {

@@ -53,10 +53,7 @@ public final class Demo {
             }
         }
 
-        Lisa.Config config(long seed) {
-            if (warmup > 0) throw new UnsupportedOperationException("LISA warm-up is not in jlisa.optim.Lisa yet");
-            return new Lisa.Config(gamma, period, policy, sampling, seed);
-        }
+        Lisa.Config config(long seed) { return new Lisa.Config(gamma, period, policy, sampling, seed, warmup); }
 
         /** A short label: {@code γ2 K10 drop uniform w3}. */
         public String label() {
@@ -77,8 +74,8 @@ public final class Demo {
     /** Everything the demo's outcome depends on. */
     public record Settings(long seed, int seeds, int layers, int hidden, int heads, int kvHeads, int pretrainDocs,
                            int pretrainSteps, double pretrainLr, int trainTasks, int evalTasks, int finetuneSteps,
-                           double finetuneLr, double loraLr, int batch, int gradAccum, int loraR, LisaSettings lisa,
-                           int evalEvery) {
+                           double finetuneLr, double loraLr, double lisaLr, int batch, int gradAccum, int loraR,
+                           LisaSettings lisa, int evalEvery) {
         public Settings {
             if (seeds < 1) throw new IllegalArgumentException("demo: --seeds must be >= 1, got " + seeds);
             if (pretrainSteps < 0 || finetuneSteps < 1) {
@@ -93,37 +90,57 @@ public final class Demo {
          * gradients and optimizer state — the memory that full fine-tuning, LoRA and LISA differ in.
          */
         public static Settings defaults() {
-            return new Settings(0, 3, 8, 192, 6, 2, 40_000, 600, 3e-3, 4000, 200, 300, 1e-3, 3e-3, 4, 4, 8,
+            return new Settings(0, 3, 8, 192, 6, 2, 40_000, 600, 3e-3, 4000, 200, 300, 1e-3, 3e-3, 1e-3, 4, 4, 8,
                     new LisaSettings(2, 10, Lisa.StatePolicy.DROP, new Lisa.Sampling.Uniform(), 0), 50);
         }
 
         /** A seconds-long configuration for tests. */
         public static Settings quick() {
-            return new Settings(0, 1, 4, 32, 2, 1, 400, 12, 3e-3, 64, 16, 8, 1e-3, 3e-3, 4, 2, 4,
+            return new Settings(0, 1, 4, 32, 2, 1, 400, 12, 3e-3, 64, 16, 8, 1e-3, 3e-3, 1e-3, 4, 2, 4,
                     new LisaSettings(1, 2, Lisa.StatePolicy.DROP, new Lisa.Sampling.Uniform(), 0), 4);
         }
 
-        public Settings withSeed(long seed) { return with(seed, seeds, pretrainSteps, finetuneSteps, lisa); }
-
-        public Settings withSeeds(int seeds) { return with(seed, seeds, pretrainSteps, finetuneSteps, lisa); }
-
-        public Settings withSteps(int pretrain, int finetune) { return with(seed, seeds, pretrain, finetune, lisa); }
-
-        public Settings withLisa(LisaSettings l) { return with(seed, seeds, pretrainSteps, finetuneSteps, l); }
-
-        public Settings withLearningRates(double full, double lora) {
+        public Settings withSeed(long seed) {
             return new Settings(seed, seeds, layers, hidden, heads, kvHeads, pretrainDocs, pretrainSteps, pretrainLr, trainTasks,
-                    evalTasks, finetuneSteps, full, lora, batch, gradAccum, loraR, lisa, evalEvery);
+                    evalTasks, finetuneSteps, finetuneLr, loraLr, lisaLr, batch, gradAccum, loraR, lisa, evalEvery);
+        }
+
+        public Settings withSeeds(int seeds) {
+            return new Settings(seed, seeds, layers, hidden, heads, kvHeads, pretrainDocs, pretrainSteps, pretrainLr, trainTasks,
+                    evalTasks, finetuneSteps, finetuneLr, loraLr, lisaLr, batch, gradAccum, loraR, lisa, evalEvery);
+        }
+
+        public Settings withSteps(int pretrain, int finetune) {
+            return new Settings(seed, seeds, layers, hidden, heads, kvHeads, pretrainDocs, pretrain, pretrainLr, trainTasks,
+                    evalTasks, finetune, finetuneLr, loraLr, lisaLr, batch, gradAccum, loraR, lisa, evalEvery);
+        }
+
+        public Settings withLisa(LisaSettings l) {
+            return new Settings(seed, seeds, layers, hidden, heads, kvHeads, pretrainDocs, pretrainSteps, pretrainLr, trainTasks,
+                    evalTasks, finetuneSteps, finetuneLr, loraLr, lisaLr, batch, gradAccum, loraR, l, evalEvery);
+        }
+
+        /** Fine-tuning learning rates of full fine-tuning, LoRA and LISA. */
+        public Settings withLearningRates(double full, double lora, double lisaRate) {
+            return new Settings(seed, seeds, layers, hidden, heads, kvHeads, pretrainDocs, pretrainSteps, pretrainLr, trainTasks,
+                    evalTasks, finetuneSteps, full, lora, lisaRate, batch, gradAccum, loraR, lisa, evalEvery);
         }
 
         public Settings withPretrainLr(double lr) {
             return new Settings(seed, seeds, layers, hidden, heads, kvHeads, pretrainDocs, pretrainSteps, lr, trainTasks,
-                    evalTasks, finetuneSteps, finetuneLr, loraLr, batch, gradAccum, loraR, lisa, evalEvery);
+                    evalTasks, finetuneSteps, finetuneLr, loraLr, lisaLr, batch, gradAccum, loraR, lisa, evalEvery);
         }
 
-        private Settings with(long seed, int seeds, int pretrain, int finetune, LisaSettings l) {
-            return new Settings(seed, seeds, layers, hidden, heads, kvHeads, pretrainDocs, pretrain, pretrainLr, trainTasks,
-                    evalTasks, finetune, finetuneLr, loraLr, batch, gradAccum, loraR, l, evalEvery);
+        /** LoRA's rank r (alpha stays 2r). */
+        public Settings withLoraRank(int r) {
+            return new Settings(seed, seeds, layers, hidden, heads, kvHeads, pretrainDocs, pretrainSteps, pretrainLr, trainTasks,
+                    evalTasks, finetuneSteps, finetuneLr, loraLr, lisaLr, batch, gradAccum, r, lisa, evalEvery);
+        }
+
+        /** Another model shape: layers, hidden size, attention heads and key/value heads. */
+        public Settings withModel(int layers, int hidden, int heads, int kvHeads) {
+            return new Settings(seed, seeds, layers, hidden, heads, kvHeads, pretrainDocs, pretrainSteps, pretrainLr, trainTasks,
+                    evalTasks, finetuneSteps, finetuneLr, loraLr, lisaLr, batch, gradAccum, loraR, lisa, evalEvery);
         }
 
         /** The seeds of the fine-tuning runs: {@code seed}, {@code seed + 1}, … */
@@ -149,7 +166,7 @@ public final class Demo {
                     + " (once, from seed " + seed + ")");
             m.put("fine-tuning", finetuneSteps + " steps, batch " + batch + " x " + gradAccum + " accumulated, " + trainTasks
                     + " " + SyntheticTasks.HELD_OUT_TAG + " tasks (" + evalTasks + " held out), lr " + finetuneLr + " (LoRA "
-                    + loraLr + "), once per seed");
+                    + loraLr + ", LISA " + lisaLr + "), once per seed");
             m.put("lora", "r=" + loraR + ", alpha=" + 2 * loraR + ", every attention and MLP projection");
             m.put("lisa", "gamma=" + lisa.gamma() + ", K=" + lisa.period() + ", " + lisa.policy().name().toLowerCase(Locale.ROOT)
                     + " policy, " + samplingName(lisa.sampling()) + " sampling, warm-up " + lisa.warmup()
@@ -181,7 +198,7 @@ public final class Demo {
     /** The demo's three methods under {@code s}. */
     public static List<Method> methods(Settings s) {
         return List.of(new Method("full", "full", s.finetuneLr(), null), new Method("lora", "lora", s.loraLr(), null),
-                new Method("lisa", "lisa", s.finetuneLr(), s.lisa()));
+                new Method("lisa", "lisa", s.lisaLr(), s.lisa()));
     }
 
     /**
@@ -322,22 +339,41 @@ public final class Demo {
     }
 
     /**
-     * For each period start d = K, 2K, … (0-based steps) with a whole period after it: loss[d + o] over the mean of
-     * loss[d − 3 … d − 1], for o = 0 … K − 1, averaged over the periods. The step-d loss is computed before the new
-     * draw's first update, so a jump caused by that update shows from o = 1.
+     * How the training loss moves around period starts (LISA's draws). For each period start d = K, 2K, … (0-based
+     * steps) with a whole period after it, of every curve: ratio[o] = Σ loss[d + o] / Σ mean(loss[d − 3 … d − 1]) for
+     * o = 0 … K − 1, the sums over all those periods — a ratio of means, which one noisy small loss cannot swing the
+     * way it swings a mean of ratios. The step-d loss is computed before the new draw's first update, so a jump
+     * caused by that update shows from o = 1.
      */
-    public static double[] drawRatios(List<double[]> curve, int period) {
+    public static double[] pooledDrawRatios(List<List<double[]>> curves, int period) {
         double[] sum = new double[period];
-        int n = curve.size(), count = 0;
-        for (int d = period; d + period <= n; d += period) {
-            if (d < 3) continue;
-            double pre = (curve.get(d - 1)[1] + curve.get(d - 2)[1] + curve.get(d - 3)[1]) / 3;
-            for (int o = 0; o < period; o++) sum[o] += curve.get(d + o)[1] / pre;
-            count++;
+        double pre = 0;
+        for (List<double[]> curve : curves) {
+            for (int d = period; d + period <= curve.size(); d += period) {
+                if (d < 3) continue;
+                pre += (curve.get(d - 1)[1] + curve.get(d - 2)[1] + curve.get(d - 3)[1]) / 3;
+                for (int o = 0; o < period; o++) sum[o] += curve.get(d + o)[1];
+            }
         }
-        if (count == 0) java.util.Arrays.fill(sum, Double.NaN);
-        else for (int o = 0; o < period; o++) sum[o] /= count;
+        for (int o = 0; o < period; o++) sum[o] = pre > 0 ? sum[o] / pre : Double.NaN;
         return sum;
+    }
+
+    /** {@link #pooledDrawRatios} of one curve. */
+    public static double[] drawRatios(List<double[]> curve, int period) { return pooledDrawRatios(List.of(curve), period); }
+
+    /**
+     * {@code run}'s training loss over {@code reference}'s at the same steps: with the same seed both saw the same
+     * batches, so how hard each batch is cancels and what is left is what the method adds (around a draw, say).
+     */
+    public static List<double[]> lossOver(MethodRun run, MethodRun reference) {
+        List<double[]> a = run.lossCurve(), b = reference.lossCurve();
+        if (a.size() != b.size()) {
+            throw new IllegalArgumentException("loss over a reference: runs of " + a.size() + " and " + b.size() + " steps");
+        }
+        List<double[]> q = new ArrayList<>();
+        for (int i = 0; i < a.size(); i++) q.add(new double[] {a.get(i)[0], a.get(i)[1] / b.get(i)[1]});
+        return q;
     }
 
     private static void train(Llama model, AdamW opt, Lisa lisa, DataLoader data, java.util.function.DoubleSupplier eval,

@@ -247,6 +247,8 @@ public final class Report {
         root.put("created", created);
         root.put("config", config);
         List<Map<String, Object>> rows = new ArrayList<>();
+        List<Demo.MethodRun> fullRuns = methods.stream().filter(x -> x.name().equals("full")).findFirst()
+                .map(MethodResult::seedRuns).orElse(List.of());
         for (MethodResult m : methods) {
             Map<String, Object> row = new LinkedHashMap<>();
             row.put("name", m.name());
@@ -258,7 +260,7 @@ public final class Report {
             row.put("loss_curve", curve(m.lossCurve()));
             row.put("eval_curve", curve(m.evalCurve()));
             if (!m.seedRuns().isEmpty()) {
-                Sweep.Summary sum = Sweep.Summary.of(m.name(), m.seedRuns());
+                Sweep.Summary sum = Sweep.Summary.of(m.name(), m.seedRuns(), fullRuns);
                 Map<String, Object> spread = new LinkedHashMap<>();
                 spread.put("eval_loss", sum.evalLoss().json());
                 spread.put("accuracy", sum.accuracy().json());
@@ -266,6 +268,7 @@ public final class Report {
                 spread.put("peak_total_bytes", sum.peakTotal().json());
                 row.put("spread", spread);
                 row.put("draw_ratios", Sweep.finite(sum.drawRatios()));
+                row.put("draw_ratios_over_full", Sweep.finite(sum.pairedRatios()));
                 row.put("per_seed", Sweep.seedRows(m.seedRuns()));
             }
             rows.add(row);

@@ -67,30 +67,44 @@ public final class Sweep {
         }
     }
 
-    /** One configuration's runs summarised. */
+    /**
+     * One configuration's runs summarised. {@code drawRatios}: {@link Demo#pooledDrawRatios} pooled over the seeds'
+     * loss curves; {@code pairedRatios}: the same of the loss over full fine-tuning's at the same step and seed (the
+     * same batches), which cancels how hard each batch is — what the method adds around a draw, less batch noise.
+     */
     public record Summary(String name, Spread evalLoss, Spread accuracy, Spread msPerStep, Spread peakTotal, double[] drawRatios,
-                          double maxDrawRatio) {
-        public static Summary of(String name, List<Demo.MethodRun> runs) {
+                          double maxDrawRatio, double[] pairedRatios, double maxPairedRatio) {
+        public static Summary of(String name, List<Demo.MethodRun> runs) { return of(name, runs, List.of()); }
+
+        /** {@code reference}: full fine-tuning's runs (matched by seed), or empty. */
+        public static Summary of(String name, List<Demo.MethodRun> runs, List<Demo.MethodRun> reference) {
             List<Double> loss = new ArrayList<>(), acc = new ArrayList<>(), ms = new ArrayList<>(), peak = new ArrayList<>();
             int k = runs.isEmpty() ? 0 : runs.get(0).drawRatios().length;
-            double[] ratios = new double[k];
+            List<List<double[]>> curves = new ArrayList<>(), paired = new ArrayList<>();
             for (Demo.MethodRun r : runs) {
                 loss.add(r.evalLoss());
                 acc.add(r.accuracy());
                 ms.add(r.msPerStep());
                 peak.add((double) r.peakTotal());
-                for (int o = 0; o < k; o++) ratios[o] += r.drawRatios()[o] / runs.size();
+                curves.add(r.lossCurve());
+                for (Demo.MethodRun f : reference) if (f.seed() == r.seed()) paired.add(Demo.lossOver(r, f));
             }
-            double max = Double.NaN;
-            for (int o = 1; o < k; o++) max = Double.isNaN(max) ? ratios[o] : Math.max(max, ratios[o]);
-            return new Summary(name, Spread.of(loss), Spread.of(acc), Spread.of(ms), Spread.of(peak), ratios, max);
+            double[] ratios = Demo.pooledDrawRatios(curves, k), pairedRatios = Demo.pooledDrawRatios(paired, k);
+            return new Summary(name, Spread.of(loss), Spread.of(acc), Spread.of(ms), Spread.of(peak), ratios,
+                    maxAfterDraw(ratios), pairedRatios, maxAfterDraw(pairedRatios));
         }
+    }
+
+    /** The largest ratio at offsets 1 … K − 1 (offset 0 is the loss before the new draw's first update). */
+    static double maxAfterDraw(double[] ratios) {
+        double max = Double.NaN;
+        for (int o = 1; o < ratios.length; o++) max = Double.isNaN(max) ? ratios[o] : Math.max(max, ratios[o]);
+        return max;
     }
 
     /** One run as a line: name, seed, eval loss, exact match, ms/step, peak MiB, the largest draw ratio after o = 0. */
     public static String line(Demo.MethodRun r) {
-        double max = Double.NaN;
-        for (int o = 1; o < r.drawRatios().length; o++) max = Double.isNaN(max) ? r.drawRatios()[o] : Math.max(max, r.drawRatios()[o]);
+        double max = maxAfterDraw(r.drawRatios());
         return String.format(Locale.ROOT, "run %-36s seed=%d eval_loss=%.4f exact_match=%.3f ms_per_step=%.1f peak_mib=%.2f "
                         + "max_draw_ratio=%.4f", "'" + r.name() + "'", r.seed(), r.evalLoss(), r.accuracy(), r.msPerStep(),
                 Report.mib(r.peakTotal()), max);
@@ -99,22 +113,26 @@ public final class Sweep {
     /** The sweep as a Markdown table, one row per configuration, means ± standard deviations over seeds. */
     public static String table(List<Demo.Method> methods, Map<String, List<Demo.MethodRun>> runs) {
         StringBuilder sb = new StringBuilder();
-        sb.append("| method | seeds | eval loss | exact match | peak MiB | ms/step | max loss ratio after a draw |\n");
-        sb.append("|---|---:|---:|---:|---:|---:|---:|\n");
+        sb.append("| method | seeds | eval loss | exact match | peak MiB | ms/step | max loss ratio after a draw "
+                + "| the same, over full FT's loss |\n");
+        sb.append("|---|---:|---:|---:|---:|---:|---:|---:|\n");
         for (Demo.Method m : methods) {
             List<Demo.MethodRun> rs = runs.get(m.name());
             if (rs == null) continue;
-            Summary s = Summary.of(m.name(), rs);
+            Summary s = Summary.of(m.name(), rs, runs.getOrDefault("full", List.of()));
             sb.append("| ").append(m.name()).append(" | ").append(s.evalLoss().n())
                     .append(" | ").append(s.evalLoss().text("%.4f"))
                     .append(" | ").append(pct(s.accuracy()))
                     .append(" | ").append(String.format(Locale.ROOT, "%.2f", Report.mib((long) s.peakTotal().mean())))
                     .append(" | ").append(s.msPerStep().text("%.1f"))
-                    .append(" | ").append(Double.isFinite(s.maxDrawRatio()) ? String.format(Locale.ROOT, "%.3f", s.maxDrawRatio()) : "n/a")
+                    .append(" | ").append(ratio(s.maxDrawRatio()))
+                    .append(" | ").append(m.kind().equals("full") ? "1" : ratio(s.maxPairedRatio()))
                     .append(" |\n");
         }
         return sb.toString();
     }
+
+    private static String ratio(double r) { return Double.isFinite(r) ? String.format(Locale.ROOT, "%.3f", r) : "n/a"; }
 
     static String pct(Spread s) {
         if (s.n() == 0 || !Double.isFinite(s.mean())) return "n/a";
@@ -131,7 +149,7 @@ public final class Sweep {
         for (Demo.Method m : methods) {
             List<Demo.MethodRun> rs = runs.get(m.name());
             if (rs == null) continue;
-            Summary s = Summary.of(m.name(), rs);
+            Summary s = Summary.of(m.name(), rs, runs.getOrDefault("full", List.of()));
             Map<String, Object> row = new LinkedHashMap<>();
             row.put("name", m.name());
             row.put("kind", m.kind());
@@ -148,6 +166,7 @@ public final class Sweep {
             row.put("ms_per_step", s.msPerStep().json());
             row.put("peak_total_bytes", s.peakTotal().json());
             row.put("draw_ratios", finite(s.drawRatios()));
+            row.put("draw_ratios_over_full", finite(s.pairedRatios()));
             row.put("seeds", seedRows(rs));
             rows.add(row);
         }
@@ -156,7 +175,9 @@ public final class Sweep {
         Report.writeAtomically(dir.resolve(Report.SUMMARY_JSON), json.writeValueAsBytes(root));
         String md = "# jlisa bench lisa\n\nMeans ± sample standard deviations over seeds " + settings.finetuneSeeds()
                 + ". 'Max loss ratio after a draw': the largest, over offsets 1 … K − 1 within a period, of the training loss "
-                + "over the mean of the three steps before the period began, averaged over the periods and seeds.\n\n"
+                + "over the mean of the three steps before the period began, pooled over the periods and seeds (a ratio of sums); 'the same, over full "
+                + "FT's loss' computes it on the ratio of the loss to full fine-tuning's at the same step and seed (the same "
+                + "batches), which cancels how hard each batch is.\n\n"
                 + table(methods, runs) + "\n![eval loss and peak memory against γ and K](" + SWEEP_PNG + ")\n";
         Report.writeAtomically(dir.resolve(SWEEP_MD), md.getBytes(StandardCharsets.UTF_8));
         Report.writeAtomically(dir.resolve(SWEEP_PNG), chart(methods, runs));
