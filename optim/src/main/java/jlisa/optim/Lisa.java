@@ -26,7 +26,7 @@ import jlisa.tensor.Tensor;
  * matmul (backward still flows through them). What happens to a frozen layer's optimizer state is a
  * named {@link StatePolicy}.
  */
-public final class Lisa {
+public final class Lisa implements AutoCloseable {
 
     /** What happens to a layer's optimizer state when it is frozen. */
     public enum StatePolicy {
@@ -84,8 +84,9 @@ public final class Lisa {
     private final List<String> layerNames = new ArrayList<>();
     private final List<Map<String, Parameter>> layers = new ArrayList<>();
     private final Rng rng;
-    private final Map<Parameter, Optimizer.Parked> parked = new IdentityHashMap<>();
-    private final Arena parkArena = Arena.ofShared();
+    /** Parked state by parameter; each entry owns its own arena, so unparking truly frees its memory. */
+    private final Map<Parameter, Held> parked = new IdentityHashMap<>();
+    private long parkedBytes;
     private int[] active = new int[0];
     /** Per layer: the step it joined at (while active), or WARMED for one whose warm-up is over or unknown. */
     private final long[] joined;
@@ -203,30 +204,120 @@ public final class Lisa {
         }
     }
 
+    /** One parameter's parked state: its tensors in off-heap memory of {@code arena}, and its update count. */
+    private record Held(Arena arena, Optimizer.Parked state, long bytes) {}
+
     /** Moves {@code p}'s state (from the heap or from device memory) to off-heap host memory. */
     private void park(Parameter p) {
         Optimizer.Parked s = optimizer.takeState(p);
         if (s == null) return;
-        Map<String, Tensor> off = new LinkedHashMap<>();
-        for (Map.Entry<String, Tensor> e : s.tensors().entrySet()) {
-            Tensor t = e.getValue();
-            SegmentStorage seg = SegmentStorage.allocate(DType.F32, t.numel(), parkArena, MemoryKind.PARKED_STATE);
-            off.put(e.getKey(), new Tensor(seg, t.shape(), jlisa.tensor.Shapes.contiguousStrides(t.shape()), 0).copyFrom(t));
-            t.storage().release();
-        }
-        parked.put(p, new Optimizer.Parked(off, s.steps()));
+        parked.put(p, hold(s.tensors(), s.steps()));
+        for (Tensor t : s.tensors().values()) t.storage().release();
     }
 
     private void unpark(Parameter p) {
-        Optimizer.Parked s = parked.remove(p);
-        if (s == null) return;
+        Held h = parked.remove(p);
+        if (h == null) return;
         Map<String, Tensor> back = new LinkedHashMap<>();
-        for (Map.Entry<String, Tensor> e : s.tensors().entrySet()) {
-            Tensor t = e.getValue();
-            back.put(e.getKey(), optimizer.newState(p.data()).copyFrom(t));   // beside the parameter, or on the active backend
-            t.storage().release();   // the ledger drops it now; the arena's memory is reclaimed when LISA closes
+        for (Map.Entry<String, Tensor> e : h.state().tensors().entrySet()) {
+            back.put(e.getKey(), optimizer.newState(p.data()).copyFrom(e.getValue()));   // beside the parameter, or on the active backend
         }
-        optimizer.putState(p, new Optimizer.Parked(back, s.steps()));
+        free(h);
+        optimizer.putState(p, new Optimizer.Parked(back, h.state().steps()));
+    }
+
+    /** Copies {@code tensors} into a new arena's off-heap PARKED_STATE memory. */
+    private Held hold(Map<String, Tensor> tensors, long steps) {
+        Arena arena = Arena.ofShared();    // shared: kernels may read the copy from worker threads
+        Map<String, Tensor> off = new LinkedHashMap<>();
+        long bytes = 0;
+        for (Map.Entry<String, Tensor> e : tensors.entrySet()) {
+            Tensor t = e.getValue();
+            SegmentStorage seg = SegmentStorage.allocate(t.dtype(), t.numel(), arena, MemoryKind.PARKED_STATE);
+            off.put(e.getKey(), new Tensor(seg, t.shape(), jlisa.tensor.Shapes.contiguousStrides(t.shape()), 0).copyFrom(t));
+            bytes += seg.segment().byteSize();
+        }
+        parkedBytes += bytes;
+        return new Held(arena, new Optimizer.Parked(off, steps), bytes);
+    }
+
+    /** Un-counts and frees one parked entry: the ledger and the memory go together. */
+    private void free(Held h) {
+        for (Tensor t : h.state().tensors().values()) t.storage().release();
+        h.arena().close();
+        parkedBytes -= h.bytes();
+    }
+
+    /** Off-heap bytes this sampler holds for parked state right now (what PARKED_STATE in the ledger should show). */
+    public long parkedBytesHeld() { return parkedBytes; }
+
+    /**
+     * The parked state for a checkpoint, as {@link Optimizer#stateDict()} names it: {@code <param name>.<role>}
+     * → tensor and {@code <param name>.step} → a one-element F64 count. The tensors are views of the parked
+     * memory (no copy): use them before the next {@link #beforeStep} or {@link #close}.
+     */
+    public Map<String, Tensor> stateDict() {
+        Map<String, Tensor> out = new LinkedHashMap<>();
+        for (Map<String, Parameter> layer : layers) {
+            for (Parameter p : layer.values()) {
+                Held h = parked.get(p);
+                if (h == null) continue;
+                String name = optimizer.nameOf(p);
+                h.state().tensors().forEach((role, t) -> out.put(name + "." + role, t));
+                out.put(name + ".step", Tensor.full(h.state().steps(), DType.F64, 1));
+            }
+        }
+        return out;
+    }
+
+    /**
+     * Replaces the parked state with {@link #stateDict()} output (copied into off-heap PARKED_STATE memory).
+     * Every entry must name a sampled layer's parameter that holds no live optimizer state, with a matching
+     * shape, and every parked parameter needs its tensors and its step count.
+     */
+    public void loadStateDict(Map<String, Tensor> dict) {
+        Map<String, Parameter> byName = new LinkedHashMap<>();
+        for (Map<String, Parameter> layer : layers) {
+            for (Parameter p : layer.values()) if (optimizer.nameOf(p) != null) byName.put(optimizer.nameOf(p), p);
+        }
+        Map<Parameter, Map<String, Tensor>> tensors = new IdentityHashMap<>();
+        Map<Parameter, Long> steps = new IdentityHashMap<>();
+        for (Map.Entry<String, Tensor> e : dict.entrySet()) {
+            String key = e.getKey();
+            int dot = key.lastIndexOf('.');
+            Parameter p = dot < 0 ? null : byName.get(key.substring(0, dot));
+            if (p == null) throw new IllegalArgumentException("LISA parked state: '" + key + "' names no sampled layer's parameter");
+            if (optimizer.hasState(p)) {
+                throw new IllegalArgumentException("LISA parked state: '" + key + "' belongs to a parameter whose state is live");
+            }
+            String role = key.substring(dot + 1);
+            if (role.equals("step")) {
+                steps.put(p, (long) e.getValue().item());
+            } else if (!Arrays.equals(e.getValue().shape(), p.data().shape())) {
+                throw new IllegalArgumentException("LISA parked state: '" + key + "' has shape " + Arrays.toString(e.getValue().shape())
+                        + " but the parameter has " + Arrays.toString(p.data().shape()));
+            } else {
+                tensors.computeIfAbsent(p, k -> new LinkedHashMap<>()).put(role, e.getValue());
+            }
+        }
+        if (!tensors.keySet().equals(steps.keySet())) {
+            throw new IllegalArgumentException("LISA parked state: every parked parameter needs its tensors and a step count");
+        }
+        // Copy everything first, free the old entries after: the dict may hold views of this sampler's own memory.
+        Map<Parameter, Held> loaded = new IdentityHashMap<>();
+        try {
+            tensors.forEach((p, ts) -> loaded.put(p, hold(ts, steps.get(p))));
+        } catch (RuntimeException e) {
+            for (Held h : loaded.values()) free(h);
+            throw e;
+        }
+        freeParked();
+        parked.putAll(loaded);
+    }
+
+    private void freeParked() {
+        for (Held h : parked.values()) free(h);
+        parked.clear();
     }
 
     /** γ distinct layer indices, sorted, drawn without replacement from the sampling distribution. */
@@ -327,10 +418,9 @@ public final class Lisa {
         }
     }
 
-    /** Frees parked state. */
-    public void close() {
-        for (Optimizer.Parked s : parked.values()) for (Tensor t : s.tensors().values()) t.storage().release();
-        parked.clear();
-        parkArena.close();
-    }
+    /**
+     * Frees everything parked (idempotent). Only the parked memory is tied to this call: a sampler used again
+     * afterwards parks into fresh memory, freed by the next close.
+     */
+    @Override public void close() { freeParked(); }
 }

@@ -14,6 +14,7 @@ import jlisa.autograd.Variable;
 import jlisa.tensor.MemoryKind;
 import jlisa.tensor.MemoryLedger;
 import jlisa.tensor.Rng;
+import jlisa.tensor.SegmentStorage;
 import jlisa.tensor.Tensor;
 import org.junit.jupiter.api.Test;
 
@@ -332,5 +333,103 @@ class LisaTest {
         List<String> out = new ArrayList<>();
         for (int i = 0; i < state[rl + 1]; i++) out.add(names.get((int) state[rl + 2 + i]));
         return out;
+    }
+
+    @Test
+    void parkingAThousandTimesHoldsFlatMemoryAndFreesWhatItUnparks() {
+        Stack s = new Stack(4, 16);
+        AdamW opt = new AdamW(List.of(new ParamGroup("all", s.all, 1, 0)), 1e-2);
+        Lisa lisa = new Lisa(s.middle, opt, new Lisa.Config(1, 1, Lisa.StatePolicy.PARK, new Lisa.Sampling.Uniform(), 13));
+        MemoryLedger.collectGarbage();
+        long parked0 = MemoryLedger.live(MemoryKind.PARKED_STATE);
+        long layerState = 2L * 4 * 16 * 16;
+        Tensor watched = null;
+        String watchedLayer = null;
+        boolean watchedFreed = false;
+        for (int step = 0; step < 1000; step++) {
+            lisa.beforeStep(step);
+            if (watched != null && lisa.activeLayers().contains(watchedLayer)) {
+                // its parked copy went back to the optimizer: that memory must be gone, not just un-counted
+                assertThat(((SegmentStorage) watched.storage()).segment().scope().isAlive()).isFalse();
+                watchedFreed = true;
+                watched = null;
+            }
+            s.forwardBackward();
+            opt.step();
+            opt.zeroGrad();
+            assertThat(lisa.parkedBytesHeld()).as("step %d", step).isLessThanOrEqualTo(3 * layerState)
+                    .isEqualTo(MemoryLedger.live(MemoryKind.PARKED_STATE) - parked0);
+            if (watched == null && !lisa.stateDict().isEmpty()) {
+                String key = lisa.stateDict().keySet().iterator().next();      // e.g. layer.2.w.exp_avg
+                watched = lisa.stateDict().get(key);
+                watchedLayer = key.substring(0, key.indexOf(".w."));
+            }
+        }
+        assertThat(watchedFreed).isTrue();
+        assertThat(lisa.parkedBytesHeld()).isEqualTo(3 * layerState);    // after 1000 draws every other layer is parked
+        Tensor last = lisa.stateDict().values().iterator().next();
+        lisa.close();
+        assertThat(lisa.parkedBytesHeld()).isZero();
+        assertThat(MemoryLedger.live(MemoryKind.PARKED_STATE)).isEqualTo(parked0);
+        assertThat(((SegmentStorage) last.storage()).segment().scope().isAlive()).isFalse();
+        lisa.close();                                                     // idempotent
+        assertThat(lisa.parkedBytesHeld()).isZero();
+    }
+
+    @Test
+    void parkedStateRoundTripsThroughItsStateDictIntoOffHeapMemory() {
+        Stack s = new Stack(4, 8);
+        AdamW opt = new AdamW(List.of(new ParamGroup("all", s.all, 1, 0)), 1e-2);
+        Lisa.Config config = new Lisa.Config(1, 2, Lisa.StatePolicy.PARK, new Lisa.Sampling.Uniform(), 3);
+        Lisa lisa = new Lisa(s.middle, opt, config);
+        for (int step = 0; step < 12; step++) {
+            lisa.beforeStep(step);
+            s.forwardBackward();
+            opt.step();
+            opt.zeroGrad();
+        }
+        Map<String, Tensor> dict = lisa.stateDict();
+        assertThat(dict).isNotEmpty();
+        for (String layer : lisa.activeLayers()) assertThat(dict.keySet()).noneMatch(k -> k.startsWith(layer + "."));
+        Map<String, Tensor> saved = new LinkedHashMap<>();                // what a checkpoint file gives back: heap copies
+        dict.forEach((k, t) -> saved.put(k, t.copy()));
+        for (String k : saved.keySet()) {
+            if (k.endsWith(".step")) assertThat(saved.get(k).item()).isGreaterThan(0);
+        }
+
+        AdamW opt2 = new AdamW(List.of(new ParamGroup("all", s.all, 1, 0)), 1e-2);
+        opt2.loadStateDict(opt.stateDict());
+        Lisa lisa2 = new Lisa(s.middle, opt2, config);
+        long ledger0 = MemoryLedger.live(MemoryKind.PARKED_STATE);
+        lisa2.loadStateDict(saved);
+        assertThat(lisa2.parkedBytesHeld()).isEqualTo(lisa.parkedBytesHeld());
+        assertThat(MemoryLedger.live(MemoryKind.PARKED_STATE) - ledger0).isEqualTo(lisa2.parkedBytesHeld());
+        Map<String, Tensor> back = lisa2.stateDict();
+        assertThat(back.keySet()).containsExactlyElementsOf(dict.keySet());
+        back.forEach((k, t) -> {
+            assertThat(t.toDoubleArray()).as(k).containsExactly(dict.get(k).toDoubleArray());
+            if (!k.endsWith(".step")) {
+                assertThat(t.storage()).isInstanceOf(SegmentStorage.class);
+                assertThat(t.storage().kind()).isEqualTo(MemoryKind.PARKED_STATE);
+            }
+        });
+        lisa2.loadStateDict(lisa2.stateDict());                            // its own views: copied before the old is freed
+        assertThat(lisa2.parkedBytesHeld()).isEqualTo(lisa.parkedBytesHeld());
+
+        String someKey = saved.keySet().stream().filter(k -> !k.endsWith(".step")).findFirst().orElseThrow();
+        String param = someKey.substring(0, someKey.lastIndexOf('.'));
+        Map<String, Tensor> noStep = new LinkedHashMap<>(saved);
+        noStep.remove(param + ".step");
+        assertThatThrownBy(() -> lisa2.loadStateDict(noStep)).hasMessageContaining("step count");
+        assertThatThrownBy(() -> lisa2.loadStateDict(Map.of("head.w.exp_avg", Tensor.zeros(8))))
+                .hasMessageContaining("names no sampled layer");
+        String live = lisa.activeLayers().get(0) + ".w";
+        assertThatThrownBy(() -> lisa2.loadStateDict(Map.of(live + ".exp_avg", Tensor.zeros(8, 8), live + ".step", Tensor.zeros(1))))
+                .hasMessageContaining("live");
+        assertThatThrownBy(() -> lisa2.loadStateDict(Map.of(param + ".exp_avg", Tensor.zeros(4, 8), param + ".step", Tensor.zeros(1))))
+                .hasMessageContaining("shape");
+        assertThat(lisa2.parkedBytesHeld()).as("a rejected dict leaves the parked state alone").isEqualTo(lisa.parkedBytesHeld());
+        lisa.close();
+        lisa2.close();
     }
 }

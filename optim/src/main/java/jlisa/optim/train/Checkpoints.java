@@ -16,6 +16,7 @@ import java.util.Properties;
 import java.util.stream.Stream;
 
 import jlisa.autograd.Parameter;
+import jlisa.optim.Lisa;
 import jlisa.optim.Optimizer;
 import jlisa.tensor.Tensor;
 
@@ -23,11 +24,16 @@ import jlisa.tensor.Tensor;
  * Training checkpoints: {@code DIR/step-000123/} holding the trainable parameters
  * ({@code model.safetensors}), the optimizer state ({@code optimizer.safetensors}) and everything
  * else that decides what comes next — step, learning-rate position, sampler, data position, RNGs —
- * in {@code trainer.properties}. A checkpoint is written into a temporary directory and renamed
+ * in {@code trainer.properties}. LISA's parked optimizer state goes into {@code optimizer.safetensors} too,
+ * its names prefixed with {@value #LISA_PARKED} (one file, so the live and parked state are saved together).
+ * A checkpoint is written into a temporary directory and renamed
  * into place, so a crash leaves either the whole checkpoint or none of it.
  */
 public final class Checkpoints {
     private static final String MODEL = "model.safetensors", OPTIMIZER = "optimizer.safetensors", STATE = "trainer.properties";
+
+    /** Prefix of LISA's parked state in the optimizer file: {@code lisa_parked.<param name>.<role>}. */
+    public static final String LISA_PARKED = "lisa_parked.";
 
     private final Path dir;
     private final TensorStore store;
@@ -45,6 +51,12 @@ public final class Checkpoints {
     /** Writes a checkpoint for the state after {@code nextStep} steps; returns its directory. */
     public Path save(long nextStep, Map<String, Parameter> params, Optimizer optimizer, Map<String, long[]> states)
             throws IOException {
+        return save(nextStep, params, optimizer, null, states);
+    }
+
+    /** As {@link #save(long, Map, Optimizer, Map)}, with {@code lisa}'s parked state (null: none). */
+    public Path save(long nextStep, Map<String, Parameter> params, Optimizer optimizer, Lisa lisa, Map<String, long[]> states)
+            throws IOException {
         Files.createDirectories(dir);
         Path target = dir.resolve(String.format("step-%09d", nextStep));
         Path tmp = Files.createTempDirectory(dir, ".tmp-step-");
@@ -52,7 +64,9 @@ public final class Checkpoints {
             Map<String, Tensor> weights = new LinkedHashMap<>();
             params.forEach((n, p) -> weights.put(n, p.data()));
             store.write(tmp.resolve(MODEL), weights);
-            store.write(tmp.resolve(OPTIMIZER), optimizer.stateDict());
+            Map<String, Tensor> optimizerState = new LinkedHashMap<>(optimizer.stateDict());
+            if (lisa != null) lisa.stateDict().forEach((k, t) -> optimizerState.put(LISA_PARKED + k, t));
+            store.write(tmp.resolve(OPTIMIZER), optimizerState);
             Properties props = new Properties();
             props.setProperty("next_step", Long.toString(nextStep));
             states.forEach((k, v) -> props.setProperty("state." + k, join(v)));
@@ -81,6 +95,14 @@ public final class Checkpoints {
      * identity) and the optimizer, and returns the rest for the caller to restore.
      */
     public Saved load(Path path, Map<String, Parameter> params, Optimizer optimizer) throws IOException {
+        return load(path, params, optimizer, null);
+    }
+
+    /**
+     * As {@link #load(Path, Map, Optimizer)}, and loads LISA's parked state into {@code lisa} (replacing what it
+     * parked). A checkpoint with parked state needs a {@code lisa} to take it; one without leaves nothing parked.
+     */
+    public Saved load(Path path, Map<String, Parameter> params, Optimizer optimizer, Lisa lisa) throws IOException {
         Properties props = new Properties();
         try (Reader r = Files.newBufferedReader(path.resolve(STATE))) {
             props.load(r);
@@ -97,7 +119,16 @@ public final class Checkpoints {
             }
             e.getValue().data().copyFrom(t);
         }
-        optimizer.loadStateDict(store.read(path.resolve(OPTIMIZER)));
+        Map<String, Tensor> optimizerState = new LinkedHashMap<>(), parked = new LinkedHashMap<>();
+        store.read(path.resolve(OPTIMIZER)).forEach((k, t) -> {
+            if (k.startsWith(LISA_PARKED)) parked.put(k.substring(LISA_PARKED.length()), t);
+            else optimizerState.put(k, t);
+        });
+        if (lisa == null && !parked.isEmpty()) {
+            throw new IllegalArgumentException(path + ": checkpoint holds LISA parked optimizer state; load it with its Lisa");
+        }
+        optimizer.loadStateDict(optimizerState);
+        if (lisa != null) lisa.loadStateDict(parked);
         Map<String, long[]> states = new LinkedHashMap<>();
         for (String k : props.stringPropertyNames()) if (k.startsWith("state.")) states.put(k.substring(6), split(props.getProperty(k)));
         String next = props.getProperty("next_step");
