@@ -228,6 +228,8 @@ public final class Report {
         if (lisa != null && full != null) out.add(ReportText.evalLoss(lisa, full, "full fine-tuning"));
         if (lisa != null && (lora != null || full != null)) out.add(ReportText.accuracy(lisa, lora, full));
         if (lisa != null && full != null) out.add(ReportText.speed(lisa, full));
+        if (lisa != null) out.add(ReportText.drawJump(lisa, full));
+        if (lisa != null && lora != null) out.add(ReportText.verdict(lisa, lora, full));
         if (out.isEmpty() && !methods.isEmpty()) {
             out.add("No comparison: the report compares methods named full, lora and lisa, and this run had "
                     + methods.stream().map(MethodResult::name).toList() + ".");

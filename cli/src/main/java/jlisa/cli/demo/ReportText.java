@@ -125,6 +125,44 @@ final class ReportText {
                 : ": no faster than full fine-tuning in this run.");
     }
 
+    /**
+     * How LISA's training loss moves after a draw: the largest pooled ratio (offsets 1 … K − 1) of its own loss, and of
+     * its loss over full fine-tuning's on the same batches. Null without per-seed runs.
+     */
+    static String drawJump(MethodResult lisa, MethodResult full) {
+        if (lisa.seedRuns().isEmpty()) return null;
+        Sweep.Summary s = Sweep.Summary.of("lisa", lisa.seedRuns(), full == null ? List.of() : full.seedRuns());
+        if (!Double.isFinite(s.maxDrawRatio())) return null;
+        String own = String.format(Locale.ROOT, "After a draw, LISA's training loss peaks at %.3f× the three steps before it "
+                + "(pooled over draws and seeds)", s.maxDrawRatio());
+        if (Double.isFinite(s.maxPairedRatio())) {
+            own += String.format(Locale.ROOT, "; over full fine-tuning's loss on the same batches, at %.3f×", s.maxPairedRatio());
+        }
+        double worst = Double.isFinite(s.maxPairedRatio()) ? s.maxPairedRatio() : s.maxDrawRatio();
+        return own + (worst <= 1.02 ? ": no jump beyond 2%." : String.format(Locale.ROOT, ": a jump of %.1f%%.", 100 * (worst - 1)));
+    }
+
+    /**
+     * The demo's claim, part by part: at a peak memory at most 1.1× LoRA's, LISA's eval loss clearly below LoRA's, its
+     * exact match clearly above, and a LISA step at most 0.75× a full fine-tuning step.
+     */
+    static String verdict(MethodResult lisa, MethodResult lora, MethodResult full) {
+        if (lisa.seedRuns().size() < 2 || lora.seedRuns().size() < 2) return null;
+        Sweep.Summary a = Sweep.Summary.of("lisa", lisa.seedRuns()), b = Sweep.Summary.of("lora", lora.seedRuns());
+        List<String> held = new ArrayList<>(), failed = new ArrayList<>();
+        double memory = (double) lisa.peak("total") / lora.peak("total");
+        (memory <= 1.1 ? held : failed).add(String.format(Locale.ROOT, "peak memory %.2f× LoRA's (at most 1.1×)", memory));
+        (a.evalLoss().clearlyBelow(b.evalLoss()) ? held : failed).add("eval loss clearly below LoRA's");
+        (b.accuracy().clearlyBelow(a.accuracy()) ? held : failed).add("exact match clearly above LoRA's");
+        if (full != null && full.msPerStep() > 0) {
+            double speed = lisa.msPerStep() / full.msPerStep();
+            (speed <= 0.75 ? held : failed).add(String.format(Locale.ROOT, "a step %.2f× full fine-tuning's (at most 0.75×)", speed));
+        }
+        if (failed.isEmpty()) return "The demo's claim holds over these seeds: " + String.join("; ", held) + ".";
+        return "The demo's claim does not hold over these seeds: not met — " + String.join("; ", failed)
+                + (held.isEmpty() ? "." : "; met — " + String.join("; ", held) + ".");
+    }
+
     private static String percent(double pct) {
         return String.format(Locale.ROOT, pct < 10 ? "%.1f%%" : "%.0f%%", pct);
     }

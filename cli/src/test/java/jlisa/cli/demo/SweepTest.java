@@ -125,4 +125,32 @@ class SweepTest {
         assertThat(root.get("config").get("seeds")).hasSize(2);
         assertThat(Files.readAllBytes(tmp.resolve(Sweep.SWEEP_PNG))).startsWith((byte) 0x89, (byte) 'P', (byte) 'N', (byte) 'G');
     }
+
+    static Demo.MethodRun timed(String name, long seed, double evalLoss, double accuracy, double ms, long peak) {
+        Map<MemoryKind, Long> byKind = new java.util.EnumMap<>(MemoryKind.class);
+        for (MemoryKind k : MemoryKind.values()) byKind.put(k, 0L);
+        byKind.put(MemoryKind.PARAMETER, peak);
+        List<double[]> c = curve(0, 0, seed);
+        return new Demo.MethodRun(name, seed, 100, byKind, peak, ms, evalLoss, accuracy, c, List.of(), Demo.drawRatios(c, K));
+    }
+
+    static Report.MethodResult method(String name, double[] losses, double[] accuracies, double ms, long peak) {
+        List<Demo.MethodRun> runs = new ArrayList<>();
+        for (int i = 0; i < losses.length; i++) runs.add(timed(name, i, losses[i], accuracies[i], ms, peak));
+        return Report.MethodResult.meanOf(runs);
+    }
+
+    @Test
+    void verdictSaysWhichPartsOfTheClaimHoldAndWhichDoNot() {
+        Report.MethodResult full = method("full", new double[] {0.1, 0.11, 0.12}, new double[] {0.9, 0.91, 0.92}, 40, 3000);
+        Report.MethodResult lora = method("lora", new double[] {0.2, 0.21, 0.22}, new double[] {0.7, 0.71, 0.72}, 35, 2000);
+        Report.MethodResult lisa = method("lisa", new double[] {0.15, 0.16, 0.17}, new double[] {0.8, 0.81, 0.82}, 28, 2100);
+        assertThat(ReportText.verdict(lisa, lora, full)).startsWith("The demo's claim holds over these seeds")
+                .contains("peak memory 1.05× LoRA's").contains("a step 0.70× full fine-tuning's");
+
+        Report.MethodResult close = method("lisa", new double[] {0.15, 0.16, 0.205}, new double[] {0.8, 0.81, 0.82}, 32, 2500);
+        assertThat(ReportText.verdict(close, lora, full)).startsWith("The demo's claim does not hold over these seeds")
+                .contains("not met — peak memory 1.25× LoRA's (at most 1.1×); eval loss clearly below LoRA's; "
+                        + "a step 0.80× full fine-tuning's (at most 0.75×); met — exact match clearly above LoRA's.");
+    }
 }
