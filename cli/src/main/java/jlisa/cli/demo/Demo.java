@@ -90,8 +90,8 @@ public final class Demo {
          * gradients and optimizer state — the memory that full fine-tuning, LoRA and LISA differ in.
          */
         public static Settings defaults() {
-            return new Settings(0, 3, 8, 192, 6, 2, 40_000, 600, 3e-3, 4000, 200, 300, 1e-3, 3e-3, 1e-3, 4, 4, 8,
-                    new LisaSettings(2, 10, Lisa.StatePolicy.DROP, new Lisa.Sampling.Uniform(), 0), 50);
+            return new Settings(0, 3, 8, 128, 4, 2, 40_000, 4000, 3e-3, 4000, 200, 300, 1e-3, 3e-3, 1e-3, 4, 4, 8,
+                    new LisaSettings(2, 10, Lisa.StatePolicy.DROP, new Lisa.Sampling.Uniform(), 3), 50);
         }
 
         /** A seconds-long configuration for tests. */

@@ -36,7 +36,7 @@ import jlisa.tensor.Rng;
  *
  * <h2>The held-out fine-tuning family</h2>
  * <pre>
- *   revsort 314|431       3–4 digits (repeats allowed), descending
+ *   revsort 3142|4321     3–5 digits (repeats allowed), descending
  * </pre>
  * Pretraining never shows the tag {@code revsort} (nor any descending sort), but everything around the
  * answer is already known: the digit alphabet, the {@code |} separator, emitting exactly the prompt's
@@ -67,13 +67,13 @@ public final class SyntheticTasks {
 
     static final String LETTERS = "abcdefgh";
     static final int MIN_SORT_DIGITS = 3, MAX_SORT_DIGITS = 5;
-    /** The held-out task is kept a little shorter than sort, so a few minutes of fine-tuning can master it. */
-    static final int MAX_REVSORT_DIGITS = 4;
+    /** The held-out task is as long as sort. */
+    static final int MAX_REVSORT_DIGITS = MAX_SORT_DIGITS;
 
     /** The longest held-out answer, in tokens (one per digit). */
     public static final int MAX_ANSWER_TOKENS = MAX_REVSORT_DIGITS;
 
-    /** The longest held-out example with its newline and EOS: {@code "revsort dddd|dddd\n"} + EOS. */
+    /** The longest held-out example with its newline and EOS: {@code "revsort ddddd|ddddd\n"} + EOS. */
     public static final int MAX_FINETUNE_TOKENS = HELD_OUT_TAG.length() + 1 + MAX_REVSORT_DIGITS + 1 + MAX_ANSWER_TOKENS + 2;
     static final int MIN_COPY_SYMBOLS = 2, MAX_COPY_SYMBOLS = 6;
     static final int MIN_KEYS = 2, MAX_KEYS = 4;

@@ -24,7 +24,7 @@ class SyntheticTasksTest {
     private static final Pattern COPY = Pattern.compile("copy ([a-h]{2,6}|[0-9]{2,6})\\|");
     private static final Pattern REV = Pattern.compile("rev ([a-h]{2,6}|[0-9]{2,6})\\|");
     private static final Pattern SORT = Pattern.compile("sort ([0-9]{3,5})\\|");
-    private static final Pattern REVSORT = Pattern.compile("revsort ([0-9]{3,4})\\|");
+    private static final Pattern REVSORT = Pattern.compile("revsort ([0-9]{3,5})\\|");
     private static final Pattern KV = Pattern.compile("kv((?: [a-h][0-9]){2,4}) \\?([a-h])\\|");
     private static final Pattern SENTENCE = Pattern.compile(
             "NP (?:(?:sleeps|runs)|(?:sees|likes|chases) NP) \\."
