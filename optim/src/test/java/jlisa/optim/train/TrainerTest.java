@@ -61,6 +61,11 @@ class TrainerTest {
         final Lisa lisa;
 
         Setup(boolean useLisa) {
+            this(useLisa ? new Lisa.Config(2, 3, Lisa.StatePolicy.DROP, new Lisa.Sampling.Uniform(), 9) : null);
+        }
+
+        /** With LISA over the six layers when {@code lisaConfig} is not null. */
+        Setup(Lisa.Config lisaConfig) {
             Rng init = new Rng(5);
             for (int i = 0; i < 6; i++) {
                 Parameter w = Parameter.of("w", Tensor.randn(init, 0, 0.4, DType.F32, 8, 8));
@@ -69,7 +74,7 @@ class TrainerTest {
             }
             all.put("head", Parameter.of("head", Tensor.randn(init, 0, 0.4, DType.F32, 8, 3)));
             opt = new AdamW(List.of(new ParamGroup("all", all, 1, 0.01)), 1e-2);
-            lisa = useLisa ? new Lisa(layers, opt, new Lisa.Config(2, 3, Lisa.StatePolicy.DROP, new Lisa.Sampling.Uniform(), 9)) : null;
+            lisa = lisaConfig == null ? null : new Lisa(layers, opt, lisaConfig);
         }
 
         Trainer.LossStep lossStep() {
@@ -91,8 +96,12 @@ class TrainerTest {
             };
         }
 
-        Trainer trainer(long steps, Checkpoints ck, List<Double> losses) {
-            return new Trainer(new Trainer.Config(steps, 2, 1.0, 0, 0, 4), opt, Schedules.warmupCosine(1e-2, 2, steps, 1e-3),
+        Trainer trainer(long steps, Checkpoints ck, List<Double> losses) { return trainer(steps, steps, 4, ck, losses); }
+
+        /** Runs to {@code steps} of a {@code total}-step schedule, saving every {@code checkpointEvery} and at the end. */
+        Trainer trainer(long steps, long total, int checkpointEvery, Checkpoints ck, List<Double> losses) {
+            return new Trainer(new Trainer.Config(steps, 2, 1.0, 0, 0, checkpointEvery), opt,
+                    Schedules.warmupCosine(1e-2, 2, total, 1e-3),
                     lisa, lossStep(), null, ck, all, Map.of("data", dataState()), new Trainer.Listener() {
                         @Override public void onStep(long step, double loss) { losses.add(loss); }
                     });
@@ -147,5 +156,84 @@ class TrainerTest {
         try (var files = Files.list(dir)) {
             assertThat(files.map(p -> p.getFileName().toString())).containsExactly("step-000000004");
         }
+    }
+
+    @Test
+    void everyStatePolicyWithAndWithoutWarmupResumesBitForBit(@TempDir Path dir) throws IOException {
+        long total = 14;
+        for (Lisa.StatePolicy policy : Lisa.StatePolicy.values()) {
+            for (int warmup : new int[] {0, 2}) {
+                for (int k : new int[] {4, 6}) {   // period 3: step 4 is mid-period, step 6 starts a period
+                    String what = policy + " warmup " + warmup + " k " + k;
+                    Lisa.Config config = new Lisa.Config(2, 3, policy, new Lisa.Sampling.Uniform(), 9).withWarmup(warmup);
+
+                    Setup a = new Setup(config);
+                    List<Double> straight = new ArrayList<>();
+                    a.trainer(total, total, 0, null, straight).run(0);
+
+                    Setup b = new Setup(config);
+                    Checkpoints ck = new Checkpoints(dir.resolve(policy + "-" + warmup + "-" + k), STORE);
+                    b.trainer(k, total, k, ck, new ArrayList<>()).run(0);
+                    Map<String, Tensor> saved = STORE.read(ck.latest().orElseThrow().resolve("optimizer.safetensors"));
+                    boolean parkedSaved = saved.keySet().stream().anyMatch(n -> n.startsWith(Checkpoints.LISA_PARKED));
+                    assertThat(parkedSaved).as(what).isEqualTo(policy == Lisa.StatePolicy.PARK);
+                    b.lisa.close();
+
+                    Setup c = new Setup(config);           // a fresh process: same init, then resume
+                    List<Double> resumed = new ArrayList<>();
+                    Trainer t = c.trainer(total, total, 0, ck, resumed);
+                    long start = t.resume();
+                    assertThat(start).isEqualTo(k);
+                    if (policy == Lisa.StatePolicy.PARK) {
+                        assertThat(c.lisa.parkedBytesHeld()).as(what).isPositive();
+                        for (Tensor parked : c.lisa.stateDict().values()) {
+                            if (parked.numel() > 1) assertThat(parked.storage().kind()).isEqualTo(jlisa.tensor.MemoryKind.PARKED_STATE);
+                        }
+                    }
+                    t.run(start);
+
+                    assertThat(resumed).as(what).isEqualTo(straight.subList(k, (int) total));
+                    for (String name : a.all.keySet()) {
+                        assertThat(bits(c.all.get(name).data())).as(what + " " + name).containsExactly(bits(a.all.get(name).data()));
+                    }
+                    assertSameTensors(what + " optimizer", c.opt.stateDict(), a.opt.stateDict());
+                    assertSameTensors(what + " parked", c.lisa.stateDict(), a.lisa.stateDict());
+                    if (policy == Lisa.StatePolicy.PARK) assertThat(a.lisa.stateDict()).as(what).isNotEmpty();
+                    assertThat(c.lisa.state()).as(what).containsExactly(a.lisa.state());
+                    assertThat(c.lisa.parkedBytesHeld()).isEqualTo(a.lisa.parkedBytesHeld());
+                    a.lisa.close();
+                    c.lisa.close();
+                }
+            }
+        }
+    }
+
+    private static int[] bits(Tensor t) {
+        float[] f = t.toFloatArray();
+        int[] out = new int[f.length];
+        for (int i = 0; i < f.length; i++) out[i] = Float.floatToRawIntBits(f[i]);
+        return out;
+    }
+
+    private static void assertSameTensors(String what, Map<String, Tensor> actual, Map<String, Tensor> expected) {
+        assertThat(actual.keySet()).as(what).containsExactlyInAnyOrderElementsOf(expected.keySet());
+        for (String k : expected.keySet()) {
+            double[] e = expected.get(k).toDoubleArray(), x = actual.get(k).toDoubleArray();
+            assertThat(x.length).isEqualTo(e.length);
+            for (int i = 0; i < e.length; i++) {
+                assertThat(Double.doubleToRawLongBits(x[i])).as("%s %s[%d]", what, k, i).isEqualTo(Double.doubleToRawLongBits(e[i]));
+            }
+        }
+    }
+
+    @Test
+    void loadingACheckpointWithParkedStateWithoutItsLisaFails(@TempDir Path dir) throws IOException {
+        Setup s = new Setup(new Lisa.Config(2, 1, Lisa.StatePolicy.PARK, new Lisa.Sampling.Uniform(), 9));
+        Checkpoints ck = new Checkpoints(dir, STORE);
+        s.trainer(5, 5, 5, ck, new ArrayList<>()).run(0);
+        Setup fresh = new Setup(false);
+        assertThatThrownBy(() -> ck.load(ck.latest().orElseThrow(), fresh.all, fresh.opt))
+                .hasMessageContaining("parked optimizer state");
+        s.lisa.close();
     }
 }
