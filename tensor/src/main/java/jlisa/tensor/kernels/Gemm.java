@@ -140,6 +140,10 @@ public final class Gemm {
                     float[] aArr, MemorySegment aSeg, long aOff, int ars, int acs,
                     float[] bArr, MemorySegment bSeg, long bOff, int brs, int bcs,
                     float beta, float[] c, int cOff, int ldc) {
+        if (transposedPays(m, n)) {
+            runTransposed(m, n, k, alpha, aArr, aSeg, aOff, ars, acs, bArr, bSeg, bOff, brs, bcs, beta, c, cOff, ldc);
+            return;
+        }
         boolean splitColumns = n >= m;
         int panel = splitColumns ? NR : MR;
         int panels = ceilDiv(splitColumns ? n : m, panel);
@@ -157,6 +161,39 @@ public final class Gemm {
             blocked(m0, m1, n0, n1, k, alpha, aArr, aSeg, aOff, ars, acs, bArr, bSeg, bOff, brs, bcs,
                     beta, c, cOff, ldc);
         });
+    }
+
+    /**
+     * True when Cᵀ = op(B)ᵀ · op(A)ᵀ fills the microkernel's MR × NR tiles at least twice as well as C = op(A) · op(B):
+     * a product with few columns, such as a LoRA adapter's x · Aᵀ at rank 8 beside a 6 × 64 tile, otherwise computes 64
+     * columns to keep 8. Depends on the sizes alone, so a given product always takes the same path.
+     */
+    static boolean transposedPays(int m, int n) {
+        long direct = (long) roundUp(m, MR) * roundUp(n, NR), transposed = (long) roundUp(n, MR) * roundUp(m, NR);
+        return 2 * transposed <= direct;
+    }
+
+    /**
+     * C = alpha · op(A) · op(B) + beta · C computed as T = op(B)ᵀ · op(A)ᵀ (n × m, a scratch) and written back
+     * transposed: C[i][j] = fma(T[j][i], alpha, beta · C[i][j]), the same write-back as the microkernel's, so for
+     * k ≤ KC every element has the same bits as on the direct path. The transposing pass is n·m element moves beside
+     * n·m·k fmas.
+     */
+    private static void runTransposed(int m, int n, int k, float alpha,
+                                      float[] aArr, MemorySegment aSeg, long aOff, int ars, int acs,
+                                      float[] bArr, MemorySegment bSeg, long bOff, int brs, int bcs,
+                                      float beta, float[] c, int cOff, int ldc) {
+        float[] t = new float[n * m];
+        // op(B)ᵀ (n × k): element (j, p) = op(B)(p, j), so its row stride is B's column stride and vice versa.
+        run(n, m, k, 1f, bArr, bSeg, bOff, bcs, brs, aArr, aSeg, aOff, acs, ars, 0f, t, 0, m);
+        for (int i = 0; i < m; i++) {
+            int ci = cOff + i * ldc;
+            if (beta == 0f) {
+                for (int j = 0; j < n; j++) c[ci + j] = t[j * m + i] * alpha;
+            } else {
+                for (int j = 0; j < n; j++) c[ci + j] = Math.fma(t[j * m + i], alpha, c[ci + j] * beta);
+            }
+        }
     }
 
     /** Per-thread packing buffers, grown to the largest blocks seen and then reused. */

@@ -142,6 +142,34 @@ class GemmTest {
     }
 
     @Test
+    void narrowOutputsComputedTransposedMatchTheReferenceAndTheDirectBits() {
+        // LoRA's shapes: x · Aᵀ (rows × r), g · B, gᵀ · h — few columns, many rows — with alpha and beta, in all layouts,
+        // and a depth over KC (the transposed product accumulates across depth blocks too).
+        int[][] shapes = {{80, 8, 128}, {1024, 8, 344}, {344, 8, 80}, {97, 3, 41}, {200, 16, 5}, {70, 2, Gemm.KC + 9}};
+        float[][] ab = {{1f, 0f}, {1.5f, 1f}, {-0.5f, 0.25f}};
+        for (int[] s : shapes) {
+            assertThat(Gemm.transposedPays(s[0], s[1])).as("%s takes the transposed path", Arrays.toString(s)).isTrue();
+            for (int layout = 0; layout < 4; layout++) {
+                boolean ta = (layout & 1) != 0, tb = (layout & 2) != 0;
+                float[] x = ab[layout % ab.length];
+                Case cs = new Case(s[0] + layout, s[0], s[1], s[2], ta, tb, x[0], x[1], layout);
+                cs.check(cs.runFloat(), "alpha=" + x[0] + " beta=" + x[1] + " " + label(s[0], s[1], s[2], ta, tb));
+            }
+        }
+        // Same bits as the direct product, which the transposed shape (8 × 80) takes: Cᵀ = Bᵀ · Aᵀ element for element.
+        assertThat(Gemm.transposedPays(8, 80)).isFalse();
+        Case cs = new Case(3, 80, 8, 128, false, true, 0.75f, 0f, 0);
+        float[] c = cs.runFloat(), ct = new float[8 * 80];
+        Gemm.sgemm(8, 80, 128, 0.75f, cs.b.data, cs.b.off, cs.b.cs, cs.b.rs, cs.a.data, cs.a.off, cs.a.cs, cs.a.rs, 0f, ct, 0, 80);
+        for (int i = 0; i < 80; i++) {
+            for (int j = 0; j < 8; j++) {
+                assertThat(Float.floatToRawIntBits(c[cs.cOff + i * cs.ldc + j])).as("C[%d,%d]", i, j)
+                        .isEqualTo(Float.floatToRawIntBits(ct[j * 80 + i]));
+            }
+        }
+    }
+
+    @Test
     void betaZeroIgnoresNaNGarbageInC() {
         Case cs = new Case(7, 33, 47, 17, false, true, 1f, 0f, 1);
         float[] c = cs.c0.clone();
