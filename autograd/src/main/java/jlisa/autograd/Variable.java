@@ -191,6 +191,16 @@ public class Variable {
         return Function.apply(new Products.Linear(), this, weight, bias);
     }
 
+    /**
+     * A LoRA-adapted linear layer, as one op: x · Wᵀ + b + scaling · (dropped · Aᵀ) · Bᵀ, for {@code loraA} (r, in),
+     * {@code loraB} (out, r) and {@code dropped} the dropped-out x (null: x itself). With {@code weightInOut}, W is
+     * stored (in, out) as GPT-2's Conv1D. See {@link jlisa.autograd.functions.Products.LoraLinear}.
+     */
+    public Variable linearLora(Variable weight, Variable bias, boolean weightInOut, Variable loraA, Variable loraB,
+                               double scaling, Variable dropped) {
+        return Function.apply(new Products.LoraLinear(scaling, weightInOut), this, weight, bias, loraA, loraB, dropped);
+    }
+
     /** x · W + b for {@code weight} stored (in, out), as GPT-2's Conv1D; its gradient comes out (in, out) without a copy. */
     public Variable linearInOut(Variable weight, Variable bias) {
         return Function.apply(new Products.Linear(true), this, weight, bias);

@@ -220,6 +220,40 @@ class BackwardTest {
     }
 
     @Test
+    void loraLinearPassesGradcheckWithAndWithoutDroppedInputAndInOutWeight() {
+        Rng rng = new Rng(13);
+        Tensor x = Tensor.randn(rng, 0, 1, DType.F64, 2, 3, 5), xd = Tensor.randn(rng, 0, 1, DType.F64, 2, 3, 5);
+        Tensor w = Tensor.randn(rng, 0, 1, DType.F64, 4, 5), wInOut = Tensor.randn(rng, 0, 1, DType.F64, 5, 4);
+        Tensor b = Tensor.randn(rng, 0, 1, DType.F64, 4);
+        Tensor a = Tensor.randn(rng, 0, 1, DType.F64, 3, 5), bm = Tensor.randn(rng, 0, 1, DType.F64, 4, 3);
+        Gradcheck.check("linearLora", v -> v[0].linearLora(v[1], v[2], false, v[3], v[4], 0.7, null), x, w, b, a, bm);
+        Gradcheck.check("linearLora dropped", v -> v[0].linearLora(v[1], v[2], false, v[3], v[4], 0.7, v[5]), x, w, b, a, bm, xd);
+        Gradcheck.check("linearLora in-out", v -> v[0].linearLora(v[1], null, true, v[2], v[3], 2.0, null), x, wInOut, a, bm);
+    }
+
+    @Test
+    void loraLinearMatchesTheUnfusedOpsAndSkipsTheFrozenWeightsGradient() {
+        Rng rng = new Rng(14);
+        Tensor x = Tensor.randn(rng, 0, 1, DType.F64, 7, 6), w = Tensor.randn(rng, 0, 1, DType.F64, 9, 6);
+        Tensor a = Tensor.randn(rng, 0, 1, DType.F64, 2, 6), bm = Tensor.randn(rng, 0, 1, DType.F64, 9, 2);
+        Tensor up = Tensor.randn(rng, 0, 1, DType.F64, 7, 9);   // a weighted sum, so every output element matters
+        double[][][] grads = new double[2][][];
+        for (int fused = 0; fused < 2; fused++) {
+            Parameter pw = Parameter.of("w", w), pa = Parameter.of("a", a), pb = Parameter.of("b", bm);
+            pw.requiresGrad(false);
+            Variable vx = new Variable(x, true);
+            Variable y = fused == 1 ? vx.linearLora(pw, null, false, pa, pb, 1.5, null)
+                    : vx.linear(pw, null).add(vx.linear(pa, null).linear(pb, null).mul(1.5));
+            y.mul(new Variable(up)).sum().backward();
+            assertThat(pw.grad()).isNull();
+            grads[fused] = new double[][] {vx.grad().toDoubleArray(), pa.grad().toDoubleArray(), pb.grad().toDoubleArray()};
+        }
+        for (int i = 0; i < 3; i++) assertThat(grads[1][i]).containsExactly(grads[0][i], org.assertj.core.data.Offset.offset(1e-12));
+        assertThatThrownBy(() -> new Variable(x).linearLora(new Variable(w), null, false, new Variable(a), new Variable(a), 1, null))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("expected A (r, 6) and B (9, r)");
+    }
+
+    @Test
     void graphDrawsAsDot() {
         Parameter w = Parameter.of("layer.weight", Tensor.ones(3, 2));
         Variable x = new Variable(Tensor.ones(4, 2));

@@ -40,8 +40,7 @@ public final class Layers {
         }
 
         public Variable forward(Variable x) {
-            Variable y = x.linear(weight, bias);
-            return lora == null || lora.merged ? y : y.add(lora.delta(x));
+            return lora == null || lora.merged ? x.linear(weight, bias) : lora.forward(x, bias);
         }
 
         public int in() { return weight.data().size(1); }
@@ -78,8 +77,7 @@ public final class Layers {
         }
 
         public Variable forward(Variable x) {
-            Variable y = x.linearInOut(weight, bias);
-            return lora == null || lora.merged ? y : y.add(lora.delta(x));
+            return lora == null || lora.merged ? x.linearInOut(weight, bias) : lora.forward(x, bias);
         }
 
         public int in() { return weight.data().size(0); }
@@ -144,8 +142,14 @@ public final class Layers {
             dropout.train(training);
         }
 
-        /** dropout(x) · Aᵀ · Bᵀ · scaling. */
-        Variable delta(Variable x) { return b.forward(a.forward(dropout.forward(x))).mul(scaling); }
+        /**
+         * The adapted layer's output, base and adapter in one op: x · Wᵀ + bias + dropout(x) · Aᵀ · Bᵀ · scaling
+         * (A and B's own Linear modules hold the parameters; their forward is not called).
+         */
+        Variable forward(Variable x, Parameter bias) {
+            Variable dropped = dropout.forward(x);
+            return x.linearLora(base, bias, fanInFanOut, a.weight, b.weight, scaling, dropped == x ? null : dropped);
+        }
 
         public Parameter loraA() { return a.weight; }
 
