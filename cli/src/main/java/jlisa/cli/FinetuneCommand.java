@@ -133,7 +133,12 @@ class FinetuneCommand implements Callable<Integer> {
 
     @Option(names = "--lisa-policy", defaultValue = "drop", description = "drop, park or keep") String lisaPolicy;
 
-    @Option(names = "--lisa-sampling", defaultValue = "uniform", description = "uniform or weight-norm") String lisaSampling;
+    @Option(names = "--lisa-sampling", defaultValue = "uniform",
+            description = "uniform, weight-norm, or one comma-separated weight per layer") String lisaSampling;
+
+    @Option(names = "--lisa-warmup", defaultValue = "3",
+            description = "steps over which a newly drawn layer's learning rate ramps up (0 = none; default ${DEFAULT-VALUE})")
+    int lisaWarmup;
 
     @Mixin DeviceOptions devices = new DeviceOptions();
 
@@ -196,7 +201,9 @@ class FinetuneCommand implements Callable<Integer> {
         DataLoader train = new DataLoader(split.train(), opts);
 
         LoraConfig lora = m == FineTuning.Method.LORA ? new LoraConfig(loraR, loraAlpha, loraDropout, loraTargets(lm), seed) : null;
-        Lisa.Config lisa = new Lisa.Config(lisaGamma, lisaPeriod, lisaPolicy(), lisaSampling(), seed);
+        Lisa.Config lisa = new Lisa.Config(lisaGamma, lisaPeriod, LisaArgs.policy(lisaPolicy),
+                LisaArgs.sampling(lisaSampling, (int) lm.layerGroups().keySet().stream().filter(n -> n.startsWith("layer.")).count()),
+                seed, lisaWarmup);
         FineTuning.Setup setup = FineTuning.prepare(lm, m, FineTuning.optimizer(optimizer), lr, weightDecay, lora, lisa);
         // On a GPU the model lives in device memory: parameters, gradients, optimizer state and activations stay there
         // for the whole step, and an op with no device kernel stops the run naming the op.
@@ -301,22 +308,6 @@ class FinetuneCommand implements Callable<Integer> {
         if (loraTargets != null) return List.of(loraTargets.split("\\s*,\\s*"));
         return lm instanceof jlisa.transformer.model.GPT2 ? List.of("c_attn", "attn.c_proj", "c_fc", "mlp.c_proj")
                 : List.of("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj");
-    }
-
-    private Lisa.StatePolicy lisaPolicy() {
-        try {
-            return Lisa.StatePolicy.valueOf(lisaPolicy.toUpperCase(Locale.ROOT));
-        } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException("--lisa-policy must be drop, park or keep, got '" + lisaPolicy + "'");
-        }
-    }
-
-    private Lisa.Sampling lisaSampling() {
-        return switch (lisaSampling.toLowerCase(Locale.ROOT)) {
-            case "uniform" -> new Lisa.Sampling.Uniform();
-            case "weight-norm" -> new Lisa.Sampling.WeightNorm();
-            default -> throw new IllegalArgumentException("--lisa-sampling must be uniform or weight-norm, got '" + lisaSampling + "'");
-        };
     }
 
     private Schedules.Schedule schedule() {

@@ -31,7 +31,7 @@ import picocli.CommandLine.Option;
                 + "held-out task, beside full fine-tuning and LoRA. Writes runs/<timestamp>-lisa/ with sweep.md, "
                 + "summary.json and sweep.png.")
 final class LisaSweepCommand implements Callable<Integer> {
-    @Option(names = "--gamma", split = ",", defaultValue = "2", description = "layers active at a time (list; default ${DEFAULT-VALUE})")
+    @Option(names = "--gamma", split = ",", defaultValue = "3", description = "layers active at a time (list; default ${DEFAULT-VALUE})")
     List<Integer> gammas;
 
     @Option(names = "--period", split = ",", defaultValue = "10", description = "steps between draws, K (list; default ${DEFAULT-VALUE})")
@@ -44,7 +44,7 @@ final class LisaSweepCommand implements Callable<Integer> {
             description = "uniform, weight-norm, or explicit weights w1,w2,… (list separated by ';'; default ${DEFAULT-VALUE})")
     List<String> samplings;
 
-    @Option(names = "--warmup", split = ",", defaultValue = "0",
+    @Option(names = "--warmup", split = ",", defaultValue = "3",
             description = "per-layer learning-rate warm-up after a draw, in steps (list; default ${DEFAULT-VALUE})")
     List<Integer> warmups;
 
@@ -107,7 +107,7 @@ final class LisaSweepCommand implements Callable<Integer> {
             }
         }
         for (int g : gammas) for (int k : periods) for (String pol : policies) for (String smp : samplings) for (int w : warmups) {
-            Demo.LisaSettings l = new Demo.LisaSettings(g, k, policy(pol), sampling(smp, s.layers()), w);
+            Demo.LisaSettings l = new Demo.LisaSettings(g, k, LisaArgs.policy(pol), LisaArgs.sampling(smp, s.layers()), w);
             methods.add(new Demo.Method("lisa " + l.label(), "lisa", s.lisaLr(), l));
         }
         PrintStream log = System.err;
@@ -144,33 +144,5 @@ final class LisaSweepCommand implements Callable<Integer> {
         System.out.print(Sweep.table(methods, runs));
         System.out.println("sweep: " + dir.resolve(Sweep.SWEEP_MD));
         return 0;
-    }
-
-    static Lisa.StatePolicy policy(String s) {
-        try {
-            return Lisa.StatePolicy.valueOf(s.trim().toUpperCase(Locale.ROOT));
-        } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException("LISA policy must be drop, park or keep, got '" + s + "'");
-        }
-    }
-
-    /** uniform, weight-norm, or {@code layers} comma-separated non-negative weights. */
-    static Lisa.Sampling sampling(String s, int layers) {
-        String t = s.trim().toLowerCase(Locale.ROOT);
-        if (t.equals("uniform")) return new Lisa.Sampling.Uniform();
-        if (t.equals("weight-norm")) return new Lisa.Sampling.WeightNorm();
-        String[] parts = t.split(",");
-        double[] w = new double[parts.length];
-        try {
-            for (int i = 0; i < parts.length; i++) w[i] = Double.parseDouble(parts[i]);
-        } catch (NumberFormatException e) {
-            throw new IllegalArgumentException("LISA sampling must be uniform, weight-norm or " + layers
-                    + " comma-separated layer weights, got '" + s + "'");
-        }
-        if (w.length != layers) {
-            throw new IllegalArgumentException("LISA sampling weights: expected one per middle layer (" + layers + "), got "
-                    + w.length + " in '" + s + "'");
-        }
-        return new Lisa.Sampling.Weights(w);
     }
 }
