@@ -90,8 +90,8 @@ public final class Demo {
          * gradients and optimizer state — the memory that full fine-tuning, LoRA and LISA differ in.
          */
         public static Settings defaults() {
-            return new Settings(0, 3, 8, 128, 4, 2, 40_000, 4000, 3e-3, 4000, 200, 300, 1e-3, 3e-3, 1e-3, 4, 4, 8,
-                    new LisaSettings(2, 10, Lisa.StatePolicy.DROP, new Lisa.Sampling.Uniform(), 3), 50);
+            return new Settings(0, 3, 8, 128, 4, 2, 40_000, 5000, 3e-3, 4000, 200, 300, 1e-3, 3e-3, 1e-3, 4, 4, 8,
+                    new LisaSettings(3, 10, Lisa.StatePolicy.DROP, new Lisa.Sampling.Uniform(), 3), 50);
         }
 
         /** A seconds-long configuration for tests. */
@@ -236,8 +236,10 @@ public final class Demo {
                 s.pretrainSteps());
         AdamW preOpt = new AdamW(ParamGroup.withDecay(base.namedParameters(), 0.0), s.pretrainLr());
         if (s.pretrainSteps() > 0) {
-            DataLoader preData = new DataLoader(docs, DataLoader.Options.packed(64, s.batch(), s.seed()));
-            train(base, preOpt, null, preData, null, s.gradAccum(), s.pretrainSteps(),
+            // One micro-batch of batch × gradAccum rows: the same gradient as accumulating (every packed row is full), with
+            // a quarter of the ops per step; pretraining is not what the ledger compares, so its activations may be larger.
+            DataLoader preData = new DataLoader(docs, DataLoader.Options.packed(64, s.batch() * s.gradAccum(), s.seed()));
+            train(base, preOpt, null, preData, null, 1, s.pretrainSteps(),
                     Schedules.warmupCosine(s.pretrainLr(), Math.min(20, s.pretrainSteps()), s.pretrainSteps(), 0.1 * s.pretrainLr()),
                     0, new ArrayList<>(), new ArrayList<>(), "pretrain", quiet);
         }

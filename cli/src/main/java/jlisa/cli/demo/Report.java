@@ -228,7 +228,7 @@ public final class Report {
         if (lisa != null && full != null) out.add(ReportText.evalLoss(lisa, full, "full fine-tuning"));
         if (lisa != null && (lora != null || full != null)) out.add(ReportText.accuracy(lisa, lora, full));
         if (lisa != null && full != null) out.add(ReportText.speed(lisa, full));
-        if (lisa != null) out.add(ReportText.drawJump(lisa, full));
+        if (lisa != null) out.add(ReportText.drawJump(lisa, full, lora));
         if (lisa != null && lora != null) out.add(ReportText.verdict(lisa, lora, full));
         if (out.isEmpty() && !methods.isEmpty()) {
             out.add("No comparison: the report compares methods named full, lora and lisa, and this run had "
