@@ -18,7 +18,8 @@ import jlisa.tensor.Parallel;
  * transposed, where the microkernel reads it in place; so NN, NT, TN and TT are just stride choices. Packed
  * buffers are thread-local scratch, reused across calls.
  * Every element of C is computed by the same sequence of fmas whatever the thread count or its position in a
- * tile, so results are bitwise identical for any parallelism.
+ * tile, so results are bitwise identical for any parallelism. Products with at most one vector's width of columns
+ * (a LoRA adapter's, at rank ≤ 16 with AVX-512) take a narrow kernel instead, see {@link #narrow}.
  *
  * <p>float64 ({@link #dgemm}) is a plain i-p-j loop, the reference-quality path used by gradient checks.
  */
@@ -140,8 +141,8 @@ public final class Gemm {
                     float[] aArr, MemorySegment aSeg, long aOff, int ars, int acs,
                     float[] bArr, MemorySegment bSeg, long bOff, int brs, int bcs,
                     float beta, float[] c, int cOff, int ldc) {
-        if (transposedPays(m, n)) {
-            runTransposed(m, n, k, alpha, aArr, aSeg, aOff, ars, acs, bArr, bSeg, bOff, brs, bcs, beta, c, cOff, ldc);
+        if (n <= GemmKernel.L && aArr != null && bArr != null) {
+            narrow(m, n, k, alpha, aArr, (int) aOff, ars, acs, bArr, (int) bOff, brs, bcs, beta, c, cOff, ldc);
             return;
         }
         boolean splitColumns = n >= m;
@@ -164,37 +165,37 @@ public final class Gemm {
     }
 
     /**
-     * True when Cᵀ = op(B)ᵀ · op(A)ᵀ fills the microkernel's MR × NR tiles at least twice as well as C = op(A) · op(B):
-     * a product with few columns, such as a LoRA adapter's x · Aᵀ at rank 8 beside a 6 × 64 tile, otherwise computes 64
-     * columns to keep 8. Depends on the sizes alone, so a given product always takes the same path.
+     * C for a product with at most {@link GemmKernel#L} columns, in {@link GemmKernel#narrowTile}s of MRN rows × one
+     * vector: a LoRA adapter's x · Aᵀ, g · B and gᵀ · h at rank 8 would otherwise compute 64 columns per tile to keep 8,
+     * and pay for packing A besides. B (k × n, small) is packed once into k rows of L floats, zero past n, and shared
+     * read-only by the threads, which split C's rows; A is read where it lies. Each element is one fma chain over
+     * p = 0 … k − 1 whatever the thread count.
      */
-    static boolean transposedPays(int m, int n) {
-        long direct = (long) roundUp(m, MR) * roundUp(n, NR), transposed = (long) roundUp(n, MR) * roundUp(m, NR);
-        return 2 * transposed <= direct;
+    private static void narrow(int m, int n, int k, float alpha, float[] a, int aOff, int ars, int acs,
+                               float[] b, int bOff, int brs, int bcs, float beta, float[] c, int cOff, int ldc) {
+        int lanes = GemmKernel.L, mr = GemmKernel.MRN;
+        float[] bp = NARROW_B.get();
+        if (bp.length < k * lanes) NARROW_B.set(bp = new float[k * lanes]);
+        for (int p = 0; p < k; p++) {
+            int row = p * lanes, src = bOff + p * brs;
+            for (int j = 0; j < n; j++) bp[row + j] = b[src + j * bcs];
+            for (int j = n; j < lanes; j++) bp[row + j] = 0f;
+        }
+        float[] packed = bp;
+        int blocks = ceilDiv(m, mr);
+        long flopsPerBlock = 2L * k * mr * n;
+        int grain = (int) Math.max(1, Math.min(blocks, MIN_FLOPS_PER_TASK / Math.max(1, flopsPerBlock)));
+        Parallel.forRange(0, blocks, grain, (lo, hi) -> {
+            for (int blk = lo; blk < hi; blk++) {
+                int i = blk * mr;
+                GemmKernel.narrowTile(k, a, aOff + i * ars, ars, acs, packed, alpha, beta, c, cOff + i * ldc, ldc,
+                        Math.min(mr, m - i), n);
+            }
+        });
     }
 
-    /**
-     * C = alpha · op(A) · op(B) + beta · C computed as T = op(B)ᵀ · op(A)ᵀ (n × m, a scratch) and written back
-     * transposed: C[i][j] = fma(T[j][i], alpha, beta · C[i][j]), the same write-back as the microkernel's, so for
-     * k ≤ KC every element has the same bits as on the direct path. The transposing pass is n·m element moves beside
-     * n·m·k fmas.
-     */
-    private static void runTransposed(int m, int n, int k, float alpha,
-                                      float[] aArr, MemorySegment aSeg, long aOff, int ars, int acs,
-                                      float[] bArr, MemorySegment bSeg, long bOff, int brs, int bcs,
-                                      float beta, float[] c, int cOff, int ldc) {
-        float[] t = new float[n * m];
-        // op(B)ᵀ (n × k): element (j, p) = op(B)(p, j), so its row stride is B's column stride and vice versa.
-        run(n, m, k, 1f, bArr, bSeg, bOff, bcs, brs, aArr, aSeg, aOff, acs, ars, 0f, t, 0, m);
-        for (int i = 0; i < m; i++) {
-            int ci = cOff + i * ldc;
-            if (beta == 0f) {
-                for (int j = 0; j < n; j++) c[ci + j] = t[j * m + i] * alpha;
-            } else {
-                for (int j = 0; j < n; j++) c[ci + j] = Math.fma(t[j * m + i], alpha, c[ci + j] * beta);
-            }
-        }
-    }
+    /** The calling thread's packed B for {@link #narrow}: read by the workers during the call, reused after it. */
+    private static final ThreadLocal<float[]> NARROW_B = ThreadLocal.withInitial(() -> new float[0]);
 
     /** Per-thread packing buffers, grown to the largest blocks seen and then reused. */
     private static final class Scratch {

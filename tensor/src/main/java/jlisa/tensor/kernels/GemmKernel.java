@@ -1,6 +1,7 @@
 package jlisa.tensor.kernels;
 
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -192,6 +193,60 @@ final class GemmKernel {
             c40.intoArray(tile, 4 * NR); c41.intoArray(tile, 4 * NR + L); c42.intoArray(tile, 4 * NR + 2 * L); c43.intoArray(tile, 4 * NR + 3 * L);
             c50.intoArray(tile, 5 * NR); c51.intoArray(tile, 5 * NR + L); c52.intoArray(tile, 5 * NR + 2 * L); c53.intoArray(tile, 5 * NR + 3 * L);
             writeEdge(tile, alpha, beta, c, co, ldc, rows, cols);
+        }
+    }
+
+    /** Rows of a narrow tile ({@link #narrowTile}). */
+    static final int MRN = 8;
+
+    /**
+     * One MRN × n tile of C for a product with at most L columns (a LoRA adapter's x · Aᵀ, g · B, gᵀ · h at rank ≤ L):
+     * the 6 × 4·L tile would compute 4·L columns to keep n. Eight accumulators of one vector each; every depth step loads
+     * one vector of B and broadcasts eight elements of A, read through A's strides where it lies (element (r, p) at
+     * a[ao + r·ars + p·acs]), so A is never packed. B comes from {@code bp}: k rows of L floats, zero past column n.
+     * Rows past the edge repeat the last row and are not written. The write-back is the main tile's: alpha·acc, or
+     * fma(acc, alpha, beta·C).
+     */
+    static void narrowTile(int k, float[] a, int ao, int ars, int acs, float[] bp, float alpha, float beta,
+                           float[] c, int co, int ldc, int rows, int n) {
+        FloatVector c0 = FloatVector.zero(S), c1 = FloatVector.zero(S), c2 = FloatVector.zero(S), c3 = FloatVector.zero(S);
+        FloatVector c4 = FloatVector.zero(S), c5 = FloatVector.zero(S), c6 = FloatVector.zero(S), c7 = FloatVector.zero(S);
+        int last = Math.max(0, rows - 1);
+        int r0 = ao, r1 = ao + Math.min(1, last) * ars, r2 = ao + Math.min(2, last) * ars, r3 = ao + Math.min(3, last) * ars;
+        int r4 = ao + Math.min(4, last) * ars, r5 = ao + Math.min(5, last) * ars, r6 = ao + Math.min(6, last) * ars;
+        int r7 = ao + Math.min(7, last) * ars;
+        for (int p = 0, off = 0; p < k; p++, off += acs) {
+            FloatVector b = FloatVector.fromArray(S, bp, p * L);
+            c0 = FloatVector.broadcast(S, a[r0 + off]).fma(b, c0);
+            c1 = FloatVector.broadcast(S, a[r1 + off]).fma(b, c1);
+            c2 = FloatVector.broadcast(S, a[r2 + off]).fma(b, c2);
+            c3 = FloatVector.broadcast(S, a[r3 + off]).fma(b, c3);
+            c4 = FloatVector.broadcast(S, a[r4 + off]).fma(b, c4);
+            c5 = FloatVector.broadcast(S, a[r5 + off]).fma(b, c5);
+            c6 = FloatVector.broadcast(S, a[r6 + off]).fma(b, c6);
+            c7 = FloatVector.broadcast(S, a[r7 + off]).fma(b, c7);
+        }
+        VectorMask<Float> m = S.indexInRange(0, n);
+        FloatVector va = FloatVector.broadcast(S, alpha);
+        if (beta == 0f) {
+            c0.mul(va).intoArray(c, co, m);
+            if (rows > 1) c1.mul(va).intoArray(c, co + ldc, m);
+            if (rows > 2) c2.mul(va).intoArray(c, co + 2 * ldc, m);
+            if (rows > 3) c3.mul(va).intoArray(c, co + 3 * ldc, m);
+            if (rows > 4) c4.mul(va).intoArray(c, co + 4 * ldc, m);
+            if (rows > 5) c5.mul(va).intoArray(c, co + 5 * ldc, m);
+            if (rows > 6) c6.mul(va).intoArray(c, co + 6 * ldc, m);
+            if (rows > 7) c7.mul(va).intoArray(c, co + 7 * ldc, m);
+        } else {
+            FloatVector vb = FloatVector.broadcast(S, beta);
+            c0.fma(va, FloatVector.fromArray(S, c, co, m).mul(vb)).intoArray(c, co, m);
+            if (rows > 1) c1.fma(va, FloatVector.fromArray(S, c, co + ldc, m).mul(vb)).intoArray(c, co + ldc, m);
+            if (rows > 2) c2.fma(va, FloatVector.fromArray(S, c, co + 2 * ldc, m).mul(vb)).intoArray(c, co + 2 * ldc, m);
+            if (rows > 3) c3.fma(va, FloatVector.fromArray(S, c, co + 3 * ldc, m).mul(vb)).intoArray(c, co + 3 * ldc, m);
+            if (rows > 4) c4.fma(va, FloatVector.fromArray(S, c, co + 4 * ldc, m).mul(vb)).intoArray(c, co + 4 * ldc, m);
+            if (rows > 5) c5.fma(va, FloatVector.fromArray(S, c, co + 5 * ldc, m).mul(vb)).intoArray(c, co + 5 * ldc, m);
+            if (rows > 6) c6.fma(va, FloatVector.fromArray(S, c, co + 6 * ldc, m).mul(vb)).intoArray(c, co + 6 * ldc, m);
+            if (rows > 7) c7.fma(va, FloatVector.fromArray(S, c, co + 7 * ldc, m).mul(vb)).intoArray(c, co + 7 * ldc, m);
         }
     }
 

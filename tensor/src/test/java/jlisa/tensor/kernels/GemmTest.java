@@ -142,29 +142,29 @@ class GemmTest {
     }
 
     @Test
-    void narrowOutputsComputedTransposedMatchTheReferenceAndTheDirectBits() {
-        // LoRA's shapes: x · Aᵀ (rows × r), g · B, gᵀ · h — few columns, many rows — with alpha and beta, in all layouts,
-        // and a depth over KC (the transposed product accumulates across depth blocks too).
-        int[][] shapes = {{80, 8, 128}, {1024, 8, 344}, {344, 8, 80}, {97, 3, 41}, {200, 16, 5}, {70, 2, Gemm.KC + 9}};
+    void narrowOutputsMatchTheReferenceInEveryLayoutAndAnyThreadCount() {
+        // LoRA's shapes — x · Aᵀ (rows × r), g · B, gᵀ · h: few columns, many rows — and every width up to one vector,
+        // row counts that are not multiples of the narrow tile's, a depth over KC; with alpha and beta, in all layouts.
+        int l = GemmKernel.L;
+        int[][] shapes = {{80, 8, 128}, {1024, 8, 344}, {344, 8, 80}, {97, 3, 41}, {200, l, 5}, {70, 2, Gemm.KC + 9},
+                {1, 1, 7}, {7, l - 1, 33}, {9, 5, 1}, {4096, l, 1024}};   // the last is big enough to split over threads
         float[][] ab = {{1f, 0f}, {1.5f, 1f}, {-0.5f, 0.25f}};
         for (int[] s : shapes) {
-            assertThat(Gemm.transposedPays(s[0], s[1])).as("%s takes the transposed path", Arrays.toString(s)).isTrue();
             for (int layout = 0; layout < 4; layout++) {
                 boolean ta = (layout & 1) != 0, tb = (layout & 2) != 0;
                 float[] x = ab[layout % ab.length];
                 Case cs = new Case(s[0] + layout, s[0], s[1], s[2], ta, tb, x[0], x[1], layout);
-                cs.check(cs.runFloat(), "alpha=" + x[0] + " beta=" + x[1] + " " + label(s[0], s[1], s[2], ta, tb));
-            }
-        }
-        // Same bits as the direct product, which the transposed shape (8 × 80) takes: Cᵀ = Bᵀ · Aᵀ element for element.
-        assertThat(Gemm.transposedPays(8, 80)).isFalse();
-        Case cs = new Case(3, 80, 8, 128, false, true, 0.75f, 0f, 0);
-        float[] c = cs.runFloat(), ct = new float[8 * 80];
-        Gemm.sgemm(8, 80, 128, 0.75f, cs.b.data, cs.b.off, cs.b.cs, cs.b.rs, cs.a.data, cs.a.off, cs.a.cs, cs.a.rs, 0f, ct, 0, 80);
-        for (int i = 0; i < 80; i++) {
-            for (int j = 0; j < 8; j++) {
-                assertThat(Float.floatToRawIntBits(c[cs.cOff + i * cs.ldc + j])).as("C[%d,%d]", i, j)
-                        .isEqualTo(Float.floatToRawIntBits(ct[j * 80 + i]));
+                float[] c = cs.runFloat();
+                cs.check(c, "alpha=" + x[0] + " beta=" + x[1] + " " + label(s[0], s[1], s[2], ta, tb));
+                for (int threads : new int[] {1, 3}) {
+                    float[][] again = new float[1][];
+                    Parallel.withThreads(threads, () -> again[0] = cs.runFloat());
+                    for (int i = 0; i < c.length; i++) {
+                        if (Float.floatToRawIntBits(again[0][i]) != Float.floatToRawIntBits(c[i])) {
+                            fail("%s on %d threads: element %d differs", label(s[0], s[1], s[2], ta, tb), threads, i);
+                        }
+                    }
+                }
             }
         }
     }
