@@ -136,8 +136,9 @@ class FinetuneCommand implements Callable<Integer> {
     @Option(names = "--lisa-sampling", defaultValue = "uniform",
             description = "uniform, weight-norm, or one comma-separated weight per layer") String lisaSampling;
 
-    @Option(names = "--lisa-warmup", defaultValue = "3",
-            description = "steps over which a newly drawn layer's learning rate ramps up (0 = none; default ${DEFAULT-VALUE})")
+    @Option(names = "--lisa-warmup", defaultValue = "0",
+            description = "steps over which a newly drawn layer's learning rate ramps up after a draw under drop, so its "
+                    + "first AdamW steps (about lr·sign(g) from zero moments) are smaller (0 = none; default ${DEFAULT-VALUE})")
     int lisaWarmup;
 
     @Mixin DeviceOptions devices = new DeviceOptions();

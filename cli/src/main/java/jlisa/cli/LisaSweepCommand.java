@@ -31,7 +31,7 @@ import picocli.CommandLine.Option;
                 + "held-out task, beside full fine-tuning and LoRA. Writes runs/<timestamp>-lisa/ with sweep.md, "
                 + "summary.json and sweep.png.")
 final class LisaSweepCommand implements Callable<Integer> {
-    @Option(names = "--gamma", split = ",", defaultValue = "3", description = "layers active at a time (list; default ${DEFAULT-VALUE})")
+    @Option(names = "--gamma", split = ",", defaultValue = "2", description = "layers active at a time (list; default ${DEFAULT-VALUE})")
     List<Integer> gammas;
 
     @Option(names = "--period", split = ",", defaultValue = "10", description = "steps between draws, K (list; default ${DEFAULT-VALUE})")
@@ -44,7 +44,7 @@ final class LisaSweepCommand implements Callable<Integer> {
             description = "uniform, weight-norm, or explicit weights w1,w2,… (list separated by ';'; default ${DEFAULT-VALUE})")
     List<String> samplings;
 
-    @Option(names = "--warmup", split = ",", defaultValue = "3",
+    @Option(names = "--warmup", split = ",", defaultValue = "0",
             description = "per-layer learning-rate warm-up after a draw, in steps (list; default ${DEFAULT-VALUE})")
     List<Integer> warmups;
 
