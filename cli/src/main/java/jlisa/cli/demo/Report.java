@@ -2,10 +2,8 @@ package jlisa.cli.demo;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.time.OffsetDateTime;
 import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
@@ -351,17 +349,5 @@ public final class Report {
         return String.format(Locale.ROOT, m != 0 && m < 1 ? "%.3f" : "%,.2f", m);
     }
 
-    static void writeAtomically(Path target, byte[] bytes) throws IOException {
-        Path tmp = target.resolveSibling(target.getFileName() + ".tmp");
-        try {
-            Files.write(tmp, bytes);
-            try {
-                Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            } catch (AtomicMoveNotSupportedException e) {
-                Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING);
-            }
-        } finally {
-            Files.deleteIfExists(tmp);
-        }
-    }
+    static void writeAtomically(Path target, byte[] bytes) throws IOException { jlisa.transformer.io.AtomicFiles.write(target, bytes); }
 }

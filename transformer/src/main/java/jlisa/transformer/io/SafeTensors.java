@@ -8,14 +8,11 @@ import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.Arrays;
-import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.TreeMap;
-import java.util.concurrent.ThreadLocalRandom;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 
@@ -82,9 +79,7 @@ public final class SafeTensors {
         byte[] header = header(file, sorted, metadata);
 
         Path target = file.toAbsolutePath();
-        Path dir = target.getParent();
-        Path tmp = dir.resolve("." + target.getFileName() + "." + HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextLong())
-                + ".tmp");
+        Path tmp = AtomicFiles.temporarySibling(target);
         boolean moved = false;
         try {
             try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
@@ -95,9 +90,8 @@ public final class SafeTensors {
                 for (Tensor t : sorted.values()) writeData(ch, t, chunk);
                 ch.force(true);
             }
-            Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            AtomicFiles.replace(tmp, target);
             moved = true;
-            syncDirectory(dir);
         } finally {
             if (!moved) Files.deleteIfExists(tmp);
         }
@@ -188,12 +182,4 @@ public final class SafeTensors {
         while (b.hasRemaining()) ch.write(b);
     }
 
-    /** Makes the rename itself durable; not every platform lets a directory be opened, so failure is ignored. */
-    private static void syncDirectory(Path dir) {
-        try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {
-            d.force(true);
-        } catch (IOException | UnsupportedOperationException ignored) {
-            // the data file itself is already forced; only the rename's durability is best-effort here
-        }
-    }
 }

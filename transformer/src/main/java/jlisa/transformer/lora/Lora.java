@@ -1,12 +1,8 @@
 package jlisa.transformer.lora;
 
 import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -24,6 +20,7 @@ import jlisa.autograd.Parameter;
 import jlisa.tensor.MemoryKind;
 import jlisa.tensor.Rng;
 import jlisa.tensor.Shapes;
+import jlisa.transformer.io.AtomicFiles;
 import jlisa.transformer.io.SafeTensors;
 import jlisa.transformer.io.SafeTensorsFile;
 import jlisa.transformer.nn.Layers.Conv1D;
@@ -161,7 +158,7 @@ public final class Lora {
 
         Files.createDirectories(dir);
         SafeTensors.write(dir.resolve(ADAPTER_FILE), tensors, Map.of("format", "pt"));
-        writeAtomically(dir.resolve(CONFIG_FILE), JSON.writeValueAsBytes(cfg));
+        AtomicFiles.write(dir.resolve(CONFIG_FILE), JSON.writeValueAsBytes(cfg));
     }
 
     /**
@@ -358,23 +355,5 @@ public final class Lora {
     private static String brief(java.util.Collection<String> names) {
         List<String> list = new ArrayList<>(names);
         return list.size() <= 6 ? list.toString() : list.subList(0, 6) + " … and " + (list.size() - 6) + " more";
-    }
-
-    /** Writes {@code bytes} to a temporary file beside {@code file}, forces it, then renames it over {@code file} atomically. */
-    static void writeAtomically(Path file, byte[] bytes) throws IOException {
-        Path target = file.toAbsolutePath();
-        Path tmp = Files.createTempFile(target.getParent(), "." + target.getFileName() + ".", ".tmp");
-        boolean moved = false;
-        try {
-            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
-                ByteBuffer b = ByteBuffer.wrap(bytes);
-                while (b.hasRemaining()) ch.write(b);
-                ch.force(true);
-            }
-            Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            moved = true;
-        } finally {
-            if (!moved) Files.deleteIfExists(tmp);
-        }
     }
 }

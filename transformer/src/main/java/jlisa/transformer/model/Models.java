@@ -66,15 +66,8 @@ public final class Models {
     public static void save(CausalLM model, Path dir) throws IOException {
         Files.createDirectories(dir);
         Map<String, Tensor> tensors = new java.util.TreeMap<>(model.stateDict());
-        Path tmp = Files.createTempFile(dir, ".config", ".json.tmp");
-        try {
-            Files.writeString(tmp, new com.fasterxml.jackson.databind.ObjectMapper()
-                    .writerWithDefaultPrettyPrinter().writeValueAsString(model.configJson()));
-            Files.move(tmp, dir.resolve("config.json"), java.nio.file.StandardCopyOption.ATOMIC_MOVE,
-                    java.nio.file.StandardCopyOption.REPLACE_EXISTING);
-        } finally {
-            Files.deleteIfExists(tmp);
-        }
+        jlisa.transformer.io.AtomicFiles.write(dir.resolve("config.json"), new com.fasterxml.jackson.databind.ObjectMapper()
+                .writerWithDefaultPrettyPrinter().writeValueAsBytes(model.configJson()));
         SafeTensors.write(dir.resolve(SafeTensors.MODEL_FILE), tensors, Map.of("format", "pt"));
     }
 

@@ -33,6 +33,11 @@ class ModelsTest {
                 assertThat(file.names()).containsExactlyInAnyOrderElementsOf(m.namedParameters().keySet());
             }
             assertThat(Files.list(d).map(p -> p.getFileName().toString())).containsExactlyInAnyOrder("config.json", "model.safetensors");
+            if (java.nio.file.FileSystems.getDefault().supportedFileAttributeViews().contains("posix")) {
+                // config.json is as readable as any new file (it was 0600, from Files.createTempFile)
+                Path plain = Files.write(dir.resolve(m.getClass().getSimpleName() + ".plain"), new byte[] {1});
+                assertThat(Files.getPosixFilePermissions(d.resolve("config.json"))).isEqualTo(Files.getPosixFilePermissions(plain));
+            }
         }
         try (TensorSource gpt2 = SafeTensors.openModel(dir.resolve("GPT2"))) {
             assertThat(gpt2.names()).contains("transformer.h.1.attn.c_attn.weight", "transformer.wte.weight")
