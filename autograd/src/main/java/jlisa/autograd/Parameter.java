@@ -40,6 +40,20 @@ public class Parameter extends Variable {
         replaceData(value);
     }
 
+    /**
+     * Makes this parameter's values a dense, writable F32 heap tensor counted as PARAMETER, so an optimizer can update
+     * it in place: weights loaded memory-mapped (read-only) or in BF16 are copied once and the original storage is
+     * released. A no-op when the values already are such a tensor. Returns this.
+     */
+    public Parameter materialize() {
+        Tensor d = data();
+        if (d.isDense() && d.dtype() == jlisa.tensor.DType.F32 && !d.storage().isReadOnly() && d.offset() == 0
+                && d.numel() == d.storage().length()) return this;
+        assign(Tensor.zeros(jlisa.tensor.DType.F32, MemoryKind.PARAMETER, d.shape()).copyFrom(d));
+        d.storage().release();   // the mapped (or bf16) original no longer holds this parameter
+        return this;
+    }
+
     /** The dotted name (e.g. {@code model.layers.3.self_attn.q_proj.weight}). */
     public String name() { return name; }
 

@@ -61,7 +61,7 @@ final class FineTuning {
             trainable = Lora.apply(model, lora);
         } else {
             trainable = new LinkedHashMap<>(model.namedParameters());
-            for (Parameter p : trainable.values()) materialize(p);
+            for (Parameter p : trainable.values()) p.materialize();
             model.requiresGrad(true);
         }
         List<ParamGroup> groups = ParamGroup.withDecay(trainable, weightDecay);
@@ -75,14 +75,5 @@ final class FineTuning {
             sampler = new Lisa(middle, opt, lisa);
         }
         return new Setup(trainable, opt, sampler);
-    }
-
-    /** Makes {@code p} a writable heap F32 tensor counted as PARAMETER (no-op when it already is). */
-    static void materialize(Parameter p) {
-        Tensor d = p.data();
-        if (d.isDense() && d.dtype() == DType.F32 && !d.storage().isReadOnly() && d.offset() == 0
-                && d.numel() == d.storage().length()) return;
-        p.assign(Tensor.zeros(DType.F32, MemoryKind.PARAMETER, d.shape()).copyFrom(d));
-        d.storage().release();   // the mapped (or bf16) original no longer holds this parameter
     }
 }

@@ -91,8 +91,8 @@ public abstract class Optimizer {
                 boolean onDevice = data.isOnDevice() && data.isContiguous();   // a device-resident model's parameter
                 if (!(data.isDense() || onDevice) || data.dtype() != DType.F32 || data.storage().isReadOnly()) {
                     throw new IllegalStateException("optimizer: parameter " + names.get(p) + " must be a dense writable F32 "
-                            + "heap tensor to be updated, got " + data.describe() + " (copy mapped weights first: "
-                            + "Training.materialize)");
+                            + "heap tensor to be updated, got " + data.describe() + " (call Parameter.materialize() on it first: it "
+                            + "copies memory-mapped or BF16 weights once)");
                 }
                 long t = steps.merge(p, 1L, Long::sum);
                 Double scale = lrScales.get(p);    // absent: the rate stays exactly lr · group scale

@@ -173,4 +173,17 @@ class OptimizerTest {
         assertThatThrownBy(() -> opt.setLrScale(a, -1)).isInstanceOf(IllegalArgumentException.class);
         assertThatThrownBy(() -> opt.setLrScale(param("stranger", 1f), 0.5)).isInstanceOf(IllegalArgumentException.class);
     }
+
+    @Test
+    void aParameterThatCannotBeUpdatedInPlaceSaysHowToFixIt() {
+        Parameter w = new Parameter("w", Tensor.zeros(DType.BF16, MemoryKind.PARAMETER, 2, 2));
+        w.sum().backward();
+        AdamW opt = new AdamW(List.of(new ParamGroup("g", Map.of("w", w), 1, 0)), 0.1);
+        assertThatThrownBy(opt::step).isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("parameter w must be a dense writable F32").hasMessageContaining("Parameter.materialize()");
+        w.materialize();
+        w.sum().backward();
+        opt.step();
+        assertThat(w.data().toFloatArray()[0]).isNegative();
+    }
 }
