@@ -17,6 +17,17 @@ import jlisa.tensor.kernels.Reductions;
  * kind (see {@link MemoryLedger#scope(MemoryKind)}).
  */
 public final class Tensor {
+    // Every kernel is written on the Vector API, an incubator module the JVM resolves only when asked: without
+    // --add-modules the first op would die with a bare NoClassDefFoundError naming a jdk.incubator class.
+    static {
+        try {
+            Class.forName("jdk.incubator.vector.FloatVector", false, Tensor.class.getClassLoader());
+        } catch (ClassNotFoundException | LinkageError e) {
+            throw new NoClassDefFoundError("jlisa needs the JDK's Vector API module: start java with "
+                    + "--add-modules jdk.incubator.vector (JDK 25 or newer)");
+        }
+    }
+
     private final Storage storage;
     private final int[] shape;
     private final int[] strides;
