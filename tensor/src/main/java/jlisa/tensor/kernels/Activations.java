@@ -267,7 +267,7 @@ public final class Activations {
 
     /**
      * The complementary error function in double precision (the JDK has none): the Maclaurin series of erf
-     * for |z| < 2 (erfc = 1 - erf there is at least 4.7e-3, so little is lost), and erfc's continued
+     * for |z| &lt; 2 (erfc = 1 - erf there is at least 4.7e-3, so little is lost), and erfc's continued
      * fraction, evaluated bottom-up, beyond. Relative error about 1e-14 or better.
      */
     public static double erfc(double z) {

@@ -353,7 +353,7 @@ public final class BpeTokenizer implements Tokenizer {
     /**
      * {@code <|end_of_text|>} (Llama 3), {@code <|endoftext|>} (GPT-2, Qwen2, SmolLM), {@code </s>} or
      * {@code <eos>}, the first present. tokenizer.json does not record the EOS of chat models
-     * (<|eot_id|>, <|im_end|>: see generation_config.json); look those up with {@link #id(String)}.
+     * ({@code <|eot_id|>}, {@code <|im_end|>}: see generation_config.json); look those up with {@link #id(String)}.
      */
     @Override public OptionalInt eosId() {
         return firstPresent("<|end_of_text|>", "<|endoftext|>", "</s>", "<eos>");
