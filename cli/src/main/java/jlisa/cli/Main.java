@@ -4,11 +4,24 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
 /** The {@code jlisa} command. Subcommands arrive with the issues that build them. */
-@Command(name = "jlisa", mixinStandardHelpOptions = true, version = "jlisa 0.1.0",
+@Command(name = "jlisa", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "A deep-learning engine in pure Java: tensors, autograd, transformers, LISA-AdamW.",
         subcommands = {DemoCommand.class, PretrainCommand.class, FinetuneCommand.class, CompareCommand.class, GenerateCommand.class, ScoreCommand.class, BenchCommand.class, InfoCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+    /** {@code jlisa <version>}, the version Maven built (jlisa/cli/version.properties, filtered from the pom). */
+    static final class Version implements CommandLine.IVersionProvider {
+        @Override public String[] getVersion() throws java.io.IOException {
+            java.util.Properties p = new java.util.Properties();
+            try (var in = Main.class.getResourceAsStream("version.properties")) {
+                if (in == null) throw new IllegalStateException("jlisa/cli/version.properties is missing from the build");
+                p.load(in);
+            }
+            return new String[] {"jlisa " + p.getProperty("version"),
+                    "Java " + Runtime.version() + " (" + System.getProperty("java.vm.name") + ")"};
+        }
+    }
 
     @Override public void run() {
         spec.commandLine().usage(System.out);

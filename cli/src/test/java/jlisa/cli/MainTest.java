@@ -31,6 +31,14 @@ class MainTest {
     }
 
     @Test
+    void versionComesFromTheBuild() {
+        String[] r = run("--version");
+        assertThat(r[0]).isEqualTo("0");
+        assertThat(r[1].lines().findFirst().orElse("")).matches("jlisa [0-9]+\\.[0-9]+\\.[0-9]+(-SNAPSHOT)?");
+        assertThat(r[1]).contains("Java " + Runtime.version().feature());
+    }
+
+    @Test
     void badOptionsGiveAMessageAndANonZeroExit() {
         String[] r = run("bench", "gemm", "--layout", "XY");
         assertThat(r[0]).isNotEqualTo("0");
