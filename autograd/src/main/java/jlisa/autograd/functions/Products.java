@@ -57,26 +57,12 @@ public final class Products {
 
         @Override protected Tensor forward(Context ctx, Tensor... in) {
             Tensor x = in[0], w = in[1], b = in.length > 2 ? in[2] : null;
-            Tensor wt = weightInOut ? w.t() : w;           // (out, in) view either way
-            if (w.dim() != 2 || x.dim() < 1 || x.size(-1) != wt.size(1)) {
-                throw new IllegalArgumentException("linear: x " + Arrays.toString(x.shape()) + (weightInOut ? " · W" : " · Wᵀ")
-                        + " with W " + Arrays.toString(w.shape()) + " — expected W of shape "
-                        + (weightInOut ? "(" + (x.dim() < 1 ? "?" : x.size(-1)) + ", out)" : "(out, " + (x.dim() < 1 ? "?" : x.size(-1)) + ")"));
-            }
-            if (b != null && (b.dim() != 1 || b.size(0) != wt.size(0))) {
-                throw new IllegalArgumentException("linear: bias has shape " + Arrays.toString(b.shape()) + ", expected ("
-                        + wt.size(0) + ",)");
-            }
+            Tensor wt = checkedOutIn("linear", x, w, b, weightInOut);
             ctx.save(x, w);
             int rows = x.numel() / Math.max(1, x.size(-1));
             int[] outShape = x.shape();
             outShape[outShape.length - 1] = wt.size(0);
-            Tensor x2 = x.reshape(rows, x.size(-1));
-            DType dtype = DType.promote(x.dtype(), w.dtype());
-            Tensor y = Tensor.emptyOn(x, dtype, rows, wt.size(0)); // the bias copy or beta = 0 overwrites it
-            if (b != null) y.copyFrom(b.expand(rows, wt.size(0)));
-            MatMul.gemm(1, x2, wt.t(), b == null ? 0 : 1, y);
-            return y.view(outShape);
+            return product(x.reshape(rows, x.size(-1)), wt, b).view(outShape);
         }
 
         @Override protected Tensor[] backward(Context ctx, Tensor g) {
@@ -90,18 +76,48 @@ public final class Products {
                 MatMul.gemm(1, g2, wt, 0, dx);
                 dx = dx.view(x.shape());
             }
-            if (ctx.needsGrad(1)) {
-                if (weightInOut) {
-                    dw = Tensor.emptyOn(g, g.dtype(), in, out);
-                    MatMul.gemm(1, x.reshape(rows, in).t(), g2, 0, dw);
-                } else {
-                    dw = Tensor.emptyOn(g, g.dtype(), out, in);
-                    MatMul.gemm(1, g2.t(), x.reshape(rows, in), 0, dw);
-                }
-            }
+            if (ctx.needsGrad(1)) dw = weightGradient(g2, x.reshape(rows, in), weightInOut);
             if (ctx.needsGrad(2)) db = g2.sum(0);
             return new Tensor[] {dx, dw, db};
         }
+    }
+
+    /** W as an (out, in) view, after checking x (..., in), W and the bias (out) or null; {@code op} names the caller. */
+    static Tensor checkedOutIn(String op, Tensor x, Tensor w, Tensor b, boolean weightInOut) {
+        Tensor wt = weightInOut ? w.t() : w;
+        if (w.dim() != 2 || x.dim() < 1 || x.size(-1) != wt.size(1)) {
+            throw new IllegalArgumentException(op + ": x " + Arrays.toString(x.shape()) + (weightInOut ? " · W" : " · Wᵀ")
+                    + " with W " + Arrays.toString(w.shape()) + " — expected W of shape "
+                    + (weightInOut ? "(" + (x.dim() < 1 ? "?" : x.size(-1)) + ", out)" : "(out, " + (x.dim() < 1 ? "?" : x.size(-1)) + ")"));
+        }
+        if (b != null && (b.dim() != 1 || b.size(0) != wt.size(0))) {
+            throw new IllegalArgumentException(op + ": bias has shape " + Arrays.toString(b.shape()) + ", expected ("
+                    + wt.size(0) + ",)");
+        }
+        return wt;
+    }
+
+    /** y = x2 · wtᵀ + b for x2 (rows, in), wt (out, in), b (out) or null. */
+    static Tensor product(Tensor x2, Tensor wt, Tensor b) {
+        int rows = x2.size(0), out = wt.size(0);
+        Tensor y = Tensor.emptyOn(x2, DType.promote(x2.dtype(), wt.dtype()), rows, out); // the bias copy or beta = 0 overwrites it
+        if (b != null) y.copyFrom(b.expand(rows, out));
+        MatMul.gemm(1, x2, wt.t(), b == null ? 0 : 1, y);
+        return y;
+    }
+
+    /** dW for g2 (rows, out) and x2 (rows, in): gᵀ · x (out, in), or xᵀ · g (in, out) for a weight stored (in, out). */
+    static Tensor weightGradient(Tensor g2, Tensor x2, boolean weightInOut) {
+        int in = x2.size(1), out = g2.size(1);
+        Tensor dw;
+        if (weightInOut) {
+            dw = Tensor.emptyOn(g2, g2.dtype(), in, out);
+            MatMul.gemm(1, x2.t(), g2, 0, dw);
+        } else {
+            dw = Tensor.emptyOn(g2, g2.dtype(), out, in);
+            MatMul.gemm(1, g2.t(), x2, 0, dw);
+        }
+        return dw;
     }
 
     /**
@@ -125,14 +141,10 @@ public final class Products {
         }
 
         @Override protected Tensor forward(Context ctx, Tensor... in) {
-            Tensor x = in[0], w = in[1], b = in[2], a = in[3], bm = in[4];
             if (in.length != 6) throw new IllegalArgumentException("lora linear: expected 6 inputs (x, W, b, A, B, x_d), got " + in.length);
+            Tensor x = in[0], w = in[1], b = in[2], a = in[3], bm = in[4];
             Tensor xd = in[5] != null ? in[5] : x;
-            Tensor wt = weightInOut ? w.t() : w;           // (out, in) view either way
-            if (w.dim() != 2 || x.dim() < 1 || x.size(-1) != wt.size(1)) {
-                throw new IllegalArgumentException("lora linear: x " + Arrays.toString(x.shape()) + " with W " + Arrays.toString(w.shape())
-                        + (weightInOut ? " stored (in, out)" : " stored (out, in)") + ": in-features differ");
-            }
+            Tensor wt = checkedOutIn("lora linear", x, w, b, weightInOut);
             int inF = wt.size(1), outF = wt.size(0);
             if (a.dim() != 2 || bm.dim() != 2 || a.size(1) != inF || bm.size(0) != outF || bm.size(1) != a.size(0)) {
                 throw new IllegalArgumentException("lora linear: expected A (r, " + inF + ") and B (" + outF + ", r), got A "
@@ -142,16 +154,11 @@ public final class Products {
                 throw new IllegalArgumentException("lora linear: dropped-out x " + Arrays.toString(xd.shape()) + " is not shaped like x "
                         + Arrays.toString(x.shape()));
             }
-            if (b != null && (b.dim() != 1 || b.size(0) != outF)) {
-                throw new IllegalArgumentException("lora linear: bias has shape " + Arrays.toString(b.shape()) + ", expected (" + outF + ",)");
-            }
             int rows = x.numel() / Math.max(1, inF), r = a.size(0);
             int[] outShape = x.shape();
             outShape[outShape.length - 1] = outF;
-            Tensor x2 = x.reshape(rows, inF), xd2 = xd.reshape(rows, inF);
-            Tensor y = Tensor.emptyOn(x, DType.promote(x.dtype(), w.dtype()), rows, outF);
-            if (b != null) y.copyFrom(b.expand(rows, outF));
-            MatMul.gemm(1, x2, wt.t(), b == null ? 0 : 1, y);
+            Tensor xd2 = xd.reshape(rows, inF);
+            Tensor y = product(x.reshape(rows, inF), wt, b);
             Tensor h = Tensor.emptyOn(x, DType.promote(xd.dtype(), a.dtype()), rows, r);
             MatMul.gemm(1, xd2, a.t(), 0, h);
             MatMul.gemm(scaling, h, bm.t(), 1, y);
@@ -185,15 +192,7 @@ public final class Products {
                 MatMul.gemm(1, gh, a, 0, dxd);
                 dxd = dxd.view(x.shape());
             }
-            if (ctx.needsGrad(1)) {
-                if (weightInOut) {
-                    dw = Tensor.emptyOn(g, g.dtype(), inF, outF);
-                    MatMul.gemm(1, x.reshape(rows, inF).t(), g2, 0, dw);
-                } else {
-                    dw = Tensor.emptyOn(g, g.dtype(), outF, inF);
-                    MatMul.gemm(1, g2.t(), x.reshape(rows, inF), 0, dw);
-                }
-            }
+            if (ctx.needsGrad(1)) dw = weightGradient(g2, x.reshape(rows, inF), weightInOut);
             if (ctx.needsGrad(2)) db = g2.sum(0);
             if (ctx.needsGrad(3)) {
                 da = Tensor.emptyOn(g, g.dtype(), r, inF);

@@ -17,6 +17,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 
 import jlisa.tensor.MemoryKind;
+import jlisa.transformer.io.AtomicFiles;
 
 /**
  * The demo's results on disk: {@code summary.json}, {@code loss.png}, {@code memory.png} and
@@ -165,10 +166,10 @@ public final class Report {
         Files.createDirectories(dir);
         String created = OffsetDateTime.now().format(DateTimeFormatter.ISO_OFFSET_DATE_TIME);
         List<String> observations = observations(methods);
-        writeAtomically(dir.resolve(LOSS_PNG), ReportCharts.lossPng(methods));
-        writeAtomically(dir.resolve(MEMORY_PNG), ReportCharts.memoryPng(methods));
-        writeAtomically(dir.resolve(SUMMARY_JSON), summaryJson(created, config, methods, observations, notes));
-        writeAtomically(dir.resolve(REPORT_MD),
+        AtomicFiles.write(dir.resolve(LOSS_PNG), ReportCharts.lossPng(methods));
+        AtomicFiles.write(dir.resolve(MEMORY_PNG), ReportCharts.memoryPng(methods));
+        AtomicFiles.write(dir.resolve(SUMMARY_JSON), summaryJson(created, config, methods, observations, notes));
+        AtomicFiles.write(dir.resolve(REPORT_MD),
                 markdown(created, config, methods, observations, notes).getBytes(StandardCharsets.UTF_8));
         return dir;
     }
@@ -348,6 +349,4 @@ public final class Report {
         double m = mib(bytes);
         return String.format(Locale.ROOT, m != 0 && m < 1 ? "%.3f" : "%,.2f", m);
     }
-
-    static void writeAtomically(Path target, byte[] bytes) throws IOException { jlisa.transformer.io.AtomicFiles.write(target, bytes); }
 }

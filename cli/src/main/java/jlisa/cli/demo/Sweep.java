@@ -18,6 +18,8 @@ import org.knowm.xchart.XYChartBuilder;
 import org.knowm.xchart.XYSeries;
 import org.knowm.xchart.style.markers.SeriesMarkers;
 
+import jlisa.transformer.io.AtomicFiles;
+
 /**
  * Runs over seeds summarised (mean, sample standard deviation, range), and the files of {@code jlisa bench lisa}:
  * {@code sweep.md}, {@code summary.json} and {@code sweep.png}.
@@ -172,15 +174,15 @@ public final class Sweep {
         }
         root.put("configurations", rows);
         ObjectMapper json = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
-        Report.writeAtomically(dir.resolve(Report.SUMMARY_JSON), json.writeValueAsBytes(root));
+        AtomicFiles.write(dir.resolve(Report.SUMMARY_JSON), json.writeValueAsBytes(root));
         String md = "# jlisa bench lisa\n\nMeans ± sample standard deviations over seeds " + settings.finetuneSeeds()
                 + ". 'Max loss ratio after a draw': the largest, over offsets 1 … K − 1 within a period, of the training loss "
                 + "over the mean of the three steps before the period began, pooled over the periods and seeds (a ratio of sums); 'the same, over full "
                 + "FT's loss' computes it on the ratio of the loss to full fine-tuning's at the same step and seed (the same "
                 + "batches), which cancels how hard each batch is.\n\n"
                 + table(methods, runs) + "\n![eval loss and peak memory against γ and K](" + SWEEP_PNG + ")\n";
-        Report.writeAtomically(dir.resolve(SWEEP_MD), md.getBytes(StandardCharsets.UTF_8));
-        Report.writeAtomically(dir.resolve(SWEEP_PNG), chart(methods, runs));
+        AtomicFiles.write(dir.resolve(SWEEP_MD), md.getBytes(StandardCharsets.UTF_8));
+        AtomicFiles.write(dir.resolve(SWEEP_PNG), chart(methods, runs));
     }
 
     /** Per-seed rows of summary.json. */
