@@ -402,8 +402,8 @@ abstract class ResidentChecks {
 
     @Test void aLoraAdapterMergesIntoADeviceWeightWhereItLives() {
         CudaBackend backend = backend();
-        jlisa.transformer.nn.Layers.Linear cpu = new jlisa.transformer.nn.Layers.Linear(12, 7, true, new Rng(16), 0.2);
-        jlisa.transformer.nn.Layers.Linear dev = new jlisa.transformer.nn.Layers.Linear(12, 7, true, new Rng(16), 0.2);
+        jlisa.nn.Layers.Linear cpu = new jlisa.nn.Layers.Linear(12, 7, true, new Rng(16), 0.2);
+        jlisa.nn.Layers.Linear dev = new jlisa.nn.Layers.Linear(12, 7, true, new Rng(16), 0.2);
         for (var layer : List.of(cpu, dev)) {
             var lora = layer.enableLora(3, 6, 0, new Rng(17));
             lora.loraB().data().copyFrom(Tensor.randn(new Rng(18), 7, 3));

@@ -23,10 +23,10 @@ import jlisa.tensor.Shapes;
 import jlisa.transformer.io.AtomicFiles;
 import jlisa.transformer.io.SafeTensors;
 import jlisa.transformer.io.SafeTensorsFile;
-import jlisa.transformer.nn.Layers.Conv1D;
-import jlisa.transformer.nn.Layers.Linear;
-import jlisa.transformer.nn.Layers.LoraAdapter;
-import jlisa.transformer.nn.Module;
+import jlisa.nn.Layers.Conv1D;
+import jlisa.nn.Layers.Linear;
+import jlisa.nn.Layers.LoraAdapter;
+import jlisa.nn.Module;
 
 /**
  * LoRA fine-tuning as Hugging Face PEFT does it: {@link #apply} puts a low-rank adapter on every

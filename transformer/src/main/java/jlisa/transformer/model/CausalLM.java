@@ -12,7 +12,7 @@ import jlisa.autograd.functions.LinearCrossEntropy;
 import jlisa.tensor.DType;
 import jlisa.tensor.Shapes;
 import jlisa.tensor.Tensor;
-import jlisa.transformer.nn.Module;
+import jlisa.nn.Module;
 
 /**
  * A decoder-only language model: token ids (B, T) in, next-token logits (B, T, V) out. GPT-2 and
@@ -70,7 +70,7 @@ public abstract class CausalLM extends Module implements AutoCloseable {
     public abstract int maxPositions();
 
     /** The stack of transformer blocks. */
-    protected abstract jlisa.transformer.nn.ModuleList<? extends Module> blocks();
+    protected abstract jlisa.nn.ModuleList<? extends Module> blocks();
 
     /** The blocks' dotted path in the checkpoint, e.g. "transformer.h" or "model.layers". */
     protected abstract String blocksPath();

@@ -12,12 +12,12 @@ import jlisa.autograd.Variable;
 import jlisa.tensor.Rng;
 import jlisa.tensor.Tensor;
 
-import jlisa.transformer.nn.Layers.Conv1D;
-import jlisa.transformer.nn.Layers.Dropout;
-import jlisa.transformer.nn.Layers.Embedding;
-import jlisa.transformer.nn.Layers.LayerNorm;
-import jlisa.transformer.nn.Module;
-import jlisa.transformer.nn.ModuleList;
+import jlisa.nn.Layers.Conv1D;
+import jlisa.nn.Layers.Dropout;
+import jlisa.nn.Layers.Embedding;
+import jlisa.nn.Layers.LayerNorm;
+import jlisa.nn.Module;
+import jlisa.nn.ModuleList;
 
 /**
  * GPT-2 as Hugging Face's {@code GPT2LMHeadModel}: learned positions, pre-LayerNorm blocks,

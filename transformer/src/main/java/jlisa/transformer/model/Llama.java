@@ -11,11 +11,11 @@ import jlisa.autograd.Variable;
 import jlisa.tensor.Rng;
 import jlisa.tensor.Tensor;
 import jlisa.tensor.kernels.Rope;
-import jlisa.transformer.nn.Layers.Embedding;
-import jlisa.transformer.nn.Layers.Linear;
-import jlisa.transformer.nn.Layers.RmsNorm;
-import jlisa.transformer.nn.Module;
-import jlisa.transformer.nn.ModuleList;
+import jlisa.nn.Layers.Embedding;
+import jlisa.nn.Layers.Linear;
+import jlisa.nn.Layers.RmsNorm;
+import jlisa.nn.Module;
+import jlisa.nn.ModuleList;
 
 /**
  * LLaMA as Hugging Face's {@code LlamaForCausalLM}: RMSNorm, rotary positions in HF's rotate-half

@@ -28,9 +28,9 @@ import jlisa.transformer.model.CausalLM;
 import jlisa.transformer.model.GPT2;
 import jlisa.transformer.model.Llama;
 import jlisa.transformer.model.Models;
-import jlisa.transformer.nn.Layers.Conv1D;
-import jlisa.transformer.nn.Layers.Linear;
-import jlisa.transformer.nn.Layers.LoraAdapter;
+import jlisa.nn.Layers.Conv1D;
+import jlisa.nn.Layers.Linear;
+import jlisa.nn.Layers.LoraAdapter;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -241,7 +241,7 @@ class LoraTest {
         assertThat(Files.readAllBytes(dir.resolve(SafeTensors.MODEL_FILE))).isEqualTo(file);
     }
 
-    private static Parameter weightOf(jlisa.transformer.nn.Module layer) {
+    private static Parameter weightOf(jlisa.nn.Module layer) {
         return layer instanceof Linear l ? l.weight : ((Conv1D) layer).weight;
     }
 

@@ -1,4 +1,4 @@
-package jlisa.transformer.nn;
+package jlisa.nn;
 
 import java.util.ArrayList;
 import java.util.Collections;

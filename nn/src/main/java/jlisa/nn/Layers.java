@@ -1,4 +1,4 @@
-package jlisa.transformer.nn;
+package jlisa.nn;
 
 import jlisa.autograd.Parameter;
 import jlisa.autograd.Variable;
