@@ -10,9 +10,9 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 
-import jlisa.cli.demo.Progress;
 import jlisa.cli.demo.Report;
-import jlisa.optim.train.Trainer;
+import jlisa.finetune.FineTuneListener;
+import jlisa.finetune.FineTuneResult;
 import jlisa.tensor.MemoryKind;
 import jlisa.tensor.MemoryLedger;
 import picocli.CommandLine.Command;
@@ -35,25 +35,22 @@ final class CompareCommand extends FinetuneCommand {
         validate();
         if (resume || checkpointDir != null) throw new IllegalArgumentException("compare: checkpoints are per method; use finetune");
         List<Report.MethodResult> results = new ArrayList<>();
-        for (FineTuning.Method m : FineTuning.Method.values()) {
+        for (String name : List.of("full", "lora", "lisa")) {
             MemoryLedger.collectGarbage();
             MemoryLedger.resetPeaks();
             List<double[]> curve = new ArrayList<>(), evalCurve = new ArrayList<>();
-            Outcome o;
-            try (Progress bar = Progress.start(m.name().toLowerCase(Locale.ROOT), Math.max(1, steps), quiet || json)) {
-                o = run(m, new Trainer.Listener() {
-                    @Override public void onStep(long step, double loss) {
-                        curve.add(new double[] {step, loss});
-                        bar.update(step, loss, Double.NaN);
-                    }
+            FineTuneResult o;
+            try (BarListener bar = new BarListener(name, quiet || json)) {
+                o = run(method(name), List.of(bar, new FineTuneListener() {
+                    @Override public void onProgress(jlisa.finetune.Progress p) { curve.add(new double[] {p.step(), p.loss()}); }
 
                     @Override public void onEval(long step, double loss) { evalCurve.add(new double[] {step, loss}); }
-                }, false);
+                }), false);
             }
             long[] byKind = new long[MemoryKind.values().length];
             for (MemoryKind k : MemoryKind.values()) byKind[k.ordinal()] = MemoryLedger.peak(k);
-            results.add(new Report.MethodResult(m.name().toLowerCase(Locale.ROOT), o.trainableParams(),
-                    Report.peakBytes(MemoryLedger.peakTotal(), byKind), o.msPerStep(), o.evalLoss(), Double.NaN, curve, evalCurve));
+            results.add(new Report.MethodResult(name, o.trainableParameters(), Report.peakBytes(MemoryLedger.peakTotal(), byKind),
+                    o.msPerStep(), o.evalLoss().orElse(Double.NaN), Double.NaN, curve, evalCurve));
         }
         Map<String, Object> config = new LinkedHashMap<>();
         config.put("model", model != null ? model.toString() : "preset " + preset);

@@ -1,40 +1,20 @@
 package jlisa.cli;
 
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
-import java.util.OptionalInt;
 import java.util.concurrent.Callable;
 
-import jlisa.autograd.GradMode;
-import jlisa.autograd.Variable;
-import jlisa.optim.Lisa;
-import jlisa.optim.Schedules;
-import jlisa.optim.data.Batch;
-import jlisa.optim.data.DataLoader;
-import jlisa.optim.data.Datasets;
-import jlisa.optim.data.Example;
-import jlisa.optim.train.Checkpoints;
-import jlisa.optim.train.Stateful;
-import jlisa.optim.train.TensorStore;
+import jlisa.cli.demo.Progress;
+import jlisa.finetune.FineTune;
+import jlisa.finetune.FineTuneListener;
+import jlisa.finetune.FineTuneResult;
+import jlisa.finetune.Method;
 import jlisa.optim.train.Trainer;
 import jlisa.tensor.MemoryKind;
 import jlisa.tensor.MemoryLedger;
-
-import jlisa.tensor.Tensor;
-import jlisa.transformer.io.SafeTensors;
-import jlisa.transformer.io.TensorSource;
-import jlisa.transformer.lora.Lora;
-import jlisa.transformer.lora.LoraConfig;
 import jlisa.transformer.model.CausalLM;
-import jlisa.transformer.model.Models;
-import jlisa.transformer.tokenizer.BpeTokenizer;
-import jlisa.transformer.tokenizer.ByteTokenizer;
-import jlisa.transformer.tokenizer.Tokenizer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -145,18 +125,17 @@ class FinetuneCommand implements Callable<Integer> {
 
     @Override public Integer call() throws IOException {
         validate();
-        double[] last = {Double.NaN};
-        Trainer.Listener listener = quiet || json ? new Trainer.Listener() {
-            @Override public void onStep(long step, double loss) { last[0] = loss; }
-        } : new Listener() {
-            @Override public void onStep(long step, double loss) { last[0] = loss; }
-        };
-        Outcome o = run(FineTuning.method(method), listener, true);
+        Method m = method(method);
+        FineTuneResult r;
+        try (BarListener bar = new BarListener(m.name(), quiet || json)) {
+            r = run(m, quiet || json ? List.of(bar) : List.of(bar, new Lines()), true);
+        }
         if (json) {
-            System.out.printf(Locale.ROOT, "{\"method\": \"%s\", \"steps\": %d, \"last_loss\": %s, \"eval_loss\": %s, "
-                    + "\"ms_per_step\": %.3f, \"trainable_params\": %d, \"peak_bytes\": %d}%n", method.toLowerCase(Locale.ROOT),
-                    steps, jsonNumber(last[0]), jsonNumber(o.evalLoss()), o.msPerStep(), o.trainableParams(),
-                    MemoryLedger.peakTotal());
+            System.out.printf(Locale.ROOT, "{\"method\": \"%s\", \"steps\": %d, \"start_step\": %d, \"last_loss\": %s, "
+                    + "\"eval_loss\": %s, \"ms_per_step\": %.3f, \"trainable_params\": %d, \"peak_bytes\": %d, \"saved_to\": %s}%n",
+                    r.method(), r.steps(), r.startStep(), jsonNumber(r.finalLoss()), jsonNumber(r.evalLoss().orElse(Double.NaN)),
+                    r.msPerStep(), r.trainableParameters(), r.peakBytes(),
+                    r.savedTo().map(p -> "\"" + p.toString().replace("\\", "\\\\").replace("\"", "\\\"") + "\"").orElse("null"));
         }
         return 0;
     }
@@ -170,158 +149,109 @@ class FinetuneCommand implements Callable<Integer> {
             throw new IllegalArgumentException("finetune: give exactly one of --tokens, --text and --jsonl");
         }
         if (resume && checkpointDir == null) throw new IllegalArgumentException("finetune: --resume needs --checkpoint-dir");
-        FineTuning.method(method);
+        method(method);
     }
 
-    /** What one run measured: trainable parameters, ms per step, final eval loss (NaN without eval data). */
-    record Outcome(long trainableParams, double msPerStep, double evalLoss) {}
+    /** The method named {@code name} (full, lora or lisa) with this command's settings for it. */
+    Method method(String name) {
+        return switch (name.toLowerCase(Locale.ROOT)) {
+            case "full" -> Method.full();
+            case "lora" -> Method.lora().withRank(loraR).withAlpha(loraAlpha).withDropout(loraDropout)
+                    .withTargets(loraTargets == null ? List.of() : List.of(loraTargets.split("\\s*,\\s*")));
+            case "lisa" -> Method.lisa().withGamma(lisaGamma).withPeriod(lisaPeriod).withPolicy(LisaArgs.policy(lisaPolicy))
+                    .withWarmup(lisaWarmup);
+            default -> throw new IllegalArgumentException("--method must be full, lora or lisa, got '" + name + "'");
+        };
+    }
 
-    /** Loads the model and data, fine-tunes with {@code m} on the device asked for, and returns what it measured. */
-    Outcome run(FineTuning.Method m, Trainer.Listener listener, boolean save) throws IOException {
+    /**
+     * Fine-tunes with {@code m} on the device asked for, through the library's {@link FineTune}, and returns what it
+     * measured; {@code save} honours --save.
+     */
+    FineTuneResult run(Method m, List<FineTuneListener> listeners, boolean save) throws IOException {
         boolean firstRun = !devices.resolvedOnce();
         try (var device = devices.activate()) {
             if (firstRun && devices.backend() != null && !quiet && !json) System.err.println("device: " + devices.describe());
-            return train(m, listener, save);
-        }
-    }
-
-    private Outcome train(FineTuning.Method m, Trainer.Listener listener, boolean save) throws IOException {
-        CausalLM lm = model != null ? Models.load(model) : MemoryTable.build(preset);
-        lm.train(true);
-        List<Example> examples = readData(lm);
-        Datasets.Split split = Datasets.split(examples, evalFraction, seed);
-        int longest = split.train().stream().mapToInt(Example::length).max().orElseThrow(
-                () -> new IllegalArgumentException("finetune: the data has no examples"));
-        int block = blockSize != null ? blockSize : Math.min(longest - 1, lm.maxPositions());
-        if (block < 1 || block > lm.maxPositions()) {
-            throw new IllegalArgumentException("finetune: block size " + block + " must be in [1, " + lm.maxPositions() + "]");
-        }
-        int rows = batchSize.equalsIgnoreCase("all") ? DataLoader.ALL : Integer.parseInt(batchSize);
-        DataLoader.Options opts = (pad ? DataLoader.Options.padded(block, rows, 0, seed) : DataLoader.Options.packed(block, rows, seed))
-                .withShuffle(!noShuffle);
-        DataLoader train = new DataLoader(split.train(), opts);
-
-        LoraConfig lora = m == FineTuning.Method.LORA ? new LoraConfig(loraR, loraAlpha, loraDropout, loraTargets(lm), seed) : null;
-        Lisa.Config lisa = new Lisa.Config(lisaGamma, lisaPeriod, LisaArgs.policy(lisaPolicy),
-                LisaArgs.sampling(lisaSampling, (int) lm.layerGroups().keySet().stream().filter(n -> n.startsWith("layer.")).count()),
-                seed, lisaWarmup);
-        FineTuning.Setup setup = FineTuning.prepare(lm, m, FineTuning.optimizer(optimizer), lr, weightDecay, lora, lisa);
-        // On a GPU the model lives in device memory: parameters, gradients, optimizer state and activations stay there
-        // for the whole step, and an op with no device kernel stops the run naming the op.
-        if (devices.backend() != null) lm.moveTo(devices.backend());
-
-        long[] lastTokens = {0};
-        Trainer.LossStep step = new Trainer.LossStep() {
-            @Override public Variable loss(long s, int micro) {
-                Batch b = train.next();
-                lastTokens[0] = b.targetCount();
-                try (var scope = MemoryLedger.scope(MemoryKind.ACTIVATION)) {
-                    return batchLoss(lm, b);
-                }
-            }
-
-            @Override public long lastTokens() { return lastTokens[0]; }
-        };
-        java.util.function.DoubleSupplier eval = split.eval().isEmpty() ? null : () -> evalLoss(lm, split.eval(), block);
-        Checkpoints ck = checkpointDir == null ? null : new Checkpoints(checkpointDir, STORE);
-        Map<String, Stateful> states = new LinkedHashMap<>();
-        states.put("data", new Stateful() {
-            @Override public long[] state() { return train.state(); }
-
-            @Override public void restore(long[] s) { train.restore(s); }
-        });
-        Trainer trainer = new Trainer(new Trainer.Config(steps, gradAccum, clip, logEvery, evalEvery, checkpointEvery),
-                setup.optimizer(), schedule(), setup.lisa(), step, eval, ck, setup.trainable(), states, listener);
-        long start = resume ? trainer.resume() : 0;
-        if (resume && start > 0 && !json) System.out.println("resumed at step " + start + " from " + checkpointDir);
-        long t0 = System.nanoTime();
-        trainer.run(start);
-        double msPerStep = (System.nanoTime() - t0) / 1e6 / Math.max(1, steps - start);
-        double finalEval = eval == null ? Double.NaN : eval.getAsDouble();
-        if (devices.backend() != null) lm.moveTo(null);   // back to the heap, to save and to hand back
-        if (save && this.save != null) {
-            if (m == FineTuning.Method.LORA) Lora.save(lm, this.save, model == null ? preset : model.toString());
-            else Models.save(lm, this.save);
-            if (!json) System.out.println("saved to " + this.save);
-        }
-        long trainable = 0;
-        for (var p : setup.trainable().values()) trainable += p.data().numel();
-        if (setup.lisa() != null) {
-            trainable = setup.lisa().parametersTrainingAtOnce();
-            setup.lisa().close();
-        }
-        for (var p : lm.namedParameters().values()) {   // this run is over: free what it held
-            p.zeroGrad();
-            setup.optimizer().dropState(p);
-        }
-        lm.close();
-        return new Outcome(trainable, msPerStep, finalEval);
-    }
-
-    /** Mean cross-entropy over the batch's counted targets. */
-    static Variable batchLoss(CausalLM lm, Batch b) {
-        return lm.loss(b.inputs(), b.targets(), Batch.IGNORE);
-    }
-
-    private static double evalLoss(CausalLM lm, List<Example> eval, int block) {
-        DataLoader loader = new DataLoader(eval, DataLoader.Options.packed(block, DataLoader.ALL, 0).withShuffle(false));
-        boolean wasTraining = lm.isTraining();
-        lm.eval();
-        try (var noGrad = GradMode.disabled()) {
-            return batchLoss(lm, loader.next()).data().item();
-        } finally {
-            lm.train(wasTraining);
-        }
-    }
-
-    private List<Example> readData(CausalLM lm) throws IOException {
-        List<Example> ex;
-        if (tokens != null) {
-            ex = Datasets.readTokens(tokens);
-        } else {
-            Tokenizer tok = tokenizer(lm);
-            OptionalInt eos = tok.eosId();
-            ex = text != null ? Datasets.readText(text, tok::encode, eos) : Datasets.readJsonl(jsonl, tok::encode, eos);
-        }
-        for (Example e : ex) {
-            for (int id : e.ids()) {
-                if (id < 0 || id >= lm.vocabSize()) {
-                    throw new IllegalArgumentException("finetune: token id " + id + " is outside the model's vocabulary [0, "
-                            + lm.vocabSize() + ")");
-                }
+            if (model != null) return fineTune(m, listeners, save, model).run();
+            try (CausalLM lm = MemoryTable.build(preset)) {
+                return fineTune(m, listeners, save, null).run(lm);
             }
         }
-        return ex;
     }
 
-    private Tokenizer tokenizer(CausalLM lm) throws IOException {
-        Path file = tokenizer != null ? tokenizer : model != null ? model.resolve("tokenizer.json") : null;
-        if (file != null && Files.isRegularFile(file)) return BpeTokenizer.load(file);
-        if (tokenizer != null) throw new IllegalArgumentException("finetune: no tokenizer file at " + tokenizer);
-        if (lm.vocabSize() < 256) {
-            throw new IllegalArgumentException("finetune: no tokenizer.json, and the model's vocabulary (" + lm.vocabSize()
-                    + ") is too small for bytes");
+    private FineTune fineTune(Method m, List<FineTuneListener> listeners, boolean save, Path modelDir) {
+        FineTune.Builder b = FineTune.builder();
+        if (modelDir != null) b.model(modelDir);
+        if (tokenizer != null) b.tokenizer(tokenizer);
+        if (tokens != null) b.tokens(tokens);
+        else if (text != null) b.text(text);
+        else b.jsonl(jsonl);
+        // explicit weights are checked against the model's layer count when LISA is built
+        if (m instanceof Method.Lisa lisa) m = lisa.withSampling(LisaArgs.sampling(lisaSampling));
+        b.method(m).optimizer(optimizerChoice()).learningRate(lr).weightDecay(weightDecay)
+                .schedule(lrSchedule(), warmup).steps(steps)
+                .batchSize(batchSize.equalsIgnoreCase("all") ? FineTune.WHOLE_DATASET : Integer.parseInt(batchSize))
+                .padded(pad).shuffle(!noShuffle).gradientAccumulation(gradAccum).clipGradNorm(clip).seed(seed)
+                .logEvery(logEvery).evalFraction(evalFraction).evalEvery(evalEvery).resume(resume);
+        if (blockSize != null) b.blockSize(blockSize);
+        if (checkpointDir != null) b.checkpoints(checkpointDir, checkpointEvery);
+        if (save && this.save != null) b.saveTo(this.save);
+        if (devices.backend() != null) b.backend(devices.backend());
+        listeners.forEach(b::listener);
+        if (!json && !quiet) {
+            b.listener(new FineTuneListener() {
+                @Override public void onResume(long step, Path dir) { System.out.println("resumed at step " + step + " from " + dir); }
+
+                @Override public void onSaved(Path dir) { System.out.println("saved to " + dir); }
+            });
         }
-        return lm.vocabSize() > 256 ? ByteTokenizer.withEndOfText() : ByteTokenizer.plain();
+        return b.build();
     }
 
-    private List<String> loraTargets(CausalLM lm) {
-        if (loraTargets != null) return List.of(loraTargets.split("\\s*,\\s*"));
-        return lm instanceof jlisa.transformer.model.GPT2 ? List.of("c_attn", "attn.c_proj", "c_fc", "mlp.c_proj")
-                : List.of("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj");
+    private FineTune.OptimizerChoice optimizerChoice() {
+        try {
+            return FineTune.OptimizerChoice.valueOf(optimizer.toUpperCase(Locale.ROOT));
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("--optimizer must be adamw or sgd, got '" + optimizer + "'");
+        }
     }
 
-    private Schedules.Schedule schedule() {
-        return switch (schedule.toLowerCase(Locale.ROOT)) {
-            case "constant" -> warmup == 0 ? Schedules.constant(lr) : Schedules.warmupLinear(lr, warmup, Long.MAX_VALUE / 2, lr);
-            case "cosine" -> Schedules.warmupCosine(lr, warmup, steps, 0.1 * lr);
-            case "linear" -> Schedules.warmupLinear(lr, warmup, steps, 0.0);
-            default -> throw new IllegalArgumentException("--schedule must be constant, cosine or linear, got '" + schedule + "'");
-        };
+    private FineTune.LrSchedule lrSchedule() {
+        try {
+            return FineTune.LrSchedule.valueOf(schedule.toUpperCase(Locale.ROOT));
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("--schedule must be constant, cosine or linear, got '" + schedule + "'");
+        }
+    }
+
+    /** A progress bar (stderr) that appears when the first step starts, so errors before it stay one line. */
+    static final class BarListener implements FineTuneListener, AutoCloseable {
+        private final String task;
+        private final boolean quiet;
+        private Progress bar;
+
+        BarListener(String task, boolean quiet) {
+            this.task = task;
+            this.quiet = quiet;
+        }
+
+        @Override public void onStart(long startStep, long totalSteps) {
+            close();
+            bar = Progress.start(task, Math.max(1, totalSteps), quiet);
+        }
+
+        @Override public void onProgress(jlisa.finetune.Progress p) {
+            if (bar != null) bar.update(p.step(), p.loss(), Double.NaN);
+        }
+
+        @Override public void close() {
+            if (bar != null) bar.close();
+            bar = null;
+        }
     }
 
     /** Prints the contract line, then details. */
-    private static class Listener implements Trainer.Listener {
+    private static final class Lines implements FineTuneListener {
         @Override public void onLog(Trainer.Log log) {
             StringBuilder sb = new StringBuilder(String.format(Locale.ROOT, "step=%d loss=%.6f lr=%.3g tokens/s=%.0f",
                     log.step(), log.loss(), log.lr(), log.tokensPerSecond()));
@@ -347,24 +277,4 @@ class FinetuneCommand implements Callable<Integer> {
 
         private static double mib(long b) { return b / (1024.0 * 1024.0); }
     }
-
-    /** Checkpoint tensors as safetensors; reads copy into memory so the file can be closed at once. */
-    static final TensorStore STORE = new TensorStore() {
-        @Override public void write(Path file, Map<String, Tensor> tensors) throws IOException {
-            SafeTensors.write(file, tensors, Map.of("format", "pt"));
-        }
-
-        @Override public Map<String, Tensor> read(Path file) throws IOException {
-            Map<String, Tensor> out = new LinkedHashMap<>();
-            try (TensorSource src = SafeTensors.open(file)) {
-                for (String n : src.names()) {
-                    Tensor t = src.tensor(n, MemoryKind.OTHER);
-                    out.put(n, t.copy());
-                    t.storage().release();
-                }
-            }
-            return out;
-        }
-    };
-
 }

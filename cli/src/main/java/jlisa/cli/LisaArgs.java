@@ -19,6 +19,16 @@ final class LisaArgs {
 
     /** uniform, weight-norm, or {@code layers} comma-separated non-negative weights, one per sampled layer. */
     static Lisa.Sampling sampling(String s, int layers) {
+        Lisa.Sampling sampling = sampling(s);
+        if (sampling instanceof Lisa.Sampling.Weights w && w.probabilities().length != layers) {
+            throw new IllegalArgumentException("LISA sampling weights: expected one per middle layer (" + layers + "), got "
+                    + w.probabilities().length + " in '" + s + "'");
+        }
+        return sampling;
+    }
+
+    /** uniform, weight-norm, or comma-separated non-negative weights, one per middle layer (LISA checks the count). */
+    static Lisa.Sampling sampling(String s) {
         String t = s.trim().toLowerCase(Locale.ROOT);
         if (t.equals("uniform")) return new Lisa.Sampling.Uniform();
         if (t.equals("weight-norm")) return new Lisa.Sampling.WeightNorm();
@@ -27,12 +37,8 @@ final class LisaArgs {
         try {
             for (int i = 0; i < parts.length; i++) w[i] = Double.parseDouble(parts[i]);
         } catch (NumberFormatException e) {
-            throw new IllegalArgumentException("LISA sampling must be uniform, weight-norm or " + layers
-                    + " comma-separated layer weights, got '" + s + "'");
-        }
-        if (w.length != layers) {
-            throw new IllegalArgumentException("LISA sampling weights: expected one per middle layer (" + layers + "), got "
-                    + w.length + " in '" + s + "'");
+            throw new IllegalArgumentException("LISA sampling must be uniform, weight-norm or comma-separated layer weights "
+                    + "(one per middle layer), got '" + s + "'");
         }
         return new Lisa.Sampling.Weights(w);
     }

@@ -5,12 +5,14 @@ import java.util.List;
 import java.util.Locale;
 
 import jlisa.autograd.Variable;
+import jlisa.finetune.FineTune;
+import jlisa.finetune.Method;
+import jlisa.finetune.TrainingSetup;
 import jlisa.optim.Lisa;
 import jlisa.tensor.MemoryKind;
 import jlisa.tensor.MemoryLedger;
 import jlisa.tensor.Rng;
 import jlisa.tensor.Tensor;
-import jlisa.transformer.lora.LoraConfig;
 import jlisa.transformer.model.CausalLM;
 import jlisa.transformer.model.GPT2;
 import jlisa.transformer.model.Llama;
@@ -27,31 +29,27 @@ final class MemoryTable {
 
     static List<Row> measure(String preset, int batch, int seq, int steps) {
         List<Row> rows = new ArrayList<>();
-        List<Object[]> configs = new ArrayList<>();
-        configs.add(new Object[] {"full", FineTuning.Method.FULL, null, null});
-        for (int r : new int[] {8, 128}) configs.add(new Object[] {"lora r=" + r, FineTuning.Method.LORA, r, null});
+        record Config(String label, Method method, long seed) {}
+        List<Config> configs = new ArrayList<>();
+        configs.add(new Config("full", Method.full(), 0));
+        for (int r : new int[] {8, 128}) configs.add(new Config("lora r=" + r, Method.lora().withRank(r).withAlpha(2.0 * r), 0));
         for (int gamma : new int[] {1, 2, 4}) {
             for (Lisa.StatePolicy policy : Lisa.StatePolicy.values()) {
-                configs.add(new Object[] {"lisa γ=" + gamma + " " + policy.name().toLowerCase(Locale.ROOT),
-                    FineTuning.Method.LISA, null, new Lisa.Config(gamma, 1, policy, new Lisa.Sampling.Uniform(), 7)});
+                configs.add(new Config("lisa γ=" + gamma + " " + policy.name().toLowerCase(Locale.ROOT),
+                        Method.lisa().withGamma(gamma).withPeriod(1).withPolicy(policy), 7));
             }
         }
-        for (Object[] c : configs) {
+        for (Config c : configs) {
             CausalLM model = build(preset);
-            FineTuning.Method method = (FineTuning.Method) c[1];
-            String[] targets = model instanceof GPT2 ? new String[] {"c_attn", "c_proj", "c_fc"}
-                    : new String[] {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"};
-            LoraConfig lora = c[2] == null ? null : LoraConfig.of((Integer) c[2], 2.0 * (Integer) c[2], targets);
             MemoryLedger.collectGarbage();
             long[] base = new long[MemoryKind.values().length];
             for (MemoryKind k : MemoryKind.values()) base[k.ordinal()] = MemoryLedger.live(k);
             long baseTotal = MemoryLedger.liveTotal();
             MemoryLedger.resetPeaks();
-            FineTuning.Setup setup = FineTuning.prepare(model, method, FineTuning.OptimizerKind.ADAMW, 1e-4, 0.0, lora,
-                    (Lisa.Config) c[3]);
+            TrainingSetup setup = TrainingSetup.of(model, c.method(), FineTune.OptimizerChoice.ADAMW, 1e-4, 0.0, c.seed());
             Rng rng = new Rng(1);
             for (int step = 0; step < steps; step++) {
-                if (setup.lisa() != null) setup.lisa().beforeStep(step);
+                if (setup.lisa().isPresent()) setup.lisa().get().beforeStep(step);
                 int[] ids = new int[batch * (seq + 1)];
                 for (int i = 0; i < ids.length; i++) ids[i] = rng.nextInt(model.vocabSize());
                 Variable loss;
@@ -67,11 +65,9 @@ final class MemoryTable {
             for (MemoryKind k : MemoryKind.values()) peak[k.ordinal()] = MemoryLedger.peak(k) - base[k.ordinal()];
             // gradients + two AdamW moments of what trains at once: every trainable (full, LoRA) or the always-on
             // groups plus γ layers (LISA: the largest γ layers, since layers may differ in size — here they don't)
-            long trainableBytes = 0;
-            for (var p : setup.trainable().values()) trainableBytes += 4L * p.data().numel();
-            if (setup.lisa() != null) trainableBytes = 4L * setup.lisa().parametersTrainingAtOnce();
-            rows.add(new Row((String) c[0], peak, MemoryLedger.peakTotal() - baseTotal, 3 * trainableBytes));
-            if (setup.lisa() != null) setup.lisa().close();
+            long trainableBytes = 4L * setup.trainableAtOnce();
+            rows.add(new Row(c.label(), peak, MemoryLedger.peakTotal() - baseTotal, 3 * trainableBytes));
+            setup.close();
         }
         return rows;
     }

@@ -22,6 +22,6 @@ class LisaArgsTest {
     void badValuesSayWhatWasExpected() {
         assertThatThrownBy(() -> LisaArgs.policy("freeze")).hasMessageContaining("drop, park or keep").hasMessageContaining("freeze");
         assertThatThrownBy(() -> LisaArgs.sampling("1,2", 4)).hasMessageContaining("one per middle layer (4), got 2");
-        assertThatThrownBy(() -> LisaArgs.sampling("norm", 4)).hasMessageContaining("uniform, weight-norm or 4");
+        assertThatThrownBy(() -> LisaArgs.sampling("norm", 4)).hasMessageContaining("uniform, weight-norm or comma-separated layer weights").hasMessageContaining("norm");
     }
 }

@@ -77,6 +77,39 @@ public final class Lisa implements AutoCloseable {
 
         /** The paper's defaults: γ = 2, K = 20, drop, uniform, no warm-up. */
         public static Config defaults(long seed) { return new Config(2, 20, StatePolicy.DROP, new Sampling.Uniform(), seed); }
+
+        /** A builder that starts from the paper's defaults ({@link #defaults}, seed 0). */
+        public static Builder builder() { return new Builder(); }
+
+        /** Named settings of a {@link Config}, starting from the paper's defaults; {@link #build} checks them. */
+        public static final class Builder {
+            private int gamma = 2, period = 20, warmupSteps;
+            private StatePolicy policy = StatePolicy.DROP;
+            private Sampling sampling = new Sampling.Uniform();
+            private long seed;
+
+            private Builder() {}
+
+            /** γ, the number of middle layers that train at a time (default 2). */
+            public Builder gamma(int layers) { this.gamma = layers; return this; }
+
+            /** K, the optimizer steps between two draws (default 20). */
+            public Builder period(int steps) { this.period = steps; return this; }
+
+            /** What happens to the optimizer state of a layer that stops training (default drop). */
+            public Builder policy(StatePolicy policy) { this.policy = policy; return this; }
+
+            /** How layers are drawn (default uniform). */
+            public Builder sampling(Sampling sampling) { this.sampling = sampling; return this; }
+
+            /** Seeds the draws (default 0). */
+            public Builder seed(long seed) { this.seed = seed; return this; }
+
+            /** W, the learning-rate warm-up in steps of a layer that joins (default 0: none). */
+            public Builder warmupSteps(int steps) { this.warmupSteps = steps; return this; }
+
+            public Config build() { return new Config(gamma, period, policy, sampling, seed, warmupSteps); }
+        }
     }
 
     private final Config config;

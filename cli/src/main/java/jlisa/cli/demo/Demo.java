@@ -407,8 +407,11 @@ public final class Demo {
 
                 @Override public void onEval(long s, double loss) { evalCurve.add(new double[] {s, loss}); }
             };
-            new Trainer(new Trainer.Config(steps, gradAccum, 1.0, 0, evalEvery, 0), opt, schedule, lisa, step, eval, null, null,
-                    null, listener).run(0);
+            Trainer.Builder trainer = Trainer.builder(opt, step).steps(steps).gradientAccumulation(gradAccum).clipGradNorm(1.0)
+                    .schedule(schedule).listener(listener);
+            if (lisa != null) trainer.lisa(lisa);
+            if (eval != null) trainer.eval(eval, evalEvery);
+            trainer.build().run(0);
         }
     }
 

@@ -8,7 +8,9 @@ import java.util.EnumMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
+import java.util.function.DoubleSupplier;
 
 import jlisa.autograd.Parameter;
 import jlisa.autograd.Variable;
@@ -23,19 +25,10 @@ import jlisa.tensor.MemoryLedger;
  * The training loop, the same for full fine-tuning, LoRA and LISA (they differ only in which
  * parameters require grad, and LISA's {@link Lisa#beforeStep}). Each step: set the learning rate,
  * let LISA draw, run the micro-batches' forward and backward (gradient accumulation), check the loss
- * is finite, clip, update, and — on their schedules — log, evaluate and checkpoint.
+ * is finite, clip, update, and — on their schedules — log, evaluate and checkpoint. Built with
+ * {@link #builder}. Not thread-safe: one trainer runs on one thread.
  */
 public final class Trainer {
-
-    /** Steps to run, micro-batches per step, clipping (0 = off), and how often to log, evaluate and save. */
-    public record Config(long steps, int gradAccumulation, double clipNorm, int logEvery, int evalEvery, int checkpointEvery) {
-        public Config {
-            if (steps < 0 || gradAccumulation < 1 || clipNorm < 0 || logEvery < 0 || evalEvery < 0 || checkpointEvery < 0) {
-                throw new IllegalArgumentException("trainer config: expected steps >= 0, gradAccumulation >= 1, and "
-                        + "non-negative clipNorm and intervals, got " + this);
-            }
-        }
-    }
 
     /** The loss of the next micro-batch (the caller pulls data, runs the model, and reports its tokens). */
     public interface LossStep {
@@ -65,37 +58,147 @@ public final class Trainer {
         public DivergedException(String message) { super(message); }
     }
 
-    private final Config config;
+    private final long steps;
+    private final int gradAccumulation;
+    private final double clipNorm;
+    private final int logEvery, evalEvery, checkpointEvery;
     private final Optimizer optimizer;
     private final Schedules.Schedule schedule;
     private final Lisa lisa;
     private final LossStep lossStep;
-    private final java.util.function.DoubleSupplier eval;
+    private final DoubleSupplier eval;
     private final Checkpoints checkpoints;
     private final Map<String, Parameter> savedParams;
     private final Map<String, Stateful> states;
     private final Listener listener;
     private Path lastCheckpoint;
 
+    private Trainer(Builder b) {
+        this.steps = b.steps;
+        this.gradAccumulation = b.gradAccumulation;
+        this.clipNorm = b.clipNorm;
+        this.logEvery = b.logEvery;
+        this.evalEvery = b.evalEvery;
+        this.checkpointEvery = b.checkpointEvery;
+        this.optimizer = b.optimizer;
+        this.schedule = b.schedule != null ? b.schedule : Schedules.constant(b.optimizer.lr());
+        this.lisa = b.lisa;
+        this.lossStep = b.lossStep;
+        this.eval = b.eval;
+        this.checkpoints = b.checkpoints;
+        this.savedParams = Map.copyOf(b.savedParams);
+        this.states = new LinkedHashMap<>(b.states);
+        this.listener = b.listener;
+    }
+
     /**
-     * @param lisa        null unless the method is LISA
-     * @param eval        null, or the held-out loss (run under no-grad by the caller)
-     * @param checkpoints null, or where to save; {@code savedParams} are the parameters a checkpoint holds
-     * @param states      data loader, RNGs and other positions a resumed run must continue from
+     * A trainer of {@code optimizer}'s parameters on the losses {@code lossStep} returns; everything else has a
+     * default: 1 step, no accumulation, no clipping, the optimizer's learning rate throughout, no LISA, no
+     * logging, evaluation or checkpoints.
      */
-    public Trainer(Config config, Optimizer optimizer, Schedules.Schedule schedule, Lisa lisa, LossStep lossStep,
-                   java.util.function.DoubleSupplier eval, Checkpoints checkpoints, Map<String, Parameter> savedParams,
-                   Map<String, Stateful> states, Listener listener) {
-        this.config = config;
-        this.optimizer = optimizer;
-        this.schedule = schedule;
-        this.lisa = lisa;
-        this.lossStep = lossStep;
-        this.eval = eval;
-        this.checkpoints = checkpoints;
-        this.savedParams = savedParams == null ? Map.of() : savedParams;
-        this.states = states == null ? Map.of() : new LinkedHashMap<>(states);
-        this.listener = listener == null ? new Listener() {} : listener;
+    public static Builder builder(Optimizer optimizer, LossStep lossStep) { return new Builder(optimizer, lossStep); }
+
+    /** Named settings of a {@link Trainer}; each setter checks its value. Not thread-safe (build on one thread). */
+    public static final class Builder {
+        private final Optimizer optimizer;
+        private final LossStep lossStep;
+        private long steps = 1;
+        private int gradAccumulation = 1;
+        private double clipNorm;
+        private int logEvery, evalEvery, checkpointEvery;
+        private Schedules.Schedule schedule;
+        private Lisa lisa;
+        private DoubleSupplier eval;
+        private Checkpoints checkpoints;
+        private Map<String, Parameter> savedParams = Map.of();
+        private final Map<String, Stateful> states = new LinkedHashMap<>();
+        private Listener listener = new Listener() {};
+
+        private Builder(Optimizer optimizer, LossStep lossStep) {
+            this.optimizer = Objects.requireNonNull(optimizer, "optimizer");
+            this.lossStep = Objects.requireNonNull(lossStep, "lossStep");
+        }
+
+        /** Optimizer steps to run in all (a resumed run continues up to this count); default 1. */
+        public Builder steps(long steps) {
+            if (steps < 0) throw new IllegalArgumentException("trainer: steps must be >= 0, got " + steps);
+            this.steps = steps;
+            return this;
+        }
+
+        /** Micro-batches whose gradients add up to one step; default 1. */
+        public Builder gradientAccumulation(int microBatches) {
+            if (microBatches < 1) throw new IllegalArgumentException("trainer: gradient accumulation must be >= 1, got " + microBatches);
+            this.gradAccumulation = microBatches;
+            return this;
+        }
+
+        /** Clip the global gradient norm to this before each update; 0 (the default) turns clipping off. */
+        public Builder clipGradNorm(double maxNorm) {
+            if (!(maxNorm >= 0) || Double.isInfinite(maxNorm)) {
+                throw new IllegalArgumentException("trainer: the clip norm must be finite and >= 0 (0 = off), got " + maxNorm);
+            }
+            this.clipNorm = maxNorm;
+            return this;
+        }
+
+        /** The learning rate per step; default: the optimizer's rate, constant. */
+        public Builder schedule(Schedules.Schedule schedule) {
+            this.schedule = Objects.requireNonNull(schedule, "schedule");
+            return this;
+        }
+
+        /** LISA's layer sampler, asked to draw before each step. */
+        public Builder lisa(Lisa lisa) {
+            this.lisa = Objects.requireNonNull(lisa, "lisa");
+            return this;
+        }
+
+        /** Report a {@link Listener#onLog log} every {@code steps} steps; 0 (the default) never. */
+        public Builder logEvery(int steps) {
+            this.logEvery = interval("logEvery", steps);
+            return this;
+        }
+
+        /** The held-out loss (the caller runs it without grad), asked for every {@code everySteps} steps (0 = never). */
+        public Builder eval(DoubleSupplier evalLoss, int everySteps) {
+            this.eval = Objects.requireNonNull(evalLoss, "evalLoss");
+            this.evalEvery = interval("evalEvery", everySteps);
+            return this;
+        }
+
+        /**
+         * Save {@code params}, the optimizer, LISA and the {@link #state states} into {@code checkpoints} every
+         * {@code everySteps} steps and after the last one (0 = never, but {@link Trainer#resume} still reads them).
+         */
+        public Builder checkpoints(Checkpoints checkpoints, Map<String, Parameter> params, int everySteps) {
+            this.checkpoints = Objects.requireNonNull(checkpoints, "checkpoints");
+            this.savedParams = Objects.requireNonNull(params, "params");
+            this.checkpointEvery = interval("checkpointEvery", everySteps);
+            return this;
+        }
+
+        /** A position a resumed run must continue from (a data loader's, an RNG's), saved under {@code name}. */
+        public Builder state(String name, Stateful state) {
+            if (name.equals("lisa")) throw new IllegalArgumentException("trainer: the state name 'lisa' is LISA's own");
+            if (states.putIfAbsent(name, Objects.requireNonNull(state, "state")) != null) {
+                throw new IllegalArgumentException("trainer: a state named '" + name + "' is already registered");
+            }
+            return this;
+        }
+
+        /** Receives progress; default: none. */
+        public Builder listener(Listener listener) {
+            this.listener = Objects.requireNonNull(listener, "listener");
+            return this;
+        }
+
+        public Trainer build() { return new Trainer(this); }
+
+        private static int interval(String what, int steps) {
+            if (steps < 0) throw new IllegalArgumentException("trainer: " + what + " must be >= 0 (0 = never), got " + steps);
+            return steps;
+        }
     }
 
     /** Restores the newest checkpoint if there is one; returns the step to start from (0 without one). */
@@ -122,11 +225,11 @@ public final class Trainer {
         }
     }
 
-    /** Runs steps {@code start} … {@code config.steps() - 1}. */
+    /** Runs steps {@code start} … {@code steps - 1}. */
     public void run(long start) {
         long tokens = 0;
         long windowStart = System.nanoTime();
-        for (long step = start; step < config.steps(); step++) {
+        for (long step = start; step < steps; step++) {
             double lr = schedule.lr(step);
             optimizer.setLr(lr);
             if (lisa != null) lisa.beforeStep(step);
@@ -136,7 +239,7 @@ public final class Trainer {
             // collector finds it, so the ledger's peaks are the step's true footprint. Gradients, optimizer state
             // and parameters are other kinds and are untouched.
             MemoryLedger.Tracker stepAllocations = MemoryLedger.track();
-            for (int micro = 0; micro < config.gradAccumulation(); micro++) {
+            for (int micro = 0; micro < gradAccumulation; micro++) {
                 Variable l = lossStep.loss(step, micro);
                 double value = l.data().item();
                 if (!Double.isFinite(value)) {
@@ -146,20 +249,20 @@ public final class Trainer {
                             + "); stopping. " + (lastCheckpoint == null ? "No checkpoint was written."
                             : "The last good checkpoint is " + lastCheckpoint + "."));
                 }
-                (config.gradAccumulation() == 1 ? l : l.mul(1.0 / config.gradAccumulation())).backward();
-                loss += value / config.gradAccumulation();
+                (gradAccumulation == 1 ? l : l.mul(1.0 / gradAccumulation)).backward();
+                loss += value / gradAccumulation;
                 tokens += lossStep.lastTokens();
             }
             listener.onStep(step + 1, loss);
             List<Parameter> trainable = new ArrayList<>();
             for (Parameter p : optimizer.namedParameters().values()) if (p.requiresGrad() && p.grad() != null) trainable.add(p);
-            double gradNorm = config.clipNorm() > 0 ? GradClip.clipGradNorm(trainable, config.clipNorm()) : Double.NaN;
+            double gradNorm = clipNorm > 0 ? GradClip.clipGradNorm(trainable, clipNorm) : Double.NaN;
             optimizer.step();
             optimizer.zeroGrad();
             stepAllocations.close();
             stepAllocations.releaseKinds(MemoryKind.ACTIVATION, MemoryKind.OTHER);
             long done = step + 1;
-            if (config.logEvery() > 0 && done % config.logEvery() == 0) {
+            if (logEvery > 0 && done % logEvery == 0) {
                 double seconds = (System.nanoTime() - windowStart) / 1e9;
                 Map<MemoryKind, long[]> ledger = new EnumMap<>(MemoryKind.class);
                 for (MemoryKind k : MemoryKind.values()) ledger.put(k, new long[] {MemoryLedger.live(k), MemoryLedger.peak(k)});
@@ -168,11 +271,11 @@ public final class Trainer {
                 tokens = 0;
                 windowStart = System.nanoTime();
             }
-            if (eval != null && config.evalEvery() > 0 && done % config.evalEvery() == 0) {
+            if (eval != null && evalEvery > 0 && done % evalEvery == 0) {
                 listener.onEval(done, eval.getAsDouble());
             }
-            if (checkpoints != null && config.checkpointEvery() > 0
-                    && (done % config.checkpointEvery() == 0 || done == config.steps())) {
+            if (checkpoints != null && checkpointEvery > 0
+                    && (done % checkpointEvery == 0 || done == steps)) {
                 save(done);
             }
         }

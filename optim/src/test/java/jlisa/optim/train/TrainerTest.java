@@ -100,11 +100,13 @@ class TrainerTest {
 
         /** Runs to {@code steps} of a {@code total}-step schedule, saving every {@code checkpointEvery} and at the end. */
         Trainer trainer(long steps, long total, int checkpointEvery, Checkpoints ck, List<Double> losses) {
-            return new Trainer(new Trainer.Config(steps, 2, 1.0, 0, 0, checkpointEvery), opt,
-                    Schedules.warmupCosine(1e-2, 2, total, 1e-3),
-                    lisa, lossStep(), null, ck, all, Map.of("data", dataState()), new Trainer.Listener() {
+            Trainer.Builder b = Trainer.builder(opt, lossStep()).steps(steps).gradientAccumulation(2).clipGradNorm(1.0)
+                    .schedule(Schedules.warmupCosine(1e-2, 2, total, 1e-3))
+                    .state("data", dataState()).listener(new Trainer.Listener() {
                         @Override public void onStep(long step, double loss) { losses.add(loss); }
                     });
+            if (ck != null) b.checkpoints(ck, all, checkpointEvery);
+            return (lisa == null ? b : b.lisa(lisa)).build();
         }
     }
 
@@ -118,13 +120,15 @@ class TrainerTest {
             List<Double> firstHalf = new ArrayList<>();
             Setup b = new Setup(useLisa);
             Checkpoints ck = new Checkpoints(dir.resolve("b" + useLisa), STORE);
-            Trainer killed = new Trainer(new Trainer.Config(10, 2, 1.0, 0, 0, 4), b.opt, Schedules.warmupCosine(1e-2, 2, 10, 1e-3),
-                    b.lisa, b.lossStep(), null, ck, b.all, Map.of("data", b.dataState()), new Trainer.Listener() {
+            Trainer.Builder kb = Trainer.builder(b.opt, b.lossStep()).steps(10).gradientAccumulation(2).clipGradNorm(1.0)
+                    .schedule(Schedules.warmupCosine(1e-2, 2, 10, 1e-3)).checkpoints(ck, b.all, 4)
+                    .state("data", b.dataState()).listener(new Trainer.Listener() {
                         @Override public void onStep(long step, double loss) {
                             firstHalf.add(loss);
                             if (step == 6) throw new RuntimeException("killed");
                         }
                     });
+            Trainer killed = (b.lisa == null ? kb : kb.lisa(b.lisa)).build();
             assertThatThrownBy(() -> killed.run(0)).hasMessage("killed");
 
             Setup c = new Setup(useLisa);              // a fresh process: same init, then resume
@@ -148,8 +152,8 @@ class TrainerTest {
         Trainer.LossStep good = s.lossStep();
         Trainer.LossStep poisoned = (step, micro) -> step < 5 ? good.loss(step, micro)
                 : good.loss(step, micro).mul(Double.NaN);
-        Trainer t = new Trainer(new Trainer.Config(10, 1, 0, 0, 0, 4), s.opt, Schedules.constant(1e-2), null, poisoned, null, ck,
-                s.all, Map.of("data", s.dataState()), null);
+        Trainer t = Trainer.builder(s.opt, poisoned).steps(10).schedule(Schedules.constant(1e-2)).checkpoints(ck, s.all, 4)
+                .state("data", s.dataState()).build();
         assertThatThrownBy(() -> t.run(0)).isInstanceOf(Trainer.DivergedException.class)
                 .hasMessageContaining("NaN at step 6").hasMessageContaining("step-000000004");
         assertThat(ck.latest()).get().extracting(p -> p.getFileName().toString()).isEqualTo("step-000000004");
