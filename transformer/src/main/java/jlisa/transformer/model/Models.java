@@ -61,11 +61,22 @@ public final class Models {
      * Writes {@code dir/config.json} and {@code dir/model.safetensors} in Hugging Face's layout, so the
      * model loads back here and in HF transformers. Each file goes to a temporary name first and is
      * renamed into place, so a crash never leaves a half-written checkpoint. A tied head is not written
-     * (HF ties it again on load).
+     * (HF ties it again on load). LoRA adapters that were {@linkplain jlisa.transformer.lora.Lora#merge merged} are
+     * left out, as PEFT's {@code merge_and_unload} does, so the directory is a plain model; unmerged adapters are an
+     * error (they belong in {@link jlisa.transformer.lora.Lora#save}).
      */
     public static void save(CausalLM model, Path dir) throws IOException {
-        Files.createDirectories(dir);
         Map<String, Tensor> tensors = new java.util.TreeMap<>(model.stateDict());
+        var adapters = jlisa.transformer.lora.Lora.adapters(model);
+        if (!adapters.isEmpty()) {
+            long unmerged = adapters.values().stream().filter(a -> !a.isMerged()).count();
+            if (unmerged > 0) {
+                throw new IllegalStateException("save: the model has " + unmerged + " unmerged LoRA adapters; write them "
+                        + "with Lora.save(model, dir, base), or Lora.merge(model) first to save a plain model");
+            }
+            tensors.keySet().removeAll(jlisa.transformer.lora.Lora.adapterParameters(model).keySet());
+        }
+        Files.createDirectories(dir);
         jlisa.transformer.io.AtomicFiles.write(dir.resolve("config.json"), new com.fasterxml.jackson.databind.ObjectMapper()
                 .writerWithDefaultPrettyPrinter().writeValueAsBytes(model.configJson()));
         SafeTensors.write(dir.resolve(SafeTensors.MODEL_FILE), tensors, Map.of("format", "pt"));

@@ -1,0 +1,37 @@
+package jlisa.finetune;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+import jlisa.tensor.Rng;
+import jlisa.transformer.model.Llama;
+import jlisa.transformer.model.Models;
+
+/** A small random Llama saved as a model directory, and prompt/response data it can learn. */
+final class TinyModels {
+    private TinyModels() {}
+
+    /** llama-tiny (256 byte-level ids, 4 layers) with random weights, saved to {@code dir}. */
+    static Path llamaDirectory(Path dir) throws IOException {
+        try (Llama lm = new Llama(Llama.Config.preset("llama-tiny"), new Rng(3))) {
+            Models.save(lm, dir);
+        }
+        return dir;
+    }
+
+    /** {@code n} JSONL lines: a word and its reverse. */
+    static Path reverseJsonl(Path file, int n) throws IOException {
+        Rng rng = new Rng(5);
+        List<String> lines = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            StringBuilder w = new StringBuilder();
+            for (int j = 0; j < 3 + i % 3; j++) w.append((char) ('a' + rng.nextInt(6)));
+            lines.add("{\"prompt\": \"" + w + "=\", \"response\": \"" + new StringBuilder(w).reverse() + "\"}");
+        }
+        Files.write(file, lines);
+        return file;
+    }
+}
