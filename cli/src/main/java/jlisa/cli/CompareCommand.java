@@ -9,6 +9,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.concurrent.Callable;
 
 import jlisa.cli.demo.Report;
 import jlisa.finetune.FineTuneListener;
@@ -16,6 +17,7 @@ import jlisa.finetune.FineTuneResult;
 import jlisa.tensor.MemoryKind;
 import jlisa.tensor.MemoryLedger;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -25,27 +27,29 @@ import picocli.CommandLine.Option;
 @Command(name = "compare", mixinStandardHelpOptions = true, sortOptions = false,
         description = "Fine-tune the same model on the same data with full, LoRA and LISA, and report memory, speed and "
                 + "eval loss side by side (runs/<timestamp>/ with report.md, charts and summary.json). Takes finetune's "
-                + "options; give --eval-fraction for an eval loss.")
-final class CompareCommand extends FinetuneCommand {
-    @Option(names = "--out", defaultValue = "runs", description = "where runs/<timestamp>/ goes (default ${DEFAULT-VALUE})")
+                + "training and method options; give --eval-fraction for an eval loss.")
+final class CompareCommand implements Callable<Integer> {
+    @Option(names = "--out", defaultValue = "runs", description = "where runs/<timestamp>/ goes (default: ${DEFAULT-VALUE})")
     Path out;
 
+    @Mixin TrainingOptions train = new TrainingOptions();
+
+    @Mixin MethodOptions methods = new MethodOptions();
 
     @Override public Integer call() throws java.io.IOException {
-        validate();
-        if (resume || checkpointDir != null) throw new IllegalArgumentException("compare: checkpoints are per method; use finetune");
+        train.validate("compare");
         List<Report.MethodResult> results = new ArrayList<>();
         for (String name : List.of("full", "lora", "lisa")) {
             MemoryLedger.collectGarbage();
             MemoryLedger.resetPeaks();
             List<double[]> curve = new ArrayList<>(), evalCurve = new ArrayList<>();
             FineTuneResult o;
-            try (BarListener bar = new BarListener(name, quiet || json)) {
-                o = run(method(name), List.of(bar, new FineTuneListener() {
+            try (TrainingOptions.BarListener bar = new TrainingOptions.BarListener(name, !train.verbose())) {
+                o = train.run(methods.method(name), List.of(bar, new FineTuneListener() {
                     @Override public void onProgress(jlisa.finetune.Progress p) { curve.add(new double[] {p.step(), p.loss()}); }
 
                     @Override public void onEval(long step, double loss) { evalCurve.add(new double[] {step, loss}); }
-                }), false);
+                }), b -> {});
             }
             long[] byKind = new long[MemoryKind.values().length];
             for (MemoryKind k : MemoryKind.values()) byKind[k.ordinal()] = MemoryLedger.peak(k);
@@ -53,16 +57,16 @@ final class CompareCommand extends FinetuneCommand {
                     o.msPerStep(), o.evalLoss().orElse(Double.NaN), Double.NaN, curve, evalCurve));
         }
         Map<String, Object> config = new LinkedHashMap<>();
-        config.put("model", model != null ? model.toString() : "preset " + preset);
-        config.put("data", tokens != null ? tokens.toString() : text != null ? text.toString() : jsonl.toString());
-        config.put("training", steps + " steps, batch " + batchSize + ", lr " + lr + ", optimizer " + optimizer);
-        config.put("lora", "r=" + loraR + ", alpha=" + loraAlpha);
-        config.put("lisa", "gamma=" + lisaGamma + ", K=" + lisaPeriod + ", policy " + lisaPolicy);
+        config.put("model", train.modelName());
+        config.put("data", train.dataName());
+        config.put("training", train.steps + " steps, batch " + train.batchSize + ", lr " + train.lr + ", optimizer " + train.optimizer);
+        config.put("lora", "r=" + methods.loraR + ", alpha=" + methods.loraAlpha);
+        config.put("lisa", "gamma=" + methods.lisaGamma + ", K=" + methods.lisaPeriod + ", policy " + methods.lisaPolicy);
         Path dir = out.resolve(LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss", Locale.ROOT)));
         Files.createDirectories(dir);
         Report.write(dir, config, results, List.of("Peaks include the model's own weights (as loaded) and are measured "
                 + "per method from a fresh load; there is no exact-match task here, so accuracy is not reported."));
-        if (json) {
+        if (train.json) {
             System.out.println(Files.readString(dir.resolve(Report.SUMMARY_JSON)));
         } else {
             System.out.print(Report.table(results));
