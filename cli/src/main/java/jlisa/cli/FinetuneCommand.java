@@ -3,8 +3,10 @@ package jlisa.cli;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.Locale;
 import java.util.concurrent.Callable;
+
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 
 import jlisa.finetune.FineTuneResult;
 import jlisa.finetune.Method;
@@ -58,14 +60,24 @@ class FinetuneCommand implements Callable<Integer> {
         return 0;
     }
 
-    /** The --json object of a run. */
+    /** The --json object of a run (NaN and absent values as null). */
     static String json(FineTuneResult r) {
-        return String.format(Locale.ROOT, "{\"method\": \"%s\", \"steps\": %d, \"start_step\": %d, \"last_loss\": %s, "
-                + "\"eval_loss\": %s, \"ms_per_step\": %.3f, \"trainable_params\": %d, \"peak_bytes\": %d, \"saved_to\": %s}",
-                r.method(), r.steps(), r.startStep(), jsonNumber(r.finalLoss()), jsonNumber(r.evalLoss().orElse(Double.NaN)),
-                r.msPerStep(), r.trainableParameters(), r.peakBytes(),
-                r.savedTo().map(p -> "\"" + p.toString().replace("\\", "\\\\").replace("\"", "\\\"") + "\"").orElse("null"));
+        ObjectNode o = JsonNodeFactory.instance.objectNode();
+        o.put("method", r.method());
+        o.put("steps", r.steps());
+        o.put("start_step", r.startStep());
+        number(o, "last_loss", r.finalLoss());
+        number(o, "eval_loss", r.evalLoss().orElse(Double.NaN));
+        o.put("ms_per_step", r.msPerStep());
+        o.put("trainable_params", r.trainableParameters());
+        o.put("peak_bytes", r.peakBytes());
+        if (r.savedTo().isPresent()) o.put("saved_to", r.savedTo().get().toString());
+        else o.putNull("saved_to");
+        return o.toString();
     }
 
-    private static String jsonNumber(double v) { return Double.isFinite(v) ? String.format(Locale.ROOT, "%.6f", v) : "null"; }
+    private static void number(ObjectNode o, String name, double v) {
+        if (Double.isFinite(v)) o.put(name, v);
+        else o.putNull(name);
+    }
 }

@@ -25,6 +25,9 @@ import jlisa.tensor.Tensor;
  * <p>Frozen layers have {@code requiresGrad} off, so they get no gradient and no weight-gradient
  * matmul (backward still flows through them). What happens to a frozen layer's optimizer state is a
  * named {@link StatePolicy}.
+ *
+ * <p>Not thread-safe: a sampler, its optimizer and the model's parameters belong to one training loop on one
+ * thread. {@link Config} and {@link Sampling} values are immutable.
  */
 public final class Lisa implements AutoCloseable {
 
