@@ -13,7 +13,7 @@ import java.util.OptionalInt;
  * bytes, so training text cannot inject control tokens) and are appended by the caller.
  *
  * <p>{@link #withEndOfText()} is the tokenizer of the built-in demo corpus:
- * 257 ids, {@code <|endoftext|>} = 256 is the EOS id.
+ * 257 ids, {@code <|endoftext|>} = 256 is the EOS id. Immutable and thread-safe.
  */
 public final class ByteTokenizer implements Tokenizer {
     /** Content of the end-of-text special token. */

@@ -13,6 +13,9 @@ import java.util.OptionalInt;
  * {@code true} applies the tokenizer's post-processor (Llama 3 prepends
  * {@code <|begin_of_text|>}), as Hugging Face's {@code add_special_tokens=True} does. Prompts
  * for generation want the latter; training text usually wants the former plus explicit EOS.
+ *
+ * <p>Implementations in jlisa are immutable and safe to use from several threads at once; a
+ * {@link StreamDecoder} is not (one per stream).
  */
 public interface Tokenizer {
 
