@@ -5,13 +5,14 @@ import java.nio.file.Path;
 import java.util.concurrent.Callable;
 
 import jlisa.transformer.generate.GenerationConfig;
+import jlisa.transformer.generate.GenerationConfigFile;
 import jlisa.transformer.generate.Generator;
 import jlisa.transformer.model.CausalLM;
 import jlisa.transformer.model.Models;
 import jlisa.transformer.tokenizer.BpeTokenizer;
-import jlisa.transformer.tokenizer.ByteTokenizer;
 import jlisa.transformer.tokenizer.StreamDecoder;
 import jlisa.transformer.tokenizer.Tokenizer;
+import jlisa.transformer.tokenizer.Tokenizers;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -25,13 +26,14 @@ final class GenerateCommand implements Callable<Integer> {
 
     @Option(names = "--tokenizer", description = "tokenizer.json (default: the model dir's; else UTF-8 bytes)") Path tokenizer;
 
-    @Option(names = "--max-tokens", defaultValue = "64") int maxTokens;
+    // no defaults here: unset flags take the model's generation_config.json, then greedy 64 tokens
+    @Option(names = "--max-tokens", description = "new tokens (default: generation_config.json, else 64)") Integer maxTokens;
 
-    @Option(names = "--temperature", defaultValue = "0", description = "0 = greedy (default)") double temperature;
+    @Option(names = "--temperature", description = "0 = greedy (default: generation_config.json, else greedy)") Double temperature;
 
-    @Option(names = "--top-k", defaultValue = "0") int topK;
+    @Option(names = "--top-k", description = "0 = off (default: generation_config.json, else off)") Integer topK;
 
-    @Option(names = "--top-p", defaultValue = "1.0") double topP;
+    @Option(names = "--top-p", description = "1.0 = off (default: generation_config.json, else off)") Double topP;
 
     @Option(names = "--seed", defaultValue = "0") long seed;
 
@@ -45,9 +47,13 @@ final class GenerateCommand implements Callable<Integer> {
                 }
                 ids = new int[] {tok.bosId().orElse(tok.eosId().getAsInt())};
             }
-            GenerationConfig cfg = GenerationConfig.greedy(maxTokens).withTemperature(temperature).withTopK(topK).withTopP(topP)
-                    .withSeed(seed);
+            GenerationConfig cfg = GenerationConfig.greedy(64).withSeed(seed);
             if (tok.eosId().isPresent()) cfg = cfg.withStopTokens(tok.eosId().getAsInt());
+            cfg = GenerationConfigFile.fromModelDirectory(model).applyTo(cfg, ids.length);
+            if (maxTokens != null) cfg = cfg.withMaxNewTokens(maxTokens);
+            if (temperature != null) cfg = cfg.withTemperature(temperature);
+            if (topK != null) cfg = cfg.withTopK(topK);
+            if (topP != null) cfg = cfg.withTopP(topP);
             StreamDecoder decoder = tok.streamDecoder();
             System.out.print(prompt);
             Generator.generate(lm, ids, cfg, id -> {
@@ -61,13 +67,8 @@ final class GenerateCommand implements Callable<Integer> {
     }
 
     private Tokenizer tokenizer(CausalLM lm) throws java.io.IOException {
-        Path file = tokenizer != null ? tokenizer : model.resolve("tokenizer.json");
-        if (Files.isRegularFile(file)) return BpeTokenizer.load(file);
-        if (tokenizer != null) throw new IllegalArgumentException("generate: no tokenizer file at " + tokenizer);
-        if (lm.vocabSize() < 256) {
-            throw new IllegalArgumentException("generate: " + model + " has no tokenizer.json and a vocabulary of "
-                    + lm.vocabSize() + " (< 256), so bytes cannot stand in");
-        }
-        return lm.vocabSize() > 256 ? ByteTokenizer.withEndOfText() : ByteTokenizer.plain();
+        if (tokenizer == null) return Tokenizers.forModel(model, lm.vocabSize());
+        if (!Files.isRegularFile(tokenizer)) throw new IllegalArgumentException("generate: no tokenizer file at " + tokenizer);
+        return BpeTokenizer.load(tokenizer);
     }
 }

@@ -12,7 +12,7 @@ import jlisa.tensor.Tensor;
 import jlisa.transformer.io.SafeTensors;
 import jlisa.transformer.io.TensorSource;
 
-/** Loads a Hugging Face model directory (config.json + safetensors) into a GPT-2 or LLaMA model. */
+/** Loads and saves Hugging Face model directories (config.json + safetensors). Stateless; safe from any thread. */
 public final class Models {
     private Models() {}
 
@@ -80,6 +80,27 @@ public final class Models {
         jlisa.transformer.io.AtomicFiles.write(dir.resolve("config.json"), new com.fasterxml.jackson.databind.ObjectMapper()
                 .writerWithDefaultPrettyPrinter().writeValueAsBytes(model.configJson()));
         SafeTensors.write(dir.resolve(SafeTensors.MODEL_FILE), tensors, Map.of("format", "pt"));
+    }
+
+    /** The tokenizer and generation files a model directory may hold beside its config and weights. */
+    public static final java.util.List<String> AUXILIARY_FILES = java.util.List.of(
+            "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "generation_config.json");
+
+    /**
+     * Copies those of {@link #AUXILIARY_FILES} that {@code from} holds into {@code to} (created if needed), each
+     * written atomically, so a directory written by {@link #save} loads back with its tokenizer and generation
+     * defaults. Returns the names copied. Safe to call from any thread for distinct targets.
+     */
+    public static java.util.List<String> copyAuxiliaryFiles(Path from, Path to) throws IOException {
+        java.util.List<String> copied = new java.util.ArrayList<>();
+        Files.createDirectories(to);
+        for (String name : AUXILIARY_FILES) {
+            Path source = from.resolve(name);
+            if (!Files.isRegularFile(source)) continue;
+            jlisa.transformer.io.AtomicFiles.write(to.resolve(name), Files.readAllBytes(source));
+            copied.add(name);
+        }
+        return copied;
     }
 
     /**

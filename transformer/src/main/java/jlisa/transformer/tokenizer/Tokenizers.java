@@ -16,6 +16,11 @@ public final class Tokenizers {
     public static Tokenizer forModel(Path modelDir, int vocabSize) throws IOException {
         Path file = modelDir.resolve("tokenizer.json");
         if (Files.isRegularFile(file)) return BpeTokenizer.load(file);
+        if (Files.isRegularFile(modelDir.resolve("tokenizer.model"))) {
+            // a SentencePiece protobuf: bytes would silently give the wrong ids, so refuse instead of falling back
+            throw new IllegalArgumentException(modelDir + " has a SentencePiece tokenizer.model but no tokenizer.json; "
+                    + "tokenizer.model is not supported yet: a tokenizer.json is needed (HF's tokenizer.save_pretrained writes one)");
+        }
         return bytesFor(vocabSize, modelDir + " has no tokenizer.json");
     }
 
