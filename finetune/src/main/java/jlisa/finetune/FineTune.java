@@ -233,18 +233,31 @@ public final class FineTune {
             Path dir = saveTo.get();
             if (method instanceof Method.Lora) Lora.save(lm, dir, modelDir.map(Path::toString).orElse("jlisa"));
             else Models.save(lm, dir);
+            copyTokenizerAndGenerationFiles(dir);
             for (FineTuneListener l : listeners) l.onSaved(dir);
         }
         if (saveMergedTo.isPresent()) {
             Lora.merge(lm);
             try {
                 Models.save(lm, saveMergedTo.get());
+                copyTokenizerAndGenerationFiles(saveMergedTo.get());
             } finally {
                 Lora.unmerge(lm);
             }
             for (FineTuneListener l : listeners) l.onSaved(saveMergedTo.get());
         }
         return saveTo.or(() -> saveMergedTo);
+    }
+
+    /**
+     * Makes a saved directory self-describing, as HF's save_pretrained with a tokenizer does: the source directory's
+     * tokenizer and generation files go beside the weights (a preset has none to copy).
+     */
+    private void copyTokenizerAndGenerationFiles(Path dir) throws IOException {
+        if (modelDir.isPresent()) Models.copyAuxiliaryFiles(modelDir.get(), dir);
+        if (tokenizerFile.isPresent()) {
+            jlisa.transformer.io.AtomicFiles.write(dir.resolve("tokenizer.json"), java.nio.file.Files.readAllBytes(tokenizerFile.get()));
+        }
     }
 
     /** Mean cross-entropy over the batch's counted targets. */
@@ -449,7 +462,10 @@ public final class FineTune {
         /** Continue from the newest checkpoint in the {@link #checkpoints} directory, if there is one. */
         public Builder resume(boolean on) { resume = on; return this; }
 
-        /** Write the fine-tuned model here (LoRA: the PEFT adapter, adapter_config.json + adapter_model.safetensors). */
+        /**
+         * Write the fine-tuned model here (LoRA: the PEFT adapter, adapter_config.json + adapter_model.safetensors),
+         * with the source directory's tokenizer and generation files beside it.
+         */
         public Builder saveTo(Path dir) { saveTo = Optional.of(dir); return this; }
 
         /** LoRA only: also write the base model with the adapters merged in, as a plain model directory. */

@@ -112,6 +112,19 @@ class FineTuneTest {
         assertThat(viaMerged).isCloseTo(viaAdapter, org.assertj.core.data.Offset.offset(1e-4));
     }
 
+    @Test
+    void aSavedFullFineTuneCarriesTheSourceDirectorysTokenizerAndGenerationFiles(@TempDir Path tmp) throws IOException {
+        Path model = TinyModels.llamaDirectory(tmp.resolve("model"));
+        Files.writeString(model.resolve("generation_config.json"), "{\"max_new_tokens\": 7}");
+        Files.writeString(model.resolve("tokenizer_config.json"), "{\"add_bos_token\": false}");
+        Path data = TinyModels.reverseJsonl(tmp.resolve("train.jsonl"), 16);
+        Path out = tmp.resolve("out");
+        base(model, data).steps(2).saveTo(out).build().run();
+        assertThat(out.resolve("config.json")).isRegularFile();
+        assertThat(out.resolve("generation_config.json")).hasSameTextualContentAs(model.resolve("generation_config.json"));
+        assertThat(out.resolve("tokenizer_config.json")).hasSameTextualContentAs(model.resolve("tokenizer_config.json"));
+    }
+
     private static double score(CausalLM lm, Example e) {
         lm.eval();
         try (var noGrad = jlisa.autograd.GradMode.disabled()) {
