@@ -59,10 +59,8 @@ public record TrainingSetup(CausalLM model, Map<String, Parameter> trainable, Op
     /** Frees what training held: gradients, optimizer state, LISA's parked state. The model stays open. */
     @Override public void close() {
         lisa.ifPresent(Lisa::close);
-        for (Parameter p : model.namedParameters().values()) {
-            p.zeroGrad();
-            optimizer.dropState(p);
-        }
+        optimizer.close();
+        for (Parameter p : model.namedParameters().values()) p.zeroGrad();
     }
 
     /** The transformer layers LISA draws from, by group name ("layer.0", …); embedding and head always train. */

@@ -22,8 +22,11 @@ import jlisa.tensor.Tensor;
  * memory ledger, so a frozen parameter never costs state. The state can be released, parked or
  * saved per parameter, which is what LISA's state policies are built on. With an active {@link Backend}
  * an optimizer that {@link #updatesOnDevice() updates on the device} keeps new state in device memory.
+ *
+ * <p>{@link #close()} gives every state tensor back at once; a closed optimizer refuses further use. Not
+ * thread-safe: an optimizer belongs to one training loop on one thread.
  */
-public abstract class Optimizer {
+public abstract class Optimizer implements AutoCloseable {
     private final List<ParamGroup> groups;
     private final Map<Parameter, String> names = new IdentityHashMap<>();
     private final Map<Parameter, ParamGroup> groupOf = new IdentityHashMap<>();
@@ -34,6 +37,7 @@ public abstract class Optimizer {
     /** Per-parameter learning-rate multipliers (LISA's warm-up); absent means 1. Not checkpointed: the setter's job. */
     private final Map<Parameter, Double> lrScales = new IdentityHashMap<>();
     private double lr;
+    private boolean closed;
 
     protected Optimizer(List<ParamGroup> groups, double lr) {
         if (!(lr >= 0)) throw new IllegalArgumentException("learning rate must be >= 0, got " + lr);
@@ -84,6 +88,7 @@ public abstract class Optimizer {
 
     /** Updates every parameter that requires grad and has a gradient; the others are left alone. */
     public final void step() {
+        requireOpen("step");
         for (ParamGroup g : groups) {
             for (Parameter p : g.params().values()) {
                 if (!p.requiresGrad() || p.grad() == null) continue;
@@ -113,6 +118,7 @@ public abstract class Optimizer {
 
     /** The state tensor {@code role} of {@code p}, allocated as zeros (OPTIMIZER_STATE) on first use. */
     protected final Tensor state(Parameter p, String role) {
+        requireOpen("allocate state");
         return state.computeIfAbsent(p, k -> new LinkedHashMap<>()).computeIfAbsent(role, r -> newState(p.data()));
     }
 
@@ -143,6 +149,27 @@ public abstract class Optimizer {
     /** True if {@code p} currently holds optimizer state. */
     public final boolean hasState(Parameter p) { return state.containsKey(p); }
 
+    /**
+     * Frees every parameter's state (the ledger's OPTIMIZER_STATE falls by what this optimizer held) and makes
+     * later {@link #step}s, state loads and puts fail. Idempotent. Parameters and their gradients are the model's
+     * and are left alone.
+     */
+    @Override public final void close() {
+        if (closed) return;
+        for (Parameter p : new ArrayList<>(state.keySet())) dropState(p);
+        steps.clear();
+        lrScales.clear();
+        closed = true;
+    }
+
+    /** Whether {@link #close()} was called. */
+    public final boolean isClosed() { return closed; }
+
+    private void requireOpen(String what) {
+        if (closed) throw new IllegalStateException("optimizer: cannot " + what + ": this " + getClass().getSimpleName()
+                + " was closed and its state released; make a new optimizer");
+    }
+
     /** Frees {@code p}'s state and forgets its update count: it starts from zero when next updated. */
     public final void dropState(Parameter p) {
         Map<String, Tensor> s = state.remove(p);
@@ -159,6 +186,7 @@ public abstract class Optimizer {
 
     /** Puts state taken with {@link #takeState} back. */
     public final void putState(Parameter p, Parked parked) {
+        requireOpen("put state back");
         if (parked == null) return;
         state.put(p, parked.tensors());
         steps.put(p, parked.steps());
@@ -191,6 +219,7 @@ public abstract class Optimizer {
 
     /** Restores {@link #stateDict()} output: every entry must name a known parameter, with matching shapes. */
     public final void loadStateDict(Map<String, Tensor> dict) {
+        requireOpen("load a state dict");
         // Copy first, drop the old state after: the dict may hold this optimizer's own state tensors (stateDict()
         // does not copy), and a released storage must not be read again.
         Map<Parameter, Map<String, Tensor>> loaded = new IdentityHashMap<>();

@@ -186,4 +186,22 @@ class OptimizerTest {
         opt.step();
         assertThat(w.data().toFloatArray()[0]).isNegative();
     }
+
+    @Test
+    void closeReleasesAllStateAndRefusesFurtherUse() {
+        long before = MemoryLedger.live(MemoryKind.OPTIMIZER_STATE);
+        Parameter a = param("a", 1f, 2f, 3f), b = param("b", 4f, 5f);
+        AdamW opt = new AdamW(List.of(new ParamGroup("all", Map.of("a", a, "b", b), 1.0, 0.0)), 0.01);
+        setGrad(a, 1f, 1f, 1f);
+        setGrad(b, 1f, 1f);
+        opt.step();
+        assertThat(MemoryLedger.live(MemoryKind.OPTIMIZER_STATE) - before).isEqualTo(2L * (3 + 2) * Float.BYTES);
+        opt.close();
+        assertThat(MemoryLedger.live(MemoryKind.OPTIMIZER_STATE)).isEqualTo(before);
+        assertThat(opt.isClosed()).isTrue();
+        opt.close();                                            // idempotent
+        assertThatThrownBy(opt::step).isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("was closed").hasMessageContaining("make a new optimizer");
+        assertThat(a.data().get(0)).isNotEqualTo(1.0);          // the parameters stay the model's
+    }
 }
