@@ -15,6 +15,10 @@ import jlisa.tensor.kernels.Reductions;
  *
  * <p>New tensors are counted in the {@link MemoryLedger} under the allocating thread's current
  * kind (see {@link MemoryLedger#scope(MemoryKind)}).
+ *
+ * <p>Not synchronized: several threads may read one tensor (and its views) while no thread writes to its
+ * storage; a write (set, fill, copyFrom, in-place ops, an optimizer step) needs the caller's own ordering.
+ * Kernels split their own work over the thread pool and return after it is done.
  */
 public final class Tensor {
     // Every kernel is written on the Vector API, an incubator module the JVM resolves only when asked: without
@@ -169,6 +173,50 @@ public final class Tensor {
     public static Tensor of(double[] data, int... shape) {
         checkLength(data.length, shape);
         return new Tensor(HeapStorage.wrap(data, MemoryLedger.currentKind()), shape, Shapes.contiguousStrides(shape), 0);
+    }
+
+    /** A new (rows, cols) F32 tensor holding a copy of {@code rows}; every row must have the same length. */
+    public static Tensor of(float[][] rows) {
+        int cols = rows.length == 0 ? 0 : rows[0].length;
+        float[] flat = new float[rows.length * cols];
+        for (int i = 0; i < rows.length; i++) {
+            checkRow("row " + i, rows[i] == null ? -1 : rows[i].length, cols);
+            System.arraycopy(rows[i], 0, flat, i * cols, cols);
+        }
+        return of(flat, rows.length, cols);
+    }
+
+    /** A new (a, b, c) F32 tensor holding a copy of {@code blocks}; the nesting must be rectangular. */
+    public static Tensor of(float[][][] blocks) {
+        int b = blocks.length == 0 ? 0 : blocks[0].length;
+        int c = b == 0 ? 0 : blocks[0][0].length;
+        float[] flat = new float[blocks.length * b * c];
+        for (int i = 0; i < blocks.length; i++) {
+            checkRow("block " + i, blocks[i] == null ? -1 : blocks[i].length, b);
+            for (int j = 0; j < b; j++) {
+                checkRow("row [" + i + "][" + j + "]", blocks[i][j] == null ? -1 : blocks[i][j].length, c);
+                System.arraycopy(blocks[i][j], 0, flat, (i * b + j) * c, c);
+            }
+        }
+        return of(flat, blocks.length, b, c);
+    }
+
+    /** A new (rows, cols) F64 tensor holding a copy of {@code rows}; every row must have the same length. */
+    public static Tensor of(double[][] rows) {
+        int cols = rows.length == 0 ? 0 : rows[0].length;
+        double[] flat = new double[rows.length * cols];
+        for (int i = 0; i < rows.length; i++) {
+            checkRow("row " + i, rows[i] == null ? -1 : rows[i].length, cols);
+            System.arraycopy(rows[i], 0, flat, i * cols, cols);
+        }
+        return of(flat, rows.length, cols);
+    }
+
+    private static void checkRow(String where, int length, int expected) {
+        if (length != expected) {
+            throw new IllegalArgumentException("ragged nested array: " + where + " has "
+                    + (length < 0 ? "null" : length + " elements") + " but the first has " + expected);
+        }
     }
 
     private static void checkLength(int length, int[] shape) {
