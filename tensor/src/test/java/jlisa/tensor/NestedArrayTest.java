@@ -27,4 +27,22 @@ class NestedArrayTest {
         assertThatThrownBy(() -> Tensor.of(new float[][][] {{{1, 2}}, {{3, 4}, {5, 6}}}))
                 .hasMessageContaining("block 1 has 2 elements");
     }
+
+    @Test
+    void toStringPrintsNestedAlignedValuesThenShapeAndDtype() {
+        assertThat(Tensor.of(new float[][] {{1, 2}, {3, -40}}).toString())
+                .isEqualTo("tensor([[  1.0000,   2.0000],\n        [  3.0000, -40.0000]], shape=(2, 2), dtype=F32)");
+        assertThat(Tensor.of(new int[] {1, 22}, 2).toString()).isEqualTo("tensor([ 1, 22], shape=(2,), dtype=I32)");
+        assertThat(Tensor.scalar(0.5).toString()).isEqualTo("tensor(0.5000, shape=(), dtype=F32)");
+    }
+
+    @Test
+    void toStringSummarizesAboveAThousandElementsWithThreeEdgeItems() {
+        String s = Tensor.arange(2000).toString();
+        assertThat(s).isEqualTo("tensor([   0.0000,    1.0000,    2.0000, ..., 1997.0000, 1998.0000, 1999.0000],"
+                + " shape=(2000,), dtype=F32)");
+        String m = Tensor.arange(1100).reshape(11, 100).toString();
+        assertThat(m.split("\n")).hasSize(7);   // 3 rows, "...", 3 rows
+        assertThat(m).contains("...").contains("1099.0000");
+    }
 }
