@@ -10,7 +10,12 @@ import jlisa.tensor.Shapes;
 import jlisa.tensor.Tensor;
 import jlisa.tensor.kernels.MatMul;
 
-/** The basic layers, each a small module with its parameters under Hugging Face's names. */
+/**
+ * The basic layers, each a small module with its parameters under Hugging Face's names.
+ *
+ * <p>Not thread-safe: a layer's parameters are shared mutable tensors and dropout draws from its
+ * generator; run one forward/backward per instance at a time.
+ */
 public final class Layers {
     private Layers() {}
 
@@ -25,21 +30,49 @@ public final class Layers {
         return t;
     }
 
+    /** Uniform in [−bound, bound) into PARAMETER storage. */
+    static Tensor uniform(Rng rng, double bound, int... shape) {
+        Tensor t = Module.zeros(shape);
+        Tensor init = Tensor.rand(rng, -bound, bound, DType.F32, shape);
+        t.copyFrom(init);
+        init.storage().release();   // a temporary, as in normal()
+        return t;
+    }
+
     /**
      * y = x · Wᵀ + b with W stored (out, in), as torch.nn.Linear; with a LoRA adapter enabled,
      * y = x · Wᵀ + b + dropout(x) · Aᵀ · Bᵀ · scaling (PEFT's lora.Linear).
      */
-    public static final class Linear extends Module {
+    public static final class Linear extends Module implements Layer {
         public final Parameter weight;
         public final Parameter bias;
         private LoraAdapter lora;
 
+        /** Weight N(0, std) from {@code rng} (zeros when it is null: weights to be loaded), bias zeros. */
         public Linear(int in, int out, boolean bias, Rng rng, double std) {
             this.weight = param("weight", normal(rng, std, out, in));
             this.bias = bias ? param("bias", zeros(out)) : null;
         }
 
-        public Variable forward(Variable x) {
+        /**
+         * As torch.nn.Linear(in, out): weight and bias uniform in [−1/√in, 1/√in] drawn from {@code rng}
+         * (PyTorch's kaiming_uniform_(a=√5) for the weight and its fan-in bound for the bias).
+         */
+        public Linear(int in, int out, Rng rng) { this(in, out, true, rng); }
+
+        /** As {@link #Linear(int, int, Rng)}, with a bias only when {@code bias}. */
+        public Linear(int in, int out, boolean bias, Rng rng) {
+            if (in < 1 || out < 1) throw new IllegalArgumentException("Linear: in and out must be at least 1, got (" + in + ", " + out + ")");
+            if (rng == null) throw new IllegalArgumentException("Linear: an Rng is required for the default init");
+            double bound = 1.0 / Math.sqrt(in);
+            this.weight = param("weight", uniform(rng, bound, out, in));
+            this.bias = bias ? param("bias", uniform(rng, bound, out)) : null;
+        }
+
+        /** As {@link #Linear(int, int, Rng)} with a generator seeded with {@code seed}. */
+        public Linear(int in, int out, long seed) { this(in, out, true, new Rng(seed)); }
+
+        @Override public Variable forward(Variable x) {
             return lora == null || lora.merged ? x.linear(weight, bias) : lora.forward(x, bias);
         }
 
@@ -66,7 +99,7 @@ public final class Layers {
      * y = x · W + b with W stored (in, out), as GPT-2's Conv1D; read through a transposed view, never
      * copied. A LoRA adapter is PEFT's with fan_in_fan_out: A is (r × in), B (out × r) as for Linear.
      */
-    public static final class Conv1D extends Module {
+    public static final class Conv1D extends Module implements Layer {
         public final Parameter weight;
         public final Parameter bias;
         private LoraAdapter lora;
@@ -76,7 +109,7 @@ public final class Layers {
             this.bias = param("bias", zeros(out));
         }
 
-        public Variable forward(Variable x) {
+        @Override public Variable forward(Variable x) {
             return lora == null || lora.merged ? x.linearInOut(weight, bias) : lora.forward(x, bias);
         }
 
@@ -207,7 +240,7 @@ public final class Layers {
     }
 
     /** LayerNorm over the last dim with weight and bias. */
-    public static final class LayerNorm extends Module {
+    public static final class LayerNorm extends Module implements Layer {
         public final Parameter weight;
         public final Parameter bias;
         private final double eps;
@@ -218,11 +251,11 @@ public final class Layers {
             this.eps = eps;
         }
 
-        public Variable forward(Variable x) { return x.layerNorm(weight, bias, eps); }
+        @Override public Variable forward(Variable x) { return x.layerNorm(weight, bias, eps); }
     }
 
     /** RMSNorm over the last dim with a weight. */
-    public static final class RmsNorm extends Module {
+    public static final class RmsNorm extends Module implements Layer {
         public final Parameter weight;
         private final double eps;
 
@@ -231,11 +264,11 @@ public final class Layers {
             this.eps = eps;
         }
 
-        public Variable forward(Variable x) { return x.rmsNorm(weight, eps); }
+        @Override public Variable forward(Variable x) { return x.rmsNorm(weight, eps); }
     }
 
     /** Inverted dropout in training mode; identity in eval mode or when p = 0. */
-    public static final class Dropout extends Module {
+    public static final class Dropout extends Module implements Layer {
         private final double p;
         private final Rng rng;
 
@@ -245,6 +278,6 @@ public final class Layers {
             this.rng = rng;
         }
 
-        public Variable forward(Variable x) { return isTraining() && p > 0 ? x.dropout(p, rng) : x; }
+        @Override public Variable forward(Variable x) { return isTraining() && p > 0 ? x.dropout(p, rng) : x; }
     }
 }

@@ -14,6 +14,24 @@ import jlisa.tensor.Tensor;
  * A piece of a model: named parameters and named child modules, registered in the order the
  * constructor creates them, so {@link #namedParameters()} yields dotted names that follow the
  * checkpoint's (e.g. {@code h.3.attn.c_attn.weight}) and state dicts load by name.
+ *
+ * <p>A small model is a subclass that registers its layers in the constructor:
+ * <pre>{@code
+ * class Mlp extends Module {
+ *     final Layers.Linear fc1, fc2;
+ *     Mlp(Rng rng) {
+ *         fc1 = child("fc1", new Layers.Linear(1, 32, rng));
+ *         fc2 = child("fc2", new Layers.Linear(32, 1, rng));
+ *     }
+ *     Variable forward(Variable x) { return fc2.forward(fc1.forward(x).tanh()); }
+ * }
+ * }</pre>
+ * or a {@link Sequential} of layers; {@code new AdamW(model.namedParameters(), lr)} trains it.
+ *
+ * <p>Not thread-safe: registration, {@link #train(boolean)}, {@link #loadStateDict} and {@link #moveTo} mutate
+ * the module tree without synchronization. Reading {@link #namedParameters()} from several threads is safe
+ * while no thread changes the tree; a forward pass mutates nothing in the module but builds a graph on the
+ * calling thread, and concurrent training of one instance is not supported.
  */
 public abstract class Module {
     private final Map<String, Parameter> params = new LinkedHashMap<>();

@@ -1,6 +1,7 @@
 package jlisa.optim;
 
 import java.util.List;
+import java.util.Map;
 
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
@@ -16,13 +17,30 @@ import jlisa.tensor.Tensor;
  * {@code p ← p − lr/(1−β₁ᵗ) · m / (√v/√(1−β₂ᵗ) + ε)} with each parameter's own step count t.
  * Moments kept in an accelerator's memory (an active {@link Backend} when they were created) are updated
  * there by the backend's fused kernel.
+ *
+ * <p>Built from a model in one call: {@code new AdamW(model.namedParameters(), 1e-3)}.
+ *
+ * <p>Not thread-safe: {@link #step()} updates parameters and moments in place (itself split over the
+ * kernel thread pool); call it from one thread, after backward has finished.
  */
 public class AdamW extends Optimizer {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
 
     private final double beta1, beta2, eps;
 
-    /** PyTorch's defaults for betas (0.9, 0.999) and eps (1e-8). */
+    /**
+     * Every parameter of {@code namedParameters} (a model's {@code namedParameters()}: the dotted names key
+     * the state dict) in one group, with torch.optim.AdamW's defaults: betas (0.9, 0.999), eps 1e-8 and
+     * weight decay 0.01 on every parameter. For decay on matrices only, pass {@link ParamGroup#withDecay}.
+     */
+    public AdamW(Map<String, Parameter> namedParameters, double lr) { this(namedParameters, lr, 0.01); }
+
+    /** As {@link #AdamW(Map, double)} with weight decay {@code weightDecay} on every parameter. */
+    public AdamW(Map<String, Parameter> namedParameters, double lr, double weightDecay) {
+        this(List.of(new ParamGroup("default", namedParameters, 1.0, weightDecay)), lr);
+    }
+
+    /** PyTorch's defaults for betas (0.9, 0.999) and eps (1e-8); weight decay is each group's. */
     public AdamW(List<ParamGroup> groups, double lr) { this(groups, lr, 0.9, 0.999, 1e-8); }
 
     public AdamW(List<ParamGroup> groups, double lr, double beta1, double beta2, double eps) {

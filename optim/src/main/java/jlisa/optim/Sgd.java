@@ -1,6 +1,7 @@
 package jlisa.optim;
 
 import java.util.List;
+import java.util.Map;
 
 import jlisa.autograd.Parameter;
 import jlisa.tensor.Tensor;
@@ -8,11 +9,28 @@ import jlisa.tensor.Tensor;
 /**
  * SGD as torch.optim.SGD: {@code d = g + λp}; with momentum μ, {@code b ← μb + d} (b = d on the first
  * step) and {@code d = b}, or {@code d = d + μb} with Nesterov; then {@code p ← p − lr·d}.
+ *
+ * <p>Built from a model in one call: {@code new Sgd(model.namedParameters(), 0.1)}.
+ *
+ * <p>Not thread-safe: {@link #step()} updates parameters and momentum buffers in place; call it from one
+ * thread, after backward has finished.
  */
 public class Sgd extends Optimizer {
     private final double momentum;
     private final boolean nesterov;
 
+    /**
+     * Every parameter of {@code namedParameters} (a model's {@code namedParameters()}: the dotted names key
+     * the state dict) in one group, with torch.optim.SGD's defaults: no momentum, no weight decay.
+     */
+    public Sgd(Map<String, Parameter> namedParameters, double lr) { this(namedParameters, lr, 0, false); }
+
+    /** As {@link #Sgd(Map, double)} with momentum μ (Nesterov's form when {@code nesterov}). */
+    public Sgd(Map<String, Parameter> namedParameters, double lr, double momentum, boolean nesterov) {
+        this(List.of(new ParamGroup("default", namedParameters, 1.0, 0.0)), lr, momentum, nesterov);
+    }
+
+    /** Plain SGD over {@code groups} (no momentum); weight decay is each group's. */
     public Sgd(List<ParamGroup> groups, double lr) { this(groups, lr, 0, false); }
 
     public Sgd(List<ParamGroup> groups, double lr, double momentum, boolean nesterov) {

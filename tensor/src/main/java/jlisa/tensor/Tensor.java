@@ -15,6 +15,10 @@ import jlisa.tensor.kernels.Reductions;
  *
  * <p>New tensors are counted in the {@link MemoryLedger} under the allocating thread's current
  * kind (see {@link MemoryLedger#scope(MemoryKind)}).
+ *
+ * <p>Not synchronized: several threads may read one tensor (and its views) while no thread writes to its
+ * storage; a write (set, fill, copyFrom, in-place ops, an optimizer step) needs the caller's own ordering.
+ * Kernels split their own work over the thread pool and return after it is done.
  */
 public final class Tensor {
     // Every kernel is written on the Vector API, an incubator module the JVM resolves only when asked: without
@@ -169,6 +173,50 @@ public final class Tensor {
     public static Tensor of(double[] data, int... shape) {
         checkLength(data.length, shape);
         return new Tensor(HeapStorage.wrap(data, MemoryLedger.currentKind()), shape, Shapes.contiguousStrides(shape), 0);
+    }
+
+    /** A new (rows, cols) F32 tensor holding a copy of {@code rows}; every row must have the same length. */
+    public static Tensor of(float[][] rows) {
+        int cols = rows.length == 0 ? 0 : rows[0].length;
+        float[] flat = new float[rows.length * cols];
+        for (int i = 0; i < rows.length; i++) {
+            checkRow("row " + i, rows[i] == null ? -1 : rows[i].length, cols);
+            System.arraycopy(rows[i], 0, flat, i * cols, cols);
+        }
+        return of(flat, rows.length, cols);
+    }
+
+    /** A new (a, b, c) F32 tensor holding a copy of {@code blocks}; the nesting must be rectangular. */
+    public static Tensor of(float[][][] blocks) {
+        int b = blocks.length == 0 ? 0 : blocks[0].length;
+        int c = b == 0 ? 0 : blocks[0][0].length;
+        float[] flat = new float[blocks.length * b * c];
+        for (int i = 0; i < blocks.length; i++) {
+            checkRow("block " + i, blocks[i] == null ? -1 : blocks[i].length, b);
+            for (int j = 0; j < b; j++) {
+                checkRow("row [" + i + "][" + j + "]", blocks[i][j] == null ? -1 : blocks[i][j].length, c);
+                System.arraycopy(blocks[i][j], 0, flat, (i * b + j) * c, c);
+            }
+        }
+        return of(flat, blocks.length, b, c);
+    }
+
+    /** A new (rows, cols) F64 tensor holding a copy of {@code rows}; every row must have the same length. */
+    public static Tensor of(double[][] rows) {
+        int cols = rows.length == 0 ? 0 : rows[0].length;
+        double[] flat = new double[rows.length * cols];
+        for (int i = 0; i < rows.length; i++) {
+            checkRow("row " + i, rows[i] == null ? -1 : rows[i].length, cols);
+            System.arraycopy(rows[i], 0, flat, i * cols, cols);
+        }
+        return of(flat, rows.length, cols);
+    }
+
+    private static void checkRow(String where, int length, int expected) {
+        if (length != expected) {
+            throw new IllegalArgumentException("ragged nested array: " + where + " has "
+                    + (length < 0 ? "null" : length + " elements") + " but the first has " + expected);
+        }
     }
 
     private static void checkLength(int length, int[] shape) {
@@ -795,15 +843,70 @@ public final class Tensor {
                 + " on " + storage.getClass().getSimpleName();
     }
 
+    /** Above this many elements {@link #toString()} shows only the first and last {@value #EDGE_ITEMS} per dim. */
+    private static final int SUMMARIZE_ABOVE = 1000;
+    private static final int EDGE_ITEMS = 3;
+
+    /**
+     * The values in PyTorch's style: nested brackets by dimension, aligned columns, four decimals for
+     * floats, and {@code ...} for the middle of each dim above 1000 elements, then shape and dtype, e.g.
+     * {@code tensor([[1.0000, 2.0000],\n        [3.0000, 4.0000]], shape=(2, 2), dtype=F32)}.
+     */
     @Override public String toString() {
+        Tensor host = toHost();
+        boolean summarize = numel() > SUMMARIZE_ABOVE;
+        java.util.List<String> cells = new java.util.ArrayList<>();
+        collectCells(host, new int[shape.length], 0, summarize, cells);
+        int width = 0;
+        for (String c : cells) width = Math.max(width, c.length());
         StringBuilder sb = new StringBuilder("tensor(");
-        int n = numel();
-        if (n <= 64) {
-            double[] v = toDoubleArray();
-            sb.append(Arrays.toString(v));
-        } else {
-            sb.append("…").append(n).append(" elements");
-        }
+        java.util.Iterator<String> it = cells.iterator();
+        if (numel() == 0) sb.append("[]");
+        else appendDim(sb, new int[shape.length], 0, summarize, it, width, "tensor(".length());
         return sb.append(", shape=").append(Shapes.str(shape)).append(", dtype=").append(dtype()).append(')').toString();
+    }
+
+    private boolean shown(int dim, int i, boolean summarize) {
+        return !summarize || shape[dim] <= 2 * EDGE_ITEMS || i < EDGE_ITEMS || i >= shape[dim] - EDGE_ITEMS;
+    }
+
+    /** The formatted elements that will be printed, in print order (to measure the column width first). */
+    private void collectCells(Tensor host, int[] idx, int dim, boolean summarize, java.util.List<String> out) {
+        if (dim == shape.length) {
+            double v = host.get(idx);
+            out.add(dtype() == DType.I32 ? Long.toString((long) v)
+                    : Double.isFinite(v) ? String.format(java.util.Locale.ROOT, "%.4f", v) : Double.toString(v));
+            return;
+        }
+        for (int i = 0; i < shape[dim]; i++) {
+            if (!shown(dim, i, summarize)) continue;
+            idx[dim] = i;
+            collectCells(host, idx, dim + 1, summarize, out);
+        }
+    }
+
+    private void appendDim(StringBuilder sb, int[] idx, int dim, boolean summarize, java.util.Iterator<String> cells,
+                           int width, int indent) {
+        if (dim == shape.length) {
+            String c = cells.next();
+            sb.append(" ".repeat(width - c.length())).append(c);
+            return;
+        }
+        sb.append('[');
+        // PyTorch's layout: the last dim on one line, one line per row above it, a blank line per extra dim
+        String sep = dim == shape.length - 1 ? ", " : "," + "\n".repeat(shape.length - dim - 1) + " ".repeat(indent + dim + 1);
+        boolean first = true, skipped = false;
+        for (int i = 0; i < shape[dim]; i++) {
+            if (!shown(dim, i, summarize)) {
+                if (!skipped) sb.append(sep).append("...");
+                skipped = true;
+                continue;
+            }
+            if (!first) sb.append(sep);
+            first = false;
+            idx[dim] = i;
+            appendDim(sb, idx, dim + 1, summarize, cells, width, indent);
+        }
+        sb.append(']');
     }
 }

@@ -102,7 +102,7 @@ class BackendTest {
     @Test void deviceTensorsPrintAndGiveTheirValueThroughAHostCopy() {
         HostMemoryBackend backend = new HostMemoryBackend(0);
         Tensor dev = backend.toDevice(Tensor.of(new float[] {1, 2, 3}, 3), MemoryKind.OTHER);
-        assertThat(dev.toString()).startsWith("tensor([1.0, 2.0, 3.0]");
+        assertThat(dev.toString()).startsWith("tensor([1.0000, 2.0000, 3.0000]");
         assertThat(dev.narrow(0, 1, 1).item()).isEqualTo(2.0);
         assertThat(dev.copy().storage()).as("a copy stays where the tensor is").isInstanceOf(DeviceStorage.class);
         assertThat(dev.copy().toHost().storage()).isInstanceOf(HeapStorage.class);

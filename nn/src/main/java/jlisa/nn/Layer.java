@@ -1,0 +1,13 @@
+package jlisa.nn;
+
+import jlisa.autograd.Variable;
+
+/**
+ * A module with one input and one output, the shape {@link Sequential} chains. Implemented by the layers
+ * of {@link Layers} that take a variable and by the {@link Activations}.
+ */
+@FunctionalInterface
+public interface Layer {
+    /** This layer applied to {@code x}. */
+    Variable forward(Variable x);
+}
