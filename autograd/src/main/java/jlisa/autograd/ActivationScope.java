@@ -27,6 +27,8 @@ import jlisa.tensor.Storage;
  * something older), nothing a pending backward saved uses its storage (saved tensors are pinned),
  * and it is not a kept value's storage. Reading a released value throws and names the op. Scopes
  * nest: what an inner scope keeps is judged again by the outer one.
+ *
+ * <p>Thread-confined: scopes are tracked per thread, and a scope must be closed on the thread that opened it.
  */
 public final class ActivationScope implements AutoCloseable {
     private static final ThreadLocal<Deque<ActivationScope>> OPEN = ThreadLocal.withInitial(ArrayDeque::new);

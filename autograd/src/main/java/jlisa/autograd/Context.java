@@ -13,6 +13,8 @@ import jlisa.tensor.Tensor;
  * <p>Saved tensors are either <em>borrowed</em> ({@link #save}: inputs or the output, owned by their
  * variables) or <em>owned</em> ({@link #saveOwned}: temporaries the forward made only for backward,
  * such as LayerNorm's per-row statistics); owned ones are released when the graph is freed.
+ *
+ * <p>Not thread-safe: a context belongs to one op application in one graph.
  */
 public final class Context {
     private final String op;

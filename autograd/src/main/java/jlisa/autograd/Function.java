@@ -12,6 +12,8 @@ import jlisa.tensor.Tensor;
  * {@code ctx.needsGrad(i)} is false (and do not compute it: for a frozen weight that is the whole
  * weight-gradient matmul), each gradient shaped like its input. A returned gradient is either a
  * tensor the backward allocated or a view of {@code gradOutput}; autograd owns it from then on.
+ *
+ * <p>Not thread-safe: an instance is one application of the op (its fields are per-call state); make a new one per call.
  */
 public abstract class Function {
 

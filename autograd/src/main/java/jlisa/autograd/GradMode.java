@@ -10,6 +10,8 @@ package jlisa.autograd;
  *     Variable logits = model.forward(tokens);   // no graph, no saved tensors
  * }
  * }</pre>
+ *
+ * <p>Thread-confined: the mode is per thread, so a no-grad scope on one thread leaves others recording.
  */
 public final class GradMode {
     private static final ThreadLocal<Boolean> ENABLED = ThreadLocal.withInitial(() -> Boolean.TRUE);

@@ -10,6 +10,8 @@ import jlisa.tensor.Tensor;
  * Checks analytic gradients against central finite differences in float64, as PyTorch's
  * {@code gradcheck}: for a random projection r of the output, d⟨f(x), r⟩/dx from backward must match
  * (⟨f(x+εe), r⟩ − ⟨f(x−εe), r⟩) / 2ε for every input element e.
+ *
+ * <p>Stateless; safe to call from any thread on values no other thread touches.
  */
 public final class Gradcheck {
     private Gradcheck() {}

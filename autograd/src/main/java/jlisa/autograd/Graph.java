@@ -5,7 +5,11 @@ import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 
-/** Draws the graph behind a value as Graphviz DOT, for people learning how backward walks it. */
+/**
+ * Draws the graph behind a value as Graphviz DOT, for people learning how backward walks it.
+ *
+ * <p>Stateless; safe to call from any thread while no backward runs on the graph.
+ */
 public final class Graph {
     private Graph() {}
 

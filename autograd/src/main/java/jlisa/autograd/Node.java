@@ -4,6 +4,8 @@ package jlisa.autograd;
  * One recorded application of a {@link Function}: the function, its context, the input variables and
  * the variable it produced. A non-leaf {@link Variable} points to the node that made it
  * ({@link Variable#gradFn()}); following the inputs from there is the graph backward walks.
+ *
+ * <p>Not thread-safe, like the graph it belongs to.
  */
 public final class Node {
     final Function function;

@@ -7,6 +7,8 @@ import jlisa.tensor.Tensor;
  * A named, trainable leaf: a model weight. Its {@code requiresGrad} can be switched between steps
  * (LISA freezes and unfreezes layers this way), and a frozen parameter costs no gradient memory
  * and no weight-gradient work.
+ *
+ * <p>Not thread-safe: its value, gradient and {@code requiresGrad} belong to one training loop at a time.
  */
 public class Parameter extends Variable {
     private final String name;

@@ -4,6 +4,8 @@ package jlisa.autograd;
  * Optional timing of the ops themselves: nanoseconds spent inside {@link Function} forwards and
  * backwards (the kernels), so a benchmark can tell how much of a training step is graph
  * bookkeeping — wall time minus op time. Off by default; when off it costs one boolean read per op.
+ *
+ * <p>Thread-safe: the totals are process-wide and updated under a lock (ops on every thread are counted).
  */
 public final class Profile {
     private static volatile boolean enabled;

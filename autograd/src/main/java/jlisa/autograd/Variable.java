@@ -25,6 +25,8 @@ import jlisa.tensor.kernels.Rope;
  * <p>Memory: {@code backward()} frees the graph as it goes, including the values of intermediate
  * variables that ops allocated; reading such a value afterwards throws. Call {@link #retain()} on
  * an intermediate before backward to keep it, or pass {@code retainGraph}.
+ *
+ * <p>Not thread-safe: a graph is built, walked backward and freed by one thread; build separate graphs on separate threads.
  */
 public class Variable {
     private Tensor data;

@@ -19,6 +19,8 @@ import jlisa.tensor.Tensor;
  *
  * <p>{@code java --add-modules jdk.incubator.vector -cp bench/target/benchmarks.jar jlisa.bench.AutogradOverhead
  * [layers=12] [width=768] [heads=12] [vocab=50257] [batch=4] [seq=64] [steps=4]}
+ *
+ * <p>A program, run on its own; not meant to be shared between threads.
  */
 public final class AutogradOverhead {
     private AutogradOverhead() {}

@@ -29,6 +29,8 @@ import jlisa.transformer.model.Llama;
  * <p>{@code java --add-modules jdk.incubator.vector -cp bench/target/benchmarks.jar jlisa.bench.LoraStep
  * [layers=8] [hidden=128] [heads=4] [kvHeads=2] [intermediate=344] [batch=4] [seq=20] [accum=4] [r=8]
  * [rounds=6] [steps=10] [only=both|full|lora]}
+ *
+ * <p>A program, run on its own; not meant to be shared between threads.
  */
 public final class LoraStep {
     private LoraStep() {}

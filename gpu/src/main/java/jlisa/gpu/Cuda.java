@@ -10,6 +10,8 @@ import jlisa.gpu.CudaLibraries.Library;
  * The way in: finds the libraries ({@link CudaLibraries}), opens device 0 the first time something asks,
  * and remembers the outcome — a device, or the reason there is none — for the rest of the process, so
  * the reason is worked out (and reported) once.
+ *
+ * <p>Thread-safe: the outcome is worked out once, under a lock, and shared.
  */
 public final class Cuda {
     private static Availability availability;

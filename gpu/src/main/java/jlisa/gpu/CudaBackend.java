@@ -31,6 +31,8 @@ import jlisa.tensor.kernels.Rope;
  * {@code C = A·B} is computed as {@code Cᵀ = Bᵀ·Aᵀ}: the operands swap places. Batches of evenly spaced
  * matrices (attention's, broadcast weights) are one strided-batched call. Products below {@code minFlops}
  * with a host output stay on the CPU, where they cost less than the transfers.
+ *
+ * <p>Thread-safe: every call that uses the device holds the device's lock (one stream orders all work), so threads may share one backend; the tensors they pass are theirs to guard.
  */
 public final class CudaBackend implements Backend {
     /** Default for {@code minFlops}: products smaller than this (e.g. 256 × 256 × 128) stay on the CPU. */

@@ -17,6 +17,8 @@ import java.util.stream.Stream;
  * exist is reported, not silently replaced), then the usual folders, then versioned names that the
  * system loader resolves through LD_LIBRARY_PATH and ldconfig. {@link #open} says which it took, or why
  * none would load.
+ *
+ * <p>Stateless lookups; safe to call from any thread.
  */
 public final class CudaLibraries {
     private CudaLibraries() {}

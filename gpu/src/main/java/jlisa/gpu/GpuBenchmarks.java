@@ -12,6 +12,8 @@ import jlisa.tensor.Tensor;
  * The GPU figures {@code jlisa bench} reports, measured as {@code gpu/torch_ref.py} measures PyTorch on the
  * same machine: operands resident in device memory, warm-up first, the median of five timed rounds of about
  * a quarter second each, the device synchronised before and after every round.
+ *
+ * <p>Not for concurrent use: a benchmark wants the device to itself.
  */
 public final class GpuBenchmarks {
     private GpuBenchmarks() {}

@@ -4,6 +4,8 @@ import java.util.Locale;
 
 /**
  * How offloaded matrix products compute. Always an explicit choice: jlisa never lowers precision on its own.
+ *
+ * <p>Immutable; safe to share between threads.
  */
 public enum Precision {
     /** IEEE float32 inputs and arithmetic (cuBLAS's default math). */

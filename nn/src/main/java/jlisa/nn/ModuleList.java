@@ -4,7 +4,11 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 
-/** Modules under the names 0, 1, 2, … (a model's stack of blocks). */
+/**
+ * Modules under the names 0, 1, 2, … (a model's stack of blocks).
+ *
+ * <p>Not thread-safe, like every {@link Module}.
+ */
 public final class ModuleList<M extends Module> extends Module {
     private final List<M> items = new ArrayList<>();
 

@@ -11,6 +11,8 @@ import jlisa.tensor.Tensor;
 /**
  * Global gradient-norm clipping, as torch.nn.utils.clip_grad_norm_. Gradients in device memory are
  * reduced and scaled by the backend that holds them.
+ *
+ * <p>Stateless; safe to call from any thread on gradients no other thread touches.
  */
 public final class GradClip {
     private GradClip() {}

@@ -9,6 +9,8 @@ import jlisa.autograd.Parameter;
 /**
  * Parameters that share hyper-parameters: a learning-rate scale and a weight decay. Names are the
  * model's dotted names; they key the optimizer state in checkpoints.
+ *
+ * <p>The record is immutable; the parameters it names are not thread-safe.
  */
 public record ParamGroup(String name, Map<String, Parameter> params, double lrScale, double weightDecay) {
     public ParamGroup {

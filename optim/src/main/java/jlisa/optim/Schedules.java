@@ -1,6 +1,10 @@
 package jlisa.optim;
 
-/** Learning-rate schedules: the rate for each optimizer step, starting at step 0. */
+/**
+ * Learning-rate schedules: the rate for each optimizer step, starting at step 0.
+ *
+ * <p>Stateless, and the schedules it makes are immutable; safe to share between threads.
+ */
 public final class Schedules {
     private Schedules() {}
 

@@ -21,6 +21,8 @@ import java.util.Map;
  * the oldest lengths are dropped to the collector. Arrays shorter than {@link #MIN_LENGTH} are not cached: the
  * JVM allocates small arrays faster than a lookup. With {@code -Djlisa.pool.poison=true} (the tests run with it)
  * every array handed out with unspecified contents is filled with NaN first.
+ *
+ * <p>Thread-safe: the pool is process-wide and guarded by one lock.
  */
 public final class ArrayPool {
     /** Arrays below this many floats are left to the JVM. */

@@ -9,6 +9,8 @@ package jlisa.tensor;
  *
  * <p>A backend that also runs the model's other kernels on its memory ({@link DeviceKernels}) lets a whole training
  * step stay there (device-resident training); an op it has no kernel for fails, naming the op.
+ *
+ * <p>Implementations say whether they are thread-safe ({@code CudaBackend} is).
  */
 public interface Backend extends DeviceKernels {
 

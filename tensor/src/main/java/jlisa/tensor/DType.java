@@ -4,6 +4,8 @@ package jlisa.tensor;
  * Element types. F32 is what kernels compute in; F64 is for reference computations and gradcheck
  * (plain loops); BF16 is a storage format for weights, widened to F32 when read; I32 holds
  * indices (token ids, argmax results) and computes in F32 when used in arithmetic.
+ *
+ * <p>Immutable; safe to share between threads.
  */
 public enum DType {
     F32(4), F64(8), BF16(2), I32(4);

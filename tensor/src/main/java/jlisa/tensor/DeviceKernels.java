@@ -15,6 +15,8 @@ import jlisa.tensor.kernels.LayerNorm;
  * Operands are in this backend's memory or small host tensors (a broadcast scalar, I32 ids) that the backend
  * moves itself. An op a backend has no kernel for fails with {@link #missing}: never a silent element-by-element
  * round trip through host memory.
+ *
+ * <p>Implementations say whether they are thread-safe.
  */
 public interface DeviceKernels {
 

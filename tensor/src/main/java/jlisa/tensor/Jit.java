@@ -18,6 +18,8 @@ import javax.management.ObjectName;
  * {@code jcmd <pid> Compiler.directives_add} does), so it applies wherever jlisa is used, without
  * JVM flags. It must run before the kernel is first called: kernel classes call it from their
  * static initialiser.
+ *
+ * <p>Thread-safe: directives are added under a lock.
  */
 public final class Jit {
     private static boolean warned;

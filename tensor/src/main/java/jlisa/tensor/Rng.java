@@ -7,6 +7,8 @@ import java.util.Arrays;
  * same numbers, on every machine. Its whole state (including a pending normal deviate) can be
  * saved with {@link #state()} and restored with {@link #restore(long[])}, so a resumed training run
  * draws what it would have drawn.
+ *
+ * <p>Not thread-safe: give each thread its own generator (same seed, same numbers).
  */
 public final class Rng {
     private long s0, s1, s2, s3;

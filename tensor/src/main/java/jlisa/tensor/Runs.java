@@ -5,6 +5,8 @@ package jlisa.tensor;
  * operands' strides at once, as runs along the innermost dim. Adjacent dims that every operand
  * lays out contiguously are merged first, so contiguous tensors make one long run that a kernel
  * can vectorise, and size-1 dims cost nothing.
+ *
+ * <p>Stateless; safe to call from any thread.
  */
 public final class Runs {
     private Runs() {}

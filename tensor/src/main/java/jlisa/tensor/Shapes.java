@@ -2,7 +2,11 @@ package jlisa.tensor;
 
 import java.util.Arrays;
 
-/** Shape arithmetic shared by tensors and kernels: sizes, contiguous strides, broadcasting, dims. */
+/**
+ * Shape arithmetic shared by tensors and kernels: sizes, contiguous strides, broadcasting, dims.
+ *
+ * <p>Stateless; safe to call from any thread.
+ */
 public final class Shapes {
     private Shapes() {}
 

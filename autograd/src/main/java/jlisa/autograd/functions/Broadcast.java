@@ -4,7 +4,11 @@ import java.util.Arrays;
 
 import jlisa.tensor.Tensor;
 
-/** The gradient side of broadcasting: a gradient of the broadcast shape summed back to an input's shape. */
+/**
+ * The gradient side of broadcasting: a gradient of the broadcast shape summed back to an input's shape.
+ *
+ * <p>Stateless; safe to call from any thread.
+ */
 public final class Broadcast {
     private Broadcast() {}
 

@@ -16,6 +16,8 @@ import jlisa.tensor.kernels.Softmax;
 /**
  * The transformer's ops. Each forward and backward is one call to the matching kernel pair in
  * {@code jlisa.tensor.kernels}, so every formula exists once.
+ *
+ * <p>The function classes are per call (not shared between threads); the class itself holds no state.
  */
 public final class Layers {
     private Layers() {}

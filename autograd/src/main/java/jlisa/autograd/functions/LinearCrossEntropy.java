@@ -23,6 +23,8 @@ import jlisa.tensor.kernels.MatMul;
  * <p>The arithmetic is that of {@code x.linear(W).crossEntropy(targets)}: the same logits bit for bit (GEMM rows do
  * not depend on the chunking), the same loss (row losses summed in row order), the same dx; dW sums the chunks'
  * products in chunk order, so it can differ from the one-product dW in the last bits.
+ *
+ * <p>Not thread-safe: one instance per call, like every {@link jlisa.autograd.Function}.
  */
 public final class LinearCrossEntropy extends Function {
     /** Logits per chunk (16 Mi floats, 64 MiB): GPT-2 at N = 256 rows is one chunk, at N = 1024 four. */

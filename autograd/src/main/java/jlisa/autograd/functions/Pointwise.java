@@ -7,6 +7,8 @@ import jlisa.tensor.Tensor;
 /**
  * Elementwise arithmetic. Binary ops broadcast in forward, so their backward sums each gradient back
  * to its input's shape ({@link Broadcast#sumToShape}).
+ *
+ * <p>The function classes are per call (not shared between threads); the class itself holds no state.
  */
 public final class Pointwise {
     private Pointwise() {}

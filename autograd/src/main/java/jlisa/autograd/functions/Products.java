@@ -8,7 +8,11 @@ import jlisa.tensor.DType;
 import jlisa.tensor.Tensor;
 import jlisa.tensor.kernels.MatMul;
 
-/** Matrix products. Transposed operands are passed to GEMM as strided views, never copied. */
+/**
+ * Matrix products. Transposed operands are passed to GEMM as strided views, never copied.
+ *
+ * <p>The function classes are per call (not shared between threads); the class itself holds no state.
+ */
 public final class Products {
     private Products() {}
 

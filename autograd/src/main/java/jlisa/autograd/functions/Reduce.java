@@ -4,7 +4,11 @@ import jlisa.autograd.Context;
 import jlisa.autograd.Function;
 import jlisa.tensor.Tensor;
 
-/** Reductions over dims. Backward broadcasts the gradient back over the reduced dims. */
+/**
+ * Reductions over dims. Backward broadcasts the gradient back over the reduced dims.
+ *
+ * <p>The function classes are per call (not shared between threads); the class itself holds no state.
+ */
 public final class Reduce {
     private Reduce() {}
 

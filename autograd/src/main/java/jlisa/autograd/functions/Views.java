@@ -7,6 +7,8 @@ import jlisa.tensor.Tensor;
 /**
  * Shape ops. Forwards return views (no copy) where the layout allows; backwards move the gradient
  * back into the input's shape, as a view where possible too.
+ *
+ * <p>The function classes are per call (not shared between threads); the class itself holds no state.
  */
 public final class Views {
     private Views() {}

@@ -7,6 +7,8 @@ import jlisa.tensor.kernels.CrossEntropy;
  * A batch for next-token prediction: {@code inputs} and {@code targets}, both I32 of shape (B, T).
  * Input position t predicts {@code targets[b, t]}, the token at t + 1 of the row; a target of
  * {@link #IGNORE} (-100, the cross-entropy ignore index) is not counted — padding, prompt tokens.
+ *
+ * <p>Not thread-safe beyond its tensors: read-only use from several threads is safe.
  */
 public record Batch(Tensor inputs, Tensor targets) {
     /** Targets that do not count toward the loss. */

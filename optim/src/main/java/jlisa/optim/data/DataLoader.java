@@ -28,6 +28,8 @@ import jlisa.tensor.Tensor;
  *
  * <p>{@link #state()} / {@link #restore(long[])} capture the epoch, the position, the RNG and the
  * epoch's order, so a resumed run sees exactly the batches an uninterrupted one would.
+ *
+ * <p>Not thread-safe: one loader feeds one training loop.
  */
 public final class DataLoader {
     /** How examples become rows. */

@@ -36,6 +36,8 @@ import jlisa.tensor.Rng;
  *
  * <p>EOS is appended by the readers, never by the {@link DataLoader}: an example holds exactly the
  * tokens it trains on.
+ *
+ * <p>Stateless; safe to call from any thread (with a thread-safe encoder).
  */
 public final class Datasets {
     private Datasets() {}

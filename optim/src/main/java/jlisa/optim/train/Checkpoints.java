@@ -28,6 +28,8 @@ import jlisa.tensor.Tensor;
  * its names prefixed with {@value #LISA_PARKED} (one file, so the live and parked state are saved together).
  * A checkpoint is written into a temporary directory and renamed
  * into place, so a crash leaves either the whole checkpoint or none of it.
+ *
+ * <p>Stateless; not for two writers into the same directory at once.
  */
 public final class Checkpoints {
     private static final String MODEL = "model.safetensors", OPTIMIZER = "optimizer.safetensors", STATE = "trainer.properties";

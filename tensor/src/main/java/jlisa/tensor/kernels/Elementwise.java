@@ -18,6 +18,8 @@ import jlisa.tensor.Tensor;
  * across the {@link Parallel} pool (every element is computed alone, so any split gives the same
  * bits). F64 runs plain loops.
  * Mixed dtypes compute in {@link DType#promote}.
+ *
+ * <p>Stateless; safe to call from any thread on outputs no other thread touches.
  */
 public final class Elementwise {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;

@@ -17,6 +17,8 @@ import jlisa.tensor.Tensor;
  * <p>One mechanism serves all of them: the kept dims are permuted to the front and the reduced
  * dims to the back, the result is made contiguous (a copy only when the layout asks for it), and
  * each of the {@code outer} rows of {@code inner} elements is reduced by a plain row kernel.
+ *
+ * <p>Stateless; safe to call from any thread on outputs no other thread touches.
  */
 public final class Reductions {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;

@@ -26,6 +26,8 @@ import jlisa.tensor.Tensor;
  * 8-byte little-endian header length N, N bytes of UTF-8 JSON
  * {@code {"name": {"dtype": "F32", "shape": [..], "data_offsets": [begin, end]}, ...,
  * "__metadata__": {"k": "v"}}}, then the data buffer, little-endian, that the offsets index.
+ *
+ * <p>Stateless; safe to call from any thread (a file being written is another matter).
  */
 public final class SafeTensors {
     /** The single-file checkpoint name Hugging Face uses. */

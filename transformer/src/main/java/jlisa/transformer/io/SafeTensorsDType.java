@@ -12,6 +12,8 @@ import jlisa.tensor.DType;
  * <p>F32, BF16, F64 and I32 load without a copy, as views of the mapped file. F16 widens to F32 on
  * load (jlisa has no F16). The other integer types widen to I32 on load, with a range check for
  * U32, I64 and U64. FP8 tensors can be listed but not loaded.
+ *
+ * <p>Immutable; safe to share between threads.
  */
 public enum SafeTensorsDType {
     BOOL(1, DType.I32), U8(1, DType.I32), I8(1, DType.I32), I16(2, DType.I32), U16(2, DType.I32),

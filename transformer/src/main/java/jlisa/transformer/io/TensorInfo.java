@@ -5,6 +5,8 @@ import java.util.Arrays;
 /**
  * One header entry of a safetensors file: the tensor's element type, shape and byte range
  * {@code [begin, end)} relative to the start of the data buffer (byte 8 + header length).
+ *
+ * <p>Treat as immutable (the shape array is not copied); then safe to share between threads.
  */
 public record TensorInfo(String name, SafeTensorsDType dtype, int[] shape, long begin, long end) {
     public TensorInfo {

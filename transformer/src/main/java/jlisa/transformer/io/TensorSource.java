@@ -10,6 +10,8 @@ import jlisa.tensor.Tensor;
  * Named tensors read from a checkpoint: one safetensors file ({@link SafeTensorsFile}) or a sharded
  * directory ({@link SafeTensors#openModel}). Tensors that are views of a memory-mapped file are valid
  * until {@link #close()}; copy them ({@link Tensor#copy()}) to keep them longer.
+ *
+ * <p>Reading tensors from several threads is safe; closing while another thread reads is not.
  */
 public interface TensorSource extends AutoCloseable {
     /** The tensor names, sorted. */

@@ -35,6 +35,8 @@ import jlisa.nn.Module;
  * weights; {@link #save} / {@link #load} read and write PEFT's adapter directory
  * ({@value #CONFIG_FILE} + {@value #ADAPTER_FILE}, tensors named
  * {@code base_model.model.<layer path>.lora_A.weight}), so adapters move between jlisa and PEFT.
+ *
+ * <p>Not thread-safe: it changes the model's modules, which belong to one thread.
  */
 public final class Lora {
     /** PEFT's adapter weights file. */

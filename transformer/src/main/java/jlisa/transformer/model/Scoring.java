@@ -6,7 +6,11 @@ import jlisa.autograd.GradMode;
 import jlisa.tensor.Tensor;
 import jlisa.tensor.kernels.CrossEntropy;
 
-/** Mean next-token cross-entropy of token sequences: the reference contract checked against PyTorch. */
+/**
+ * Mean next-token cross-entropy of token sequences: the reference contract checked against PyTorch.
+ *
+ * <p>Not thread-safe: scoring runs the model, which serves one thread at a time.
+ */
 public final class Scoring {
     private Scoring() {}
 
