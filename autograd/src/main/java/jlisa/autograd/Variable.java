@@ -188,7 +188,10 @@ public class Variable {
         return r;
     }
 
-    /** x · Wᵀ + b, for this x (..., in), {@code weight} (out, in) and {@code bias} (out) or null. */
+    /** x · Wᵀ, for this x (..., in) and {@code weight} (out, in): a linear layer without bias. */
+    public Variable linear(Variable weight) { return linear(weight, null); }
+
+    /** x · Wᵀ + b, for this x (..., in), {@code weight} (out, in) and {@code bias} (out), or null as {@link #linear(Variable)}. */
     public Variable linear(Variable weight, Variable bias) {
         return Function.apply(new Products.Linear(), this, weight, bias);
     }
@@ -284,12 +287,18 @@ public class Variable {
         return Function.apply(fn, transpose(d, last)).transpose(d, last);
     }
 
-    /** LayerNorm over the last dim; weight and bias may be null. */
+    /** LayerNorm over the last dim without an affine part (PyTorch's {@code elementwise_affine=False}). */
+    public Variable layerNorm(double eps) { return layerNorm(null, null, eps); }
+
+    /** LayerNorm over the last dim; weight and bias may be null (no scale, no shift), as {@link #layerNorm(double)}. */
     public Variable layerNorm(Variable weight, Variable bias, double eps) {
         return Function.apply(new Layers.LayerNormFn(eps), this, weight, bias);
     }
 
-    /** RMSNorm over the last dim; weight may be null. */
+    /** RMSNorm over the last dim without a weight. */
+    public Variable rmsNorm(double eps) { return rmsNorm(null, eps); }
+
+    /** RMSNorm over the last dim; weight may be null (no scale), as {@link #rmsNorm(double)}. */
     public Variable rmsNorm(Variable weight, double eps) { return Function.apply(new Layers.RmsNormFn(eps), this, weight); }
 
     /** GELU with the tanh approximation (GPT-2's "gelu_new"). */

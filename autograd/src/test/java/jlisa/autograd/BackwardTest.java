@@ -284,4 +284,14 @@ class BackwardTest {
         }
         assertThat(loss).isLessThan(0.01);
     }
+
+    @Test
+    void overloadsWithoutBiasOrAffineEqualTheNullForms() {
+        Rng rng = new Rng(5);
+        Variable x = new Variable(Tensor.randn(rng, 3, 7)), w = new Variable(Tensor.randn(rng, 4, 7));
+        assertThat(x.linear(w).data().toFloatArray()).containsExactly(x.linear(w, null).data().toFloatArray());
+        assertThat(x.layerNorm(1e-5).data().toFloatArray()).containsExactly(x.layerNorm(null, null, 1e-5).data().toFloatArray());
+        assertThat(x.rmsNorm(1e-6).data().toFloatArray()).containsExactly(x.rmsNorm(null, 1e-6).data().toFloatArray());
+        assertThat(x.linear(w).data().shape()).containsExactly(3, 4);
+    }
 }

@@ -66,7 +66,7 @@ public final class AutogradOverhead {
                 Variable m = x.layerNorm(b[6], b[7], 1e-5).linear(b[8], b[9]).geluTanh().linear(b[10], b[11]);
                 x = x.add(m);
             }
-            Variable logits = x.layerNorm(lnfW, lnfB, 1e-5).linear(wte, null).reshape(batch * seq, vocab);
+            Variable logits = x.layerNorm(lnfW, lnfB, 1e-5).linear(wte).reshape(batch * seq, vocab);
             Variable loss = logits.crossEntropy(tgT, -100);
             loss.backward();
             long wall = System.nanoTime() - t0;

@@ -409,8 +409,8 @@ abstract class ResidentChecks {
             lora.loraB().data().copyFrom(Tensor.randn(new Rng(18), 7, 3));
         }
         dev.moveTo(backend);
-        cpu.lora().merge();
-        dev.lora().merge();
+        cpu.lora().orElseThrow().merge();
+        dev.lora().orElseThrow().merge();
         assertThat(dev.weight.data().isOnDevice()).as("still in device memory").isTrue();
         assertClose("merged weight", dev.weight.data(), cpu.weight.data());
     }

@@ -1,5 +1,7 @@
 package jlisa.nn;
 
+import java.util.Optional;
+
 import jlisa.autograd.Parameter;
 import jlisa.autograd.Variable;
 import jlisa.tensor.DType;
@@ -91,8 +93,8 @@ public final class Layers {
             return lora;
         }
 
-        /** The LoRA adapter, or null when none is enabled. */
-        public LoraAdapter lora() { return lora; }
+        /** The LoRA adapter, if one is enabled. */
+        public Optional<LoraAdapter> lora() { return Optional.ofNullable(lora); }
     }
 
     /**
@@ -125,8 +127,8 @@ public final class Layers {
             return lora;
         }
 
-        /** The LoRA adapter, or null when none is enabled. */
-        public LoraAdapter lora() { return lora; }
+        /** The LoRA adapter, if one is enabled. */
+        public Optional<LoraAdapter> lora() { return Optional.ofNullable(lora); }
     }
 
     /**

@@ -7,6 +7,7 @@ import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 
 import jlisa.autograd.Parameter;
 import jlisa.tensor.DType;
@@ -245,8 +246,9 @@ public final class Lisa implements AutoCloseable {
 
     /** Moves {@code p}'s state (from the heap or from device memory) to off-heap host memory. */
     private void park(Parameter p) {
-        Optimizer.Parked s = optimizer.takeState(p);
-        if (s == null) return;
+        Optional<Optimizer.Parked> taken = optimizer.takeState(p);
+        if (taken.isEmpty()) return;
+        Optimizer.Parked s = taken.get();
         parked.put(p, hold(s.tensors(), s.steps()));
         for (Tensor t : s.tensors().values()) t.storage().release();
     }

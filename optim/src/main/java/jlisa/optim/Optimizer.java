@@ -7,6 +7,8 @@ import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
 import java.util.Set;
 
 import jlisa.autograd.Parameter;
@@ -178,16 +180,16 @@ public abstract class Optimizer implements AutoCloseable {
     }
 
     /** Takes {@code p}'s state (and count) out of the optimizer, for a caller that parks it elsewhere. */
-    public final Parked takeState(Parameter p) {
+    public final Optional<Parked> takeState(Parameter p) {
         Map<String, Tensor> s = state.remove(p);
         Long t = steps.remove(p);
-        return s == null ? null : new Parked(s, t == null ? 0 : t);
+        return s == null ? Optional.empty() : Optional.of(new Parked(s, t == null ? 0 : t));
     }
 
     /** Puts state taken with {@link #takeState} back. */
     public final void putState(Parameter p, Parked parked) {
         requireOpen("put state back");
-        if (parked == null) return;
+        Objects.requireNonNull(parked, "optimizer: putState needs the state taken with takeState, got null");
         state.put(p, parked.tensors());
         steps.put(p, parked.steps());
     }

@@ -11,6 +11,7 @@ import java.util.Arrays;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.Properties;
 import java.util.stream.Stream;
@@ -53,11 +54,16 @@ public final class Checkpoints {
     /** Writes a checkpoint for the state after {@code nextStep} steps; returns its directory. */
     public Path save(long nextStep, Map<String, Parameter> params, Optimizer optimizer, Map<String, long[]> states)
             throws IOException {
-        return save(nextStep, params, optimizer, null, states);
+        return write(nextStep, params, optimizer, null, states);
     }
 
-    /** As {@link #save(long, Map, Optimizer, Map)}, with {@code lisa}'s parked state (null: none). */
+    /** As {@link #save(long, Map, Optimizer, Map)}, with {@code lisa}'s parked state. */
     public Path save(long nextStep, Map<String, Parameter> params, Optimizer optimizer, Lisa lisa, Map<String, long[]> states)
+            throws IOException {
+        return write(nextStep, params, optimizer, Objects.requireNonNull(lisa, "checkpoint: lisa is null; use the save without it"), states);
+    }
+
+    private Path write(long nextStep, Map<String, Parameter> params, Optimizer optimizer, Lisa lisa, Map<String, long[]> states)
             throws IOException {
         Files.createDirectories(dir);
         Path target = dir.resolve(String.format("step-%09d", nextStep));
@@ -97,7 +103,7 @@ public final class Checkpoints {
      * identity) and the optimizer, and returns the rest for the caller to restore.
      */
     public Saved load(Path path, Map<String, Parameter> params, Optimizer optimizer) throws IOException {
-        return load(path, params, optimizer, null);
+        return read(path, params, optimizer, null);
     }
 
     /**
@@ -105,6 +111,10 @@ public final class Checkpoints {
      * parked). A checkpoint with parked state needs a {@code lisa} to take it; one without leaves nothing parked.
      */
     public Saved load(Path path, Map<String, Parameter> params, Optimizer optimizer, Lisa lisa) throws IOException {
+        return read(path, params, optimizer, Objects.requireNonNull(lisa, "checkpoint: lisa is null; use the load without it"));
+    }
+
+    private Saved read(Path path, Map<String, Parameter> params, Optimizer optimizer, Lisa lisa) throws IOException {
         Properties props = new Properties();
         try (Reader r = Files.newBufferedReader(path.resolve(STATE))) {
             props.load(r);

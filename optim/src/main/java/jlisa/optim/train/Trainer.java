@@ -207,7 +207,9 @@ public final class Trainer {
         try {
             Optional<Path> latest = checkpoints.latest();
             if (latest.isEmpty()) return 0;
-            Checkpoints.Saved saved = checkpoints.load(latest.get(), savedParams, optimizer, lisa);
+            Checkpoints.Saved saved = lisa == null
+                    ? checkpoints.load(latest.get(), savedParams, optimizer)
+                    : checkpoints.load(latest.get(), savedParams, optimizer, lisa);
             for (Map.Entry<String, Stateful> e : states.entrySet()) {
                 long[] s = saved.states().get(e.getKey());
                 if (s == null) throw new IllegalArgumentException(latest.get() + ": checkpoint has no state for '" + e.getKey() + "'");
@@ -286,7 +288,8 @@ public final class Trainer {
         states.forEach((k, v) -> s.put(k, v.state()));
         if (lisa != null) s.put("lisa", lisa.state());
         try {
-            lastCheckpoint = checkpoints.save(nextStep, savedParams, optimizer, lisa, s);
+            lastCheckpoint = lisa == null ? checkpoints.save(nextStep, savedParams, optimizer, s)
+                    : checkpoints.save(nextStep, savedParams, optimizer, lisa, s);
         } catch (IOException e) {
             throw new UncheckedIOException("checkpoint at step " + nextStep + " failed: " + e.getMessage(), e);
         }

@@ -293,8 +293,8 @@ public final class Lora {
 
     private static LoraAdapter adapterOf(Module layer) {
         return switch (layer) {
-            case Linear l -> l.lora();
-            case Conv1D c -> c.lora();
+            case Linear l -> l.lora().orElse(null);
+            case Conv1D c -> c.lora().orElse(null);
             default -> null;
         };
     }

@@ -147,7 +147,7 @@ public final class Llama extends CausalLM {
 
     @Override protected Variable plainHeadWeight() {
         if (lmHead == null) return model.embedTokens.weight;
-        boolean adapter = lmHead.lora() != null && !lmHead.lora().isMerged();
+        boolean adapter = lmHead.lora().filter(a -> !a.isMerged()).isPresent();
         return lmHead.bias == null && !adapter ? lmHead.weight : null;
     }
 

@@ -98,7 +98,7 @@ class LoraTest {
         float[] y = q.forward(new Variable(x)).data().toFloatArray();
         // y = x·Wᵀ + (alpha/r)·x·Aᵀ·Bᵀ, in float64 by hand; W (out, in)
         double[] w = q.weight.data().toDoubleArray(), xs = x.toDoubleArray();
-        double[] lowRank = lowRank(xs, q.lora(), 6, 32, 32);
+        double[] lowRank = lowRank(xs, q.lora().orElseThrow(), 6, 32, 32);
         for (int row = 0; row < 6; row++) {
             for (int o = 0; o < 32; o++) {
                 double s = 0;
@@ -115,13 +115,13 @@ class LoraTest {
         Lora.apply(g, LoraConfig.of(2, 4, "c_fc"));
         perturb(g, 8);
         Conv1D fc = (Conv1D) Lora.layers(g).get("transformer.h.0.mlp.c_fc");
-        assertThat(fc.lora().loraA().data().shape()).containsExactly(2, 32);    // (r, in) as PEFT, whatever W's layout
-        assertThat(fc.lora().loraB().data().shape()).containsExactly(128, 2);   // (out, r)
+        assertThat(fc.lora().orElseThrow().loraA().data().shape()).containsExactly(2, 32);    // (r, in) as PEFT, whatever W's layout
+        assertThat(fc.lora().orElseThrow().loraB().data().shape()).containsExactly(128, 2);   // (out, r)
         fc.bias.data().copyFrom(Tensor.randn(new Rng(4), 0, 1, DType.F32, 128));
         Tensor x = Tensor.randn(new Rng(5), 0, 1, DType.F32, 5, 32);
         float[] y = fc.forward(new Variable(x)).data().toFloatArray();
         double[] w = fc.weight.data().toDoubleArray(), b = fc.bias.data().toDoubleArray(), xs = x.toDoubleArray();  // W (in, out)
-        double[] expected = lowRank(xs, fc.lora(), 5, 32, 128);
+        double[] expected = lowRank(xs, fc.lora().orElseThrow(), 5, 32, 128);
         for (int row = 0; row < 5; row++) {
             for (int o = 0; o < 128; o++) {
                 double s = b[o];
