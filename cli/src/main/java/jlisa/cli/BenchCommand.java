@@ -5,6 +5,7 @@ import java.util.Locale;
 import java.util.concurrent.Callable;
 
 import jlisa.bench.GemmTiming;
+import jlisa.cli.demo.Progress;
 import jlisa.gpu.CudaBackend;
 import jlisa.gpu.GpuBenchmarks;
 import jlisa.tensor.Parallel;
@@ -38,6 +39,8 @@ final class BenchCommand implements Runnable {
         @Option(names = "--threads", description = "compute threads (default: -Djlisa.threads, else all processors)")
         Integer threads;
 
+        @Mixin JsonOut.Flag json = new JsonOut.Flag();
+
         @Override public Integer call() {
             String l = layout.toUpperCase(Locale.ROOT);
             if (!l.matches("NN|NT|TN|TT")) {
@@ -46,6 +49,11 @@ final class BenchCommand implements Runnable {
             if (n < 1) throw new IllegalArgumentException("bench gemm: --n must be ≥ 1, got " + n);
             if (devices.backend() instanceof CudaBackend gpu) {
                 double tflops = GpuBenchmarks.gemmTflops(gpu, n, l);
+                if (json.on) {
+                    JsonOut.print(JsonOut.object().put("n", n).put("layout", l).put("device", "cuda")
+                            .put("precision", gpu.precision().label()).put("tflops", tflops));
+                    return 0;
+                }
                 System.out.printf(Locale.ROOT, "gemm n=%d layout=%s device=cuda precision=%s tflops=%.1f%n", n, l,
                         gpu.precision().label(), tflops);
                 return 0;
@@ -53,6 +61,10 @@ final class BenchCommand implements Runnable {
             int t = threads == null ? Parallel.defaultThreads() : threads;
             if (t < 1) throw new IllegalArgumentException("bench gemm: --threads must be ≥ 1, got " + t);
             double g = GemmTiming.gflops(n, l, t);
+            if (json.on) {
+                JsonOut.print(JsonOut.object().put("n", n).put("layout", l).put("device", "cpu").put("threads", t).put("gflops", g));
+                return 0;
+            }
             System.out.printf(Locale.ROOT, "gemm n=%d layout=%s threads=%d gflops=%.1f%n", n, l, t, g);
             return 0;
         }
@@ -66,18 +78,23 @@ final class BenchCommand implements Runnable {
                 description = "preset: llama-thin, llama-tiny, tiny, d6, gpt2-124M (default ${DEFAULT-VALUE})")
         String model;
 
-        @Option(names = "--batch", defaultValue = "2") int batch;
+        @Option(names = "--batch", defaultValue = "2", description = "sequences per step (default ${DEFAULT-VALUE})") int batch;
 
-        @Option(names = "--seq", defaultValue = "64") int seq;
+        @Option(names = "--seq", defaultValue = "64", description = "tokens per sequence (default ${DEFAULT-VALUE})") int seq;
 
-        @Option(names = "--steps", defaultValue = "4", description = "steps per configuration (LISA redraws each step)")
+        @Option(names = "--steps", defaultValue = "4",
+                description = "steps per configuration, LISA redraws each step (default ${DEFAULT-VALUE})")
         int steps;
+
+        @Mixin JsonOut.Flag json = new JsonOut.Flag();
 
         @Override public Integer call() {
             if (batch < 1 || seq < 1 || steps < 1) {
                 throw new IllegalArgumentException("bench memory: --batch, --seq and --steps must be >= 1");
             }
-            System.out.print(MemoryTable.markdown(model, batch, seq, steps, MemoryTable.measure(model, batch, seq, steps)));
+            List<MemoryTable.Row> rows = MemoryTable.measure(model, batch, seq, steps);
+            if (json.on) JsonOut.print(MemoryTable.json(model, batch, seq, steps, rows));
+            else System.out.print(MemoryTable.markdown(model, batch, seq, steps, rows));
             return 0;
         }
     }
@@ -91,21 +108,24 @@ final class BenchCommand implements Runnable {
         @Option(names = "--model", defaultValue = "tiny", description = "tiny, d6 or gpt2-124M (default ${DEFAULT-VALUE})")
         String model;
 
-        @Option(names = "--batch", defaultValue = "16") int batch;
+        @Option(names = "--batch", defaultValue = "16", description = "sequences per step (default ${DEFAULT-VALUE})") int batch;
 
-        @Option(names = "--seq", defaultValue = "128") int seq;
+        @Option(names = "--seq", defaultValue = "128", description = "tokens per sequence (default ${DEFAULT-VALUE})") int seq;
 
-        @Option(names = "--steps", defaultValue = "10", description = "timed steps after --warmup") int steps;
+        @Option(names = "--steps", defaultValue = "10", description = "timed steps after --warmup (default ${DEFAULT-VALUE})")
+        int steps;
 
-        @Option(names = "--warmup", defaultValue = "2") int warmup;
+        @Option(names = "--warmup", defaultValue = "2", description = "untimed steps first (default ${DEFAULT-VALUE})") int warmup;
 
         @Option(names = "--threads", description = "compute threads (default: all processors)") Integer threads;
 
         @Mixin DeviceOptions devices = new DeviceOptions();
 
+        @Mixin JsonOut.Flag json = new JsonOut.Flag();
+
         @Override public Integer call() {
             try (var device = devices.activate()) {
-                if (devices.backend() != null) System.out.println("device: " + devices.describe());
+                if (devices.backend() != null && !json.on) System.out.println("device: " + devices.describe());
                 return time();
             }
         }
@@ -134,6 +154,8 @@ final class BenchCommand implements Runnable {
                 jlisa.tensor.MemoryLedger.collectGarbage();
                 jlisa.tensor.MemoryLedger.resetPeaks();
                 long base = jlisa.tensor.MemoryLedger.liveTotal();
+                // the bar is on stderr; a step line per step stays on stdout for the text output's readers
+                try (Progress bar = Progress.start("bench train", warmup + steps, false)) {
                 for (int s = 0; s < warmup + steps; s++) {
                     long t0 = System.nanoTime();
                     opt.zeroGrad();
@@ -164,12 +186,25 @@ final class BenchCommand implements Runnable {
                         upAt = gpu.device().uploadedBytes();
                         downAt = gpu.device().downloadedBytes();
                     }
-                    System.out.printf(Locale.ROOT, "step %d%s: %.1f ms (loss %.4f)%n", s + 1, s < warmup ? " (warm-up)" : "", took, loss);
+                    if (!json.on) System.out.printf(Locale.ROOT, "step %d%s: %.1f ms (loss %.4f)%n", s + 1, s < warmup ? " (warm-up)" : "", took, loss);
+                    bar.update(s + 1, loss, batch * seq / (took / 1000));
+                }
                 }
                 java.util.Arrays.sort(ms);
                 median[0] = steps % 2 == 1 ? ms[steps / 2] : (ms[steps / 2 - 1] + ms[steps / 2]) / 2;
                 peak[0] = jlisa.tensor.MemoryLedger.peakTotal() - base + 4L * gpt.parameterCount();
             });
+            if (json.on) {
+                var o = JsonOut.object().put("model", model).put("batch", batch).put("seq", seq).put("steps", steps)
+                        .put("warmup", warmup).put("threads", t).put("device", devices.backend() == null ? "cpu" : "cuda")
+                        .put("ms_per_step", median[0]).put("tokens_per_s", batch * seq / (median[0] / 1000)).put("peak_bytes", peak[0]);
+                if (devices.backend() != null) {
+                    o.put("device_peak_bytes", jlisa.tensor.MemoryLedger.peakDeviceTotal()).put("step_upload_bytes", up[0])
+                            .put("step_download_bytes", down[0]);
+                }
+                JsonOut.print(o);
+                return 0;
+            }
             System.out.printf(Locale.ROOT, "ms_per_step=%.1f tokens_per_s=%.1f peak_bytes=%d%s%n", median[0],
                     batch * seq / (median[0] / 1000), peak[0],
                     devices.backend() == null ? "" : " device_peak_bytes=" + jlisa.tensor.MemoryLedger.peakDeviceTotal()
@@ -187,6 +222,8 @@ final class BenchCommand implements Runnable {
 
         @Mixin DeviceOptions devices = new DeviceOptions();
 
+        @Mixin JsonOut.Flag json = new JsonOut.Flag();
+
         @Override public Integer call() {
             if (n < 1 || n > Integer.MAX_VALUE - 8) {
                 throw new IllegalArgumentException("bench adamw: --n must be in [1, " + (Integer.MAX_VALUE - 8) + "], got " + n);
@@ -202,6 +239,11 @@ final class BenchCommand implements Runnable {
                 seconds = GpuBenchmarks.medianSeconds(() -> jlisa.optim.AdamW.update(p, 0, g, 0, m, v, size, 1e-4f, 0.9f,
                         0.999f, 1e-8f, 0.01f, 1e-3f, 0.03f), () -> { });
                 tbs = GpuBenchmarks.adamwBytes(n) / seconds / 1e12;
+            }
+            if (json.on) {
+                JsonOut.print(JsonOut.object().put("n", n).put("device", devices.backend() == null ? "cpu" : "cuda")
+                        .put("ms", seconds * 1e3).put("tb_per_s", tbs));
+                return 0;
             }
             System.out.printf(Locale.ROOT, "adamw n=%d device=%s ms=%.3f tb_per_s=%.3f%n", n,
                     devices.backend() == null ? "cpu" : "cuda", seconds * 1e3, tbs);

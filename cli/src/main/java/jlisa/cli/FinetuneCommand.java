@@ -5,7 +5,6 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
 
-import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
 import jlisa.finetune.FineTuneResult;
@@ -62,22 +61,17 @@ class FinetuneCommand implements Callable<Integer> {
 
     /** The --json object of a run (NaN and absent values as null). */
     static String json(FineTuneResult r) {
-        ObjectNode o = JsonNodeFactory.instance.objectNode();
+        ObjectNode o = JsonOut.object();
         o.put("method", r.method());
         o.put("steps", r.steps());
         o.put("start_step", r.startStep());
-        number(o, "last_loss", r.finalLoss());
-        number(o, "eval_loss", r.evalLoss().orElse(Double.NaN));
+        JsonOut.number(o, "last_loss", r.finalLoss());
+        JsonOut.number(o, "eval_loss", r.evalLoss().orElse(Double.NaN));
         o.put("ms_per_step", r.msPerStep());
         o.put("trainable_params", r.trainableParameters());
         o.put("peak_bytes", r.peakBytes());
         if (r.savedTo().isPresent()) o.put("saved_to", r.savedTo().get().toString());
         else o.putNull("saved_to");
         return o.toString();
-    }
-
-    private static void number(ObjectNode o, String name, double v) {
-        if (Double.isFinite(v)) o.put(name, v);
-        else o.putNull(name);
     }
 }

@@ -22,7 +22,7 @@ import picocli.CommandLine.Option;
 final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--model", required = true, description = "Hugging Face model directory") Path model;
 
-    @Option(names = "--prompt", defaultValue = "", description = "the text to continue") String prompt;
+    @Option(names = "--prompt", defaultValue = "", description = "the text to continue (default: empty, which starts from BOS)") String prompt;
 
     @Option(names = "--tokenizer", description = "tokenizer.json (default: the model dir's; else UTF-8 bytes)") Path tokenizer;
 
@@ -35,7 +35,7 @@ final class GenerateCommand implements Callable<Integer> {
 
     @Option(names = "--top-p", description = "1.0 = off (default: generation_config.json, else off)") Double topP;
 
-    @Option(names = "--seed", defaultValue = "0") long seed;
+    @Option(names = "--seed", defaultValue = "0", description = "sampling seed (default ${DEFAULT-VALUE})") long seed;
 
     @Override public Integer call() throws Exception {
         try (CausalLM lm = Models.load(model)) {

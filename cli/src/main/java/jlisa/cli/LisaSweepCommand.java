@@ -13,6 +13,7 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 
 import jlisa.cli.demo.Demo;
+import jlisa.cli.demo.Report;
 import jlisa.cli.demo.Sweep;
 import jlisa.optim.Lisa;
 import jlisa.tensor.MemoryKind;
@@ -85,6 +86,8 @@ final class LisaSweepCommand implements Callable<Integer> {
 
     @Option(names = "--quiet", description = "no progress bars") boolean quiet;
 
+    @picocli.CommandLine.Mixin JsonOut.Flag json = new JsonOut.Flag();
+
     @Override public Integer call() throws Exception {
         Demo.Settings s = quick ? Demo.Settings.quick() : Demo.Settings.defaults();
         s = s.withSeed(seed).withSeeds(seeds)
@@ -134,12 +137,15 @@ final class LisaSweepCommand implements Callable<Integer> {
             for (long sd : s.finetuneSeeds()) {
                 Demo.MethodRun r = Demo.finetune(s, weights, m, sd, null, quiet, log);
                 runs.computeIfAbsent(m.name(), k -> new ArrayList<>()).add(r);
-                System.out.println(Sweep.line(r));
-                System.out.flush();
+                (json.on ? System.err : System.out).println(Sweep.line(r));   // with --json stdout holds only the summary
             }
             Sweep.write(dir, s, methods, runs);   // after each configuration: an interrupted sweep keeps what it measured
         }
         Demo.release(weights);
+        if (json.on) {
+            System.out.println(Files.readString(dir.resolve(Report.SUMMARY_JSON)).strip());
+            return 0;
+        }
         System.out.println();
         System.out.print(Sweep.table(methods, runs));
         System.out.println("sweep: " + dir.resolve(Sweep.SWEEP_MD));

@@ -1,5 +1,6 @@
 package jlisa.cli;
 
+import jlisa.cli.demo.Progress;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -31,12 +32,19 @@ public final class Main implements Runnable {
         System.exit(run(args));
     }
 
+    /** The command tree; with {@code noColor} (NO_COLOR set) help is plain text, else picocli decides by terminal. */
+    static CommandLine commandLine(boolean noColor) {
+        CommandLine cl = new CommandLine(new Main());
+        cl.setColorScheme(CommandLine.Help.defaultColorScheme(noColor ? CommandLine.Help.Ansi.OFF : CommandLine.Help.Ansi.AUTO));
+        return cl;
+    }
+
     /** Runs the command line and returns the exit code (tests call this). */
     public static int run(String... args) {
         // --debug anywhere on the line: stack traces instead of one-line messages.
         boolean debug = java.util.Arrays.asList(args).contains("--debug");
         String[] rest = java.util.Arrays.stream(args).filter(a -> !a.equals("--debug")).toArray(String[]::new);
-        CommandLine cl = new CommandLine(new Main());
+        CommandLine cl = commandLine(Progress.noColor());
         // Bad input is one line on stderr and exit code 2, not a stack trace: the engine's exceptions say what
         // was expected and what came.
         cl.setExecutionExceptionHandler((e, cmd, parsed) -> {

@@ -93,5 +93,18 @@ final class MemoryTable {
         return sb.toString();
     }
 
+    /** The same rows as one JSON object, in bytes, peaks per ledger kind. */
+    static com.fasterxml.jackson.databind.node.ObjectNode json(String preset, int batch, int seq, int steps, List<Row> rows) {
+        var o = JsonOut.object().put("model", preset).put("batch", batch).put("seq", seq).put("steps", steps);
+        var arr = o.putArray("rows");
+        for (Row r : rows) {
+            var row = arr.addObject().put("method", r.method());
+            var peaks = row.putObject("peak_bytes");
+            for (MemoryKind k : MemoryKind.values()) peaks.put(k.name().toLowerCase(Locale.ROOT), r.peak()[k.ordinal()]);
+            row.put("peak_total_bytes", r.peakTotal()).put("expected_grad_and_state_bytes", r.expectedGradAndState());
+        }
+        return o;
+    }
+
     private static double mib(long b) { return b / (1024.0 * 1024.0); }
 }

@@ -29,7 +29,7 @@ final class ScoreCommand implements Callable<Integer> {
     @Override public Integer call() throws Exception {
         try (CausalLM m = Models.load(model)) {
             Scoring.Score s = Scoring.score(m, Datasets.readTokens(tokens).stream().map(Example::ids).toList());
-            if (json) System.out.printf(Locale.ROOT, "{\"loss\": %.9g, \"tokens\": %d}%n", s.loss(), s.tokens());
+            if (json) JsonOut.print(JsonOut.number(JsonOut.object(), "loss", s.loss()).put("tokens", s.tokens()));
             else System.out.printf(Locale.ROOT, "loss=%.6f tokens=%d%n", s.loss(), s.tokens());
         }
         return 0;

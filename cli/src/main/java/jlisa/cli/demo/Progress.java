@@ -51,10 +51,21 @@ public final class Progress implements AutoCloseable {
      */
     public static Progress start(String task, long totalSteps, boolean quiet) {
         return start(task, totalSteps, quiet ? Mode.QUIET : stderrIsTerminal() ? Mode.TERMINAL : Mode.LINES,
-                System.err);
+                System.err, !noColor());
     }
 
-    static Progress start(String task, long totalSteps, Mode mode, PrintStream out) {
+    /**
+     * True when the environment asks for no ANSI colour (https://no-color.org: {@code NO_COLOR} set and not
+     * empty): help text and bars are then plain.
+     */
+    public static boolean noColor() { return noColor(System.getenv()); }
+
+    static boolean noColor(java.util.Map<String, String> env) {
+        String v = env.get("NO_COLOR");
+        return v != null && !v.isEmpty();
+    }
+
+    static Progress start(String task, long totalSteps, Mode mode, PrintStream out, boolean color) {
         if (totalSteps < 1) {
             throw new IllegalArgumentException("progress '" + task + "': expected at least 1 step, got " + totalSteps);
         }
@@ -65,7 +76,7 @@ public final class Progress implements AutoCloseable {
                 .setUnit(" steps", 1)
                 .setMaxRenderedLength(120);
         if (mode == Mode.TERMINAL) {
-            ProgressBar bar = builder.setStyle(ProgressBarStyle.COLORFUL_UNICODE_BLOCK)
+            ProgressBar bar = builder.setStyle(color ? ProgressBarStyle.COLORFUL_UNICODE_BLOCK : ProgressBarStyle.UNICODE_BLOCK)
                     .setUpdateIntervalMillis(200)
                     .setConsumer(new ConsoleProgressBarConsumer(out))
                     .build();

@@ -31,7 +31,7 @@ class ProgressTest {
     void withoutATerminalPrintsAFewWholeLinesWithStepsLossAndTokensPerSecond() {
         ByteArrayOutputStream captured = new ByteArrayOutputStream();
         PrintStream out = new PrintStream(captured, true, StandardCharsets.UTF_8);
-        Progress bar = Progress.start("finetune lisa", 1000, Progress.Mode.LINES, out);
+        Progress bar = Progress.start("finetune lisa", 1000, Progress.Mode.LINES, out, true);
         for (int step = 1; step <= 1000; step++) bar.update(step, 1.2345, 4321);
         bar.close();
         bar.close();
@@ -54,5 +54,28 @@ class ProgressTest {
     @Test
     void rejectsAnEmptyRun() {
         assertThatThrownBy(() -> Progress.start("x", 0, true)).hasMessageContaining("expected at least 1 step, got 0");
+    }
+
+    @Test
+    void noColorFollowsTheNoColorConvention() {
+        assertThat(Progress.noColor(java.util.Map.of("NO_COLOR", "1"))).isTrue();
+        assertThat(Progress.noColor(java.util.Map.of("NO_COLOR", ""))).isFalse();   // set but empty: no effect
+        assertThat(Progress.noColor(java.util.Map.of())).isFalse();
+    }
+
+    @Test
+    void aTerminalBarHasColourUnlessNoColorAsks() throws Exception {
+        for (boolean color : new boolean[] {true, false}) {
+            ByteArrayOutputStream captured = new ByteArrayOutputStream();
+            PrintStream out = new PrintStream(captured, true, StandardCharsets.UTF_8);
+            try (Progress bar = Progress.start("pretrain", 10, Progress.Mode.TERMINAL, out, color)) {
+                for (int step = 1; step <= 10; step++) bar.update(step, 1.0, 100);
+            }
+            String text = captured.toString(StandardCharsets.UTF_8);
+            assertThat(text).contains("pretrain");
+            // the colourful style wraps the bar in ANSI colour codes (ESC [ ... m); the plain one has none
+            if (color) assertThat(text).contains("\u001b[");
+            else assertThat(text).doesNotContain("\u001b[");
+        }
     }
 }
