@@ -67,7 +67,9 @@ public final class Checkpoints {
             throws IOException {
         Files.createDirectories(dir);
         Path target = dir.resolve(String.format("step-%09d", nextStep));
-        Path tmp = Files.createTempDirectory(dir, ".tmp-step-");
+        // a plain createDirectory, so the checkpoint gets the umask's mode (createTempDirectory would make it 0700)
+        Path tmp = Files.createDirectory(dir.resolve(".tmp-step-" + Long.toHexString(System.nanoTime())
+                + Long.toHexString(java.util.concurrent.ThreadLocalRandom.current().nextLong())));
         try {
             Map<String, Tensor> weights = new LinkedHashMap<>();
             params.forEach((n, p) -> weights.put(n, p.data()));

@@ -160,6 +160,12 @@ class TrainerTest {
         try (var files = Files.list(dir)) {
             assertThat(files.map(p -> p.getFileName().toString())).containsExactly("step-000000004");
         }
+        // a checkpoint directory gets the mode any new directory gets (the umask's), not a temp directory's 0700
+        if (dir.getFileSystem().supportedFileAttributeViews().contains("posix")) {
+            Path plain = Files.createDirectory(dir.resolve("plain"));
+            assertThat(Files.getPosixFilePermissions(ck.latest().orElseThrow()))
+                    .isEqualTo(Files.getPosixFilePermissions(plain));
+        }
     }
 
     @Test
