@@ -21,6 +21,8 @@ import jlisa.transformer.model.Llama;
  *
  * <p>{@code java --add-modules jdk.incubator.vector -cp bench/target/benchmarks.jar jlisa.bench.BatchGeneration
  * [preset=llama-tiny] [batch=8] [tokens=64] [rounds=4]} (presets: llama-tiny, llama-thin, tiny, d6, gpt2-124M)
+ *
+ * <p>Not thread-safe: a main that owns its model.
  */
 public final class BatchGeneration {
     private BatchGeneration() {}

@@ -10,8 +10,9 @@ import jlisa.transformer.model.CausalLM;
 import jlisa.transformer.model.KvCache;
 
 /**
- * Text generation with a KV cache, one prompt ({@link #run}) or a batch of them ({@link #runBatch}). The prompt runs through the model once; after that each step feeds
- * only the token just picked, so a step costs one position, not the whole sequence. Everything runs without a
+ * Text generation with a KV cache, one prompt ({@link #run}) or a batch of them ({@link #runBatch}). The prompt
+ * runs through the model once; after that each step feeds only the token just picked, so a step costs one
+ * position, not the whole sequence. Everything runs without a
  * graph (no grad). Put the model in eval mode first: dropout in training mode would make the output random.
  *
  * <p>Generation stops, in this order of precedence, when
