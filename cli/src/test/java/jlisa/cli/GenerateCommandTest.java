@@ -75,6 +75,12 @@ class GenerateCommandTest {
         assertThat(doc.get("tokens_per_second").asDouble()).isPositive();
         assertThat(doc.get("tokens_per_second").asDouble() * doc.get("seconds").asDouble()).isCloseTo(12.0,
                 org.assertj.core.data.Offset.offset(1e-6));
+
+        r = run("generate", "--model", dir.toString(), "--prompt", "ab", "--max-tokens", "6", "--json");   // one prompt: no stream
+        assertThat(r[0]).as(r[2]).isEqualTo("0");
+        JsonNode one = new ObjectMapper().readTree(r[1]).get("generations");
+        assertThat(one).hasSize(1);
+        assertThat(ints(one.get(0).get("tokens"))).containsExactly(alone("ab", GenerationConfig.greedy(6)).tokens());
     }
 
     @Test
