@@ -16,9 +16,7 @@ final class Attend {
     static Variable attend(Variable q, Variable k, Variable v, KvCache cache, int layer) {
         if (cache == null) return q.causalAttention(k, v);
         checkNoGrad(q, k, v);
-        Tensor[] kv = cache.append(layer, k.data(), v.data());
-        Tensor out = Attention.forward(q.data(), kv[0], kv[1], Attention.defaultScale(q.data().size(3))).out();
-        return new Variable(out);
+        return new Variable(cache.attend(layer, q.data(), k.data(), v.data(), null));
     }
 
     /** Self-attention over a packed projection qkv (B, T, (H + 2·Hkv)·D) holding q, k, v side by side; returns (B, T, H·D). */
@@ -26,10 +24,9 @@ final class Attend {
         if (cache == null) return qkv.causalSelfAttention(heads, kvHeads);
         checkNoGrad(qkv);
         Tensor[] views = Attention.unpack(qkv.data(), heads, kvHeads);
-        Tensor[] kv = cache.append(layer, views[1], views[2]);
         int B = qkv.data().size(0), T = qkv.data().size(1), D = views[0].size(3);
         Tensor out = Tensor.empty(qkv.data().dtype().computeType(), B, T, heads * D);
-        Attention.forward(views[0], kv[0], kv[1], Attention.defaultScale(D), Attention.splitHeads(out, heads));
+        cache.attend(layer, views[0], views[1], views[2], Attention.splitHeads(out, heads));
         return new Variable(out);
     }
 

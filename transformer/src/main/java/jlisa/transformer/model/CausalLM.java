@@ -19,6 +19,8 @@ import jlisa.nn.Module;
  * LLaMA are the two kinds. Besides forward, a model exposes its layer structure — embeddings, the
  * blocks, the head — as named parameter groups, so optimizers (LISA) can sample layers without
  * knowing model classes.
+ *
+ * <p>Not thread-safe: one forward pass (training step or generation) per model at a time.
  */
 public abstract class CausalLM extends Module implements AutoCloseable {
     private AutoCloseable weights;
@@ -153,6 +155,28 @@ public abstract class CausalLM extends Module implements AutoCloseable {
             throw new IllegalArgumentException("forward: positions up to " + (start + ids.size(1)) + " exceed the model's "
                     + maxPositions());
         }
+    }
+
+    /**
+     * Checks ids (B, T) against the cache and returns each row's first position: the row's cached length (rows of a
+     * batched cache may differ), 0 without a cache.
+     */
+    protected final int[] startPositions(Tensor ids, KvCache cache) {
+        checkIds(ids, 0);
+        int B = ids.size(0);
+        if (cache == null) return new int[B];
+        if (cache.batch() != B) {
+            throw new IllegalArgumentException("forward: ids " + Shapes.str(ids.shape()) + " have " + B
+                    + " rows but the KV cache holds " + cache.batch());
+        }
+        int[] starts = cache.lengths();
+        for (int b = 0; b < B; b++) {
+            if (starts[b] + ids.size(1) > maxPositions()) {
+                throw new IllegalArgumentException("forward: positions up to " + (starts[b] + ids.size(1)) + " in row " + b
+                        + " exceed the model's " + maxPositions());
+            }
+        }
+        return starts;
     }
 
     /** Greedy or sampled decoding lives in {@code jlisa.transformer.generate}; this is the no-grad logits step it uses. */

@@ -23,6 +23,8 @@ import jlisa.nn.ModuleList;
  * GPT-2 as Hugging Face's {@code GPT2LMHeadModel}: learned positions, pre-LayerNorm blocks,
  * multi-head attention through one fused c_attn projection, GELU (tanh) MLP, head tied to the token
  * embedding. Parameter names and layouts are the checkpoint's (Conv1D weights stored in × out).
+ *
+ * <p>Not thread-safe: one forward pass per model at a time.
  */
 public final class GPT2 extends CausalLM {
 
@@ -112,11 +114,10 @@ public final class GPT2 extends CausalLM {
     public Parameter tokenEmbedding() { return transformer.wte.weight; }
 
     @Override protected Variable hiddenStates(Tensor ids, KvCache cache) {
-        int start = cache == null ? 0 : cache.length();
-        checkIds(ids, start);
+        int[] starts = startPositions(ids, cache);   // per row: the rows of a batched cache may be at different positions
         int B = ids.size(0), T = ids.size(1);
         int[] pos = new int[B * T];
-        for (int i = 0; i < pos.length; i++) pos[i] = start + i % T;
+        for (int i = 0; i < pos.length; i++) pos[i] = starts[i / T] + i % T;
         Variable x = transformer.wte.forward(ids).add(transformer.wpe.forward(Tensor.of(pos, B, T)));
         x = transformer.drop.forward(x);
         for (int l = 0; l < config.nLayer(); l++) x = transformer.h.get(l).forward(x, cache, l);

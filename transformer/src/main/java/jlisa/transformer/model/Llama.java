@@ -21,6 +21,8 @@ import jlisa.nn.ModuleList;
  * LLaMA as Hugging Face's {@code LlamaForCausalLM}: RMSNorm, rotary positions in HF's rotate-half
  * layout, SwiGLU MLP, grouped-query attention. The same class serves Mistral-style, Qwen2-style
  * (biases on q/k/v) and SmolLM checkpoints, whose configs differ only in these switches.
+ *
+ * <p>Not thread-safe: one forward pass per model at a time.
  */
 public final class Llama extends CausalLM {
 
@@ -131,10 +133,9 @@ public final class Llama extends CausalLM {
     public Config config() { return config; }
 
     @Override protected Variable hiddenStates(Tensor ids, KvCache cache) {
-        int start = cache == null ? 0 : cache.length();
-        checkIds(ids, start);
+        int[] starts = startPositions(ids, cache);
+        Positions rope = Positions.of(starts, ids.size(1), config.ropeTheta(), config.headDim());
         int T = ids.size(1);
-        Rope.Cache rope = Rope.Cache.of(start, T, config.ropeTheta(), config.headDim());
         Variable x = model.embedTokens.forward(ids);
         for (int l = 0; l < config.numLayers(); l++) x = model.layers.get(l).forward(x, rope, cache, l);
         if (cache != null) cache.advance(T);
@@ -168,6 +169,29 @@ public final class Llama extends CausalLM {
 
     @Override protected boolean isEmbedding(String name) { return name.equals("model.embed_tokens.weight"); }
 
+    /**
+     * The rotary tables of one forward pass. When every row starts at the same position, one table of T positions
+     * serves all rows. When they differ (a batched KV cache whose prompts had different lengths), the table holds
+     * B·T positions, row b's from b·T on, and q and k are rotated laid out as one sequence of B·T steps.
+     */
+    record Positions(Rope.Cache rope, boolean perRow) {
+        static Positions of(int[] starts, int T, double theta, int headDim) {
+            boolean same = true;
+            for (int start : starts) same &= start == starts[0];
+            if (same) return new Positions(Rope.Cache.of(starts[0], T, theta, headDim), false);
+            int[] flat = new int[starts.length * T];
+            for (int i = 0; i < flat.length; i++) flat[i] = starts[i / T] + i % T;
+            return new Positions(Rope.Cache.of(flat, theta, headDim), true);
+        }
+
+        /** The heads (B, n, T, D) of a projection (B, T, n·D), rotated to their positions. */
+        Variable rotate(Variable projection, int B, int T, int n, int D) {
+            if (!perRow) return projection.reshape(B, T, n, D).transpose(1, 2).rope(rope, Rope.Layout.HALF);
+            return projection.reshape(1, B * T, n, D).transpose(1, 2).rope(rope, Rope.Layout.HALF)
+                    .transpose(1, 2).reshape(B, T, n, D).transpose(1, 2);
+        }
+    }
+
     /** HF's LlamaModel: the part under the "model." prefix. */
     static final class Body extends Module {
         final Embedding embedTokens;
@@ -194,7 +218,7 @@ public final class Llama extends CausalLM {
             postAttentionLayernorm = child("post_attention_layernorm", new RmsNorm(c.hiddenSize(), c.rmsNormEps()));
         }
 
-        Variable forward(Variable x, Rope.Cache rope, KvCache cache, int layer) {
+        Variable forward(Variable x, Positions rope, KvCache cache, int layer) {
             try (var scope = ActivationScope.open()) {   // frees what no backward reads when the block returns
                 Variable h = x.add(selfAttn.forward(inputLayernorm.forward(x), rope, cache, layer));
                 return scope.keep(h.add(mlp.forward(postAttentionLayernorm.forward(h))));
@@ -217,10 +241,10 @@ public final class Llama extends CausalLM {
             oProj = child("o_proj", new Linear(heads * headDim, c.hiddenSize(), false, rng, c.initStd()));
         }
 
-        Variable forward(Variable x, Rope.Cache rope, KvCache cache, int layer) {
+        Variable forward(Variable x, Positions rope, KvCache cache, int layer) {
             int B = x.data().size(0), T = x.data().size(1);
-            Variable q = qProj.forward(x).reshape(B, T, heads, headDim).transpose(1, 2).rope(rope, Rope.Layout.HALF);
-            Variable k = kProj.forward(x).reshape(B, T, kvHeads, headDim).transpose(1, 2).rope(rope, Rope.Layout.HALF);
+            Variable q = rope.rotate(qProj.forward(x), B, T, heads, headDim);
+            Variable k = rope.rotate(kProj.forward(x), B, T, kvHeads, headDim);
             Variable v = vProj.forward(x).reshape(B, T, kvHeads, headDim).transpose(1, 2);
             Variable y = Attend.attend(q, k, v, cache, layer);
             return oProj.forward(y.transpose(1, 2).reshape(B, T, heads * headDim));
