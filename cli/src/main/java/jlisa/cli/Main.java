@@ -4,7 +4,12 @@ import jlisa.cli.demo.Progress;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
-/** The {@code jlisa} command. Subcommands arrive with the issues that build them. */
+/**
+ * The {@code jlisa} command. Subcommands arrive with the issues that build them.
+ *
+ * <p>Not meant for concurrent use: each {@link #run} builds its own command tree, but commands print to the
+ * process's stdout.
+ */
 @Command(name = "jlisa", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "A deep-learning engine in pure Java: tensors, autograd, transformers, LISA-AdamW.",
         subcommands = {DemoCommand.class, PretrainCommand.class, FinetuneCommand.class, CompareCommand.class, GenerateCommand.class, ScoreCommand.class, BenchCommand.class, InfoCommand.class, CommandLine.HelpCommand.class})

@@ -8,7 +8,7 @@ import jlisa.optim.data.Example;
 
 /**
  * What a fine-tune trains on. Text and JSONL go through the model directory's tokenizer (or the one given to
- * the builder). Immutable; safe to share.
+ * the builder). Immutable; safe to share between threads.
  */
 public sealed interface Data {
     /** One sequence per line, token ids separated by spaces. */

@@ -4,7 +4,7 @@ package jlisa.gpu;
  * A CUDA, cuBLAS or NVRTC call that returned an error: the message names the call and the result
  * (e.g. {@code cuMemAlloc_v2 failed: CUDA_ERROR_OUT_OF_MEMORY (2)}).
  *
- * <p>Immutable, like every exception.
+ * <p>Immutable, like every exception; safe to pass between threads.
  */
 public final class CudaException extends IllegalStateException {
     private final String call;

@@ -13,7 +13,7 @@ import jlisa.tensor.Tensor;
  * same machine: operands resident in device memory, warm-up first, the median of five timed rounds of about
  * a quarter second each, the device synchronised before and after every round.
  *
- * <p>Not for concurrent use: a benchmark wants the device to itself.
+ * <p>Stateless, but not for use from several threads at once: a benchmark wants the device to itself.
  */
 public final class GpuBenchmarks {
     private GpuBenchmarks() {}

@@ -37,6 +37,8 @@ import jlisa.transformer.model.Models;
  * seed moves the data order, LoRA's initialisation and LISA's draws; the pretrained start is shared),
  * and measure each run: trainable parameters, peak bytes by ledger kind, ms per step, eval loss,
  * exact-match accuracy, and how the training loss moves around LISA's draws.
+ *
+ * <p>Stateless between calls; a run owns the models it builds, so it is not for use from several threads at once.
  */
 public final class Demo {
     private Demo() {}

@@ -24,6 +24,8 @@ import jlisa.transformer.io.AtomicFiles;
  * {@code report.md} in a directory the caller names (e.g. {@code runs/20250101-120000/}), plus the
  * Markdown table for the console. Every file is written to a temporary name and renamed into place,
  * so a reader never sees half a file.
+ *
+ * <p>Stateless; safe to call from any thread (two writers into one directory excepted).
  */
 public final class Report {
     static {

@@ -23,6 +23,8 @@ import jlisa.transformer.io.AtomicFiles;
 /**
  * Runs over seeds summarised (mean, sample standard deviation, range), and the files of {@code jlisa bench lisa}:
  * {@code sweep.md}, {@code summary.json} and {@code sweep.png}.
+ *
+ * <p>Stateless; safe to call from any thread (two writers into one directory excepted).
  */
 public final class Sweep {
     static {

@@ -49,6 +49,8 @@ import jlisa.tensor.Rng;
  * The answer is unique, so exact match is a fair score; a Caesar shift or a subtraction were passed
  * over because the first is a per-token lookup a low-rank adapter learns as easily as anything, and
  * the second is too hard for a model pretrained for a minute or two.
+ *
+ * <p>Stateless; each task draws from the Rng it is given, so threads with their own Rng may share it.
  */
 public final class SyntheticTasks {
     private SyntheticTasks() {}

@@ -8,7 +8,7 @@ import java.util.Arrays;
  * The first token of a sequence is never predicted from inside it, so its mask matters only when
  * packing puts another example in front of it.
  *
- * <p>Treat as immutable: the arrays are not copied, so do not change them once the example is made; then safe to share.
+ * <p>Treat as immutable: the arrays are not copied, so do not change them once the example is made; then safe to share between threads.
  */
 public record Example(int[] ids, boolean[] lossMask) {
     public Example {

@@ -30,7 +30,7 @@ import jlisa.tensor.Tensor;
  * A checkpoint is written into a temporary directory and renamed
  * into place, so a crash leaves either the whole checkpoint or none of it.
  *
- * <p>Stateless; not for two writers into the same directory at once.
+ * <p>Holds no mutable state; safe to use from several threads, but not for two writers into the same directory at once.
  */
 public final class Checkpoints {
     private static final String MODEL = "model.safetensors", OPTIMIZER = "optimizer.safetensors", STATE = "trainer.properties";

@@ -10,7 +10,7 @@ import jlisa.tensor.Tensor;
  * Reads and writes named tensors to a file. The optim module does not know file formats; the
  * caller supplies one (the CLI passes safetensors from the transformer module).
  *
- * <p>Implementations are stateless file readers and writers; not for two writers of one file at once.
+ * <p>Implementations are stateless file readers and writers; safe to call from several threads, but not for two writers of one file at once.
  */
 public interface TensorStore {
     /** Writes atomically: a temporary file renamed over {@code file}. */

@@ -8,6 +8,8 @@ import jlisa.transformer.model.KvCache;
  * Incremental next-token logits over a KV cache, batch of 1: {@link #feed} runs only the new tokens through the
  * model (no grad) and returns the logits of the last of them, which predict the token after it. Close it to
  * release the cache.
+ *
+ * <p>Not thread-safe: one decoder, its cache and its model serve one thread.
  */
 public final class Decoder implements AutoCloseable {
     private final CausalLM model;

@@ -20,6 +20,8 @@ import java.util.TreeSet;
  *       1.0 turns it off. It applies to greedy decoding too.</li>
  * </ul>
  * Logits go through repetition penalty → temperature → top-k → top-p, HF's order.
+ *
+ * <p>Immutable; safe to share between threads.
  */
 public record GenerationConfig(int maxNewTokens, double temperature, int topK, double topP, Set<Integer> stopTokens,
                                long seed, double repetitionPenalty) {

@@ -10,6 +10,8 @@ import jlisa.tensor.Rng;
  * top-k → top-p → softmax (in double) → one uniform draw from the seeded {@link Rng}. Greedy (temperature 0) is
  * argmax after the repetition penalty and draws nothing. The filters are public so they can be checked alone;
  * they work in place and mark removed tokens with −∞.
+ *
+ * <p>Not thread-safe: each sampler draws from its own Rng; give each thread (each batch row) its own.
  */
 public final class Sampler {
     private final GenerationConfig config;

@@ -1,6 +1,10 @@
 package jlisa.transformer.generate;
 
-/** Receives each generated token id as soon as it is picked (streaming); returning false stops generation after it. */
+/**
+ * Receives each generated token id as soon as it is picked (streaming); returning false stops generation after it.
+ *
+ * <p>Called on the generating thread, one token at a time.
+ */
 @FunctionalInterface
 public interface TokenListener {
     boolean onToken(int tokenId);

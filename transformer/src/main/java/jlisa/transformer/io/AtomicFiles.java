@@ -16,6 +16,8 @@ import java.util.concurrent.ThreadLocalRandom;
  * to disk, and the sibling is renamed over the target. The temporary is created as any new file is (mode from the
  * umask, 0644 under the usual 022) — not as {@link Files#createTempFile} makes it (0600), which would leave a saved
  * {@code config.json} unreadable to the rest of a team.
+ *
+ * <p>Stateless; safe to call from any thread (each write has its own temporary file; the last rename wins).
  */
 public final class AtomicFiles {
     private AtomicFiles() {}
