@@ -4,7 +4,7 @@ package jlisa.tensor;
  * An accelerator that takes work off the CPU kernels: matrix products, optimizer state kept in its
  * own memory with the fused AdamW update over it, and the reductions gradient clipping needs. The gpu
  * module provides one (CUDA). Model code never names a backend: {@link jlisa.tensor.kernels.MatMul}
- * and the optimizers ask {@link Backends#active()}, and work on memory a backend owns goes to that
+ * and the optimizers ask {@link Backends#active()} (the calling thread's choice), and work on memory a backend owns goes to that
  * backend ({@link DeviceStorage#backend()}). With no active backend every path is the CPU's, unchanged.
  *
  * <p>A backend that also runs the model's other kernels on its memory ({@link DeviceKernels}) lets a whole training
