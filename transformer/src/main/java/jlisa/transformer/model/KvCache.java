@@ -7,9 +7,10 @@ import jlisa.tensor.Tensor;
 /**
  * Keys and values of every layer for the tokens seen so far, so generation feeds one new token per
  * step instead of the whole sequence. One (B, Hkv, maxLen, D) buffer per layer for keys and one for
- * values, allocated once (counted as ACTIVATION).
+ * values, allocated once (counted as ACTIVATION, in the account of the model that made it). Closing it gives the
+ * buffers back. Not thread-safe: one generation at a time per cache.
  */
-public final class KvCache {
+public final class KvCache implements AutoCloseable {
     private final Tensor[] keys, values;
     private final int maxLen;
     private int length;
@@ -50,9 +51,12 @@ public final class KvCache {
     /** Forgets everything (the buffers are kept). */
     public void clear() { length = 0; }
 
-    /** Releases the buffers. */
+    /** Releases the buffers; the same as {@link #close()}. */
     public void release() {
         for (Tensor t : keys) t.storage().release();
         for (Tensor t : values) t.storage().release();
     }
+
+    /** Releases the buffers (the ledger falls at once); the cache must not be used afterwards. Idempotent. */
+    @Override public void close() { release(); }
 }
