@@ -13,7 +13,11 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import jlisa.autograd.Parameter;
+import jlisa.optim.Lisa.StatePolicy;
 import jlisa.tensor.MemoryKind;
+import jlisa.tensor.MemoryLedger;
+import jlisa.tensor.Tensor;
+import jlisa.transformer.model.KvCache;
 import jlisa.transformer.model.CausalLM;
 import jlisa.transformer.model.Models;
 
@@ -71,5 +75,39 @@ class FineTuneMemoryTest {
         assertThat(model.memory().live(MemoryKind.GRADIENT)).isZero();
         model.close();
         assertThat(model.memory().live(MemoryKind.PARAMETER)).isZero();
+    }
+
+    @Test void everythingThatHoldsMemoryGivesItBackOnClose(@TempDir Path tmp) throws Exception {
+        Path dir = TinyModels.llamaDirectory(tmp.resolve("model"));
+        MemoryLedger.Account account = new MemoryLedger.Account("closing test");
+        Tensor ids = Tensor.of(new int[] {1, 5, 9, 2, 7, 3, 0, 4}, 2, 4);
+        try (var charge = account.charge()) {
+            CausalLM model = Models.load(dir);
+            TrainingSetup setup = TrainingSetup.of(model, Method.lisa().withGamma(1).withPeriod(1).withPolicy(StatePolicy.PARK),
+                    FineTune.OptimizerChoice.ADAMW, 1e-3, 0, 7);
+            for (long step = 0; step < 4; step++) {   // a new layer every step: the old one's moments are parked
+                setup.lisa().orElseThrow().beforeStep(step);
+                model.loss(ids, -1).backward();
+                setup.optimizer().step();
+            }
+            KvCache cache = model.newCache(1, 8);
+            assertThat(account.live(MemoryKind.OPTIMIZER_STATE)).isPositive();
+            assertThat(account.live(MemoryKind.PARKED_STATE)).isPositive();
+            assertThat(account.live(MemoryKind.GRADIENT)).isPositive();
+            assertThat(account.live(MemoryKind.ACTIVATION)).isPositive();
+
+            cache.close();
+            setup.close();
+            assertThat(account.live(MemoryKind.ACTIVATION)).isZero();
+            assertThat(account.live(MemoryKind.OPTIMIZER_STATE)).isZero();
+            assertThat(account.live(MemoryKind.PARKED_STATE)).isZero();
+            assertThat(account.live(MemoryKind.GRADIENT)).isZero();
+            assertThat(account.live(MemoryKind.PARAMETER)).isPositive();
+            model.close();
+            assertThat(account.live(MemoryKind.PARAMETER)).isZero();   // all at once, without the collector
+        }
+        // What is left are the forward passes' temporaries nobody holds any more: the collector credits them back.
+        for (int i = 0; i < 10 && account.liveTotal() != 0; i++) MemoryLedger.collectGarbage();
+        assertThat(account.liveTotal()).isZero();
     }
 }
