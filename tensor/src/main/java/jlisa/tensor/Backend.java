@@ -9,6 +9,9 @@ package jlisa.tensor;
  *
  * <p>A backend that also runs the model's other kernels on its memory ({@link DeviceKernels}) lets a whole training
  * step stay there (device-resident training); an op it has no kernel for fails, naming the op.
+ *
+ * <p>Threads choose their backend independently ({@link Backends}), so one backend may be called from every thread
+ * that activated it or holds a model in its memory; an implementation says whether it serves several at once.
  */
 public interface Backend extends DeviceKernels {
 

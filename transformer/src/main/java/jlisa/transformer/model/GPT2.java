@@ -23,6 +23,7 @@ import jlisa.nn.ModuleList;
  * GPT-2 as Hugging Face's {@code GPT2LMHeadModel}: learned positions, pre-LayerNorm blocks,
  * multi-head attention through one fused c_attn projection, GELU (tanh) MLP, head tied to the token
  * embedding. Parameter names and layouts are the checkpoint's (Conv1D weights stored in × out).
+ * Not thread-safe, as every {@link CausalLM}: one forward or training step at a time per instance.
  */
 public final class GPT2 extends CausalLM {
 

@@ -21,6 +21,7 @@ import jlisa.nn.ModuleList;
  * LLaMA as Hugging Face's {@code LlamaForCausalLM}: RMSNorm, rotary positions in HF's rotate-half
  * layout, SwiGLU MLP, grouped-query attention. The same class serves Mistral-style, Qwen2-style
  * (biases on q/k/v) and SmolLM checkpoints, whose configs differ only in these switches.
+ * Not thread-safe, as every {@link CausalLM}: one forward or training step at a time per instance.
  */
 public final class Llama extends CausalLM {
 
