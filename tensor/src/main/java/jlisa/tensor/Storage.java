@@ -64,6 +64,12 @@ public abstract class Storage {
         ledgerEntry = register(newKind);
     }
 
+    /** True if these bytes were charged to {@code account} when allocated (it was charged on the allocating thread). */
+    public final boolean isChargedTo(MemoryLedger.Account account) {
+        for (MemoryLedger.Account a : accounts) if (a == account) return true;
+        return false;
+    }
+
     public final DType dtype() { return dtype; }
 
     /** Number of elements. */

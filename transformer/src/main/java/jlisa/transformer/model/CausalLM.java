@@ -58,9 +58,12 @@ public abstract class CausalLM extends Module implements AutoCloseable {
     public final boolean isClosed() { return closed; }
 
     /**
-     * Gives back everything the model holds: every parameter's values and gradient are released (the ledger falls
-     * at once) and the checkpoint the weights came from (if any) is unmapped. Afterwards the model's entry points
-     * and its parameters' {@code data()} fail with an {@link IllegalStateException} naming the model. Idempotent.
+     * Gives back everything the model holds: its parameters' gradients and the values it allocated itself (those
+     * counted in its {@linkplain #memory() account}: built, loaded, made writable or adapted by
+     * {@code TrainingSetup}) are released, so the ledger falls at once, and the checkpoint the weights came from (if
+     * any) is unmapped. Values it was handed from elsewhere (another model's state dict) are left to their owner.
+     * Afterwards the model's entry points and its parameters' {@code data()} fail with an
+     * {@link IllegalStateException} naming the model. Idempotent.
      */
     @Override public void close() {
         if (closed) return;
@@ -69,7 +72,8 @@ public abstract class CausalLM extends Module implements AutoCloseable {
         for (Parameter p : namedParameters().values()) {
             Tensor data = p.data();
             p.markClosed(reason);
-            data.storage().release();
+            // Only what this model allocated: a storage shared with another model must outlive this one.
+            if (data.storage().isChargedTo(memory)) data.storage().release();
         }
         if (weights == null) return;
         try {

@@ -79,6 +79,19 @@ class ModelMemoryTest {
         }
     }
 
+    @Test void closingAModelThatBorrowedAnothersWeightsLeavesThemToTheirOwner() {
+        GPT2.Config config = GPT2.Config.of(16, 8, 16, 2, 2);
+        try (CausalLM owner = new GPT2(config, new Rng(6))) {
+            float[] expected = owner.forward(IDS).data().toFloatArray();
+            CausalLM borrower = new GPT2(config, new Rng(7));
+            borrower.loadStateDict(owner.stateDict(), true);   // the owner's tensors themselves, not copies
+            assertThat(borrower.forward(IDS).data().toFloatArray()).containsExactly(expected);
+            borrower.close();
+            assertThat(owner.forward(IDS).data().toFloatArray()).containsExactly(expected);
+            assertThat(owner.memory().live(MemoryKind.PARAMETER)).isEqualTo(parameterBytes(owner));
+        }
+    }
+
     @Test void aClosedModelFailsNamingTheModelAtEveryEntryPoint(@TempDir Path dir) throws Exception {
         Path d = saved(new GPT2(GPT2.Config.of(16, 8, 16, 2, 2), new Rng(5)), dir.resolve("closed-one"));
         CausalLM m = Models.load(d);
