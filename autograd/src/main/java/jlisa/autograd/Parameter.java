@@ -8,10 +8,12 @@ import jlisa.tensor.Tensor;
  * (LISA freezes and unfreezes layers this way), and a frozen parameter costs no gradient memory
  * and no weight-gradient work.
  *
- * <p>Not thread-safe: its value, gradient and {@code requiresGrad} belong to one training loop at a time.
+ * <p>Not thread-safe: a parameter is mutable state of its model; threads that share a model coordinate themselves.
  */
 public class Parameter extends Variable {
     private final String name;
+    /** Why the value is gone (its model was closed), or null while it may be read. */
+    private String closedBecause;
 
     /** A parameter that requires a gradient. Its storage should be counted as PARAMETER (see {@link #of}). */
     public Parameter(String name, Tensor data) {
@@ -56,6 +58,28 @@ public class Parameter extends Variable {
         return this;
     }
 
+    /**
+     * The value. Throws {@link IllegalStateException} with the reason given to {@link #markClosed} once the model
+     * that owns this parameter was closed, rather than a bare error from freed memory.
+     */
+    @Override public Tensor data() {
+        if (closedBecause != null) throw new IllegalStateException(name + ": " + closedBecause);
+        return super.data();
+    }
+
+    /**
+     * Makes every later {@link #data()} fail with {@code reason} (e.g. "model gpt2 was closed; load it again"),
+     * for the owner that frees this parameter's memory. The gradient is dropped.
+     */
+    public void markClosed(String reason) {
+        if (reason == null || reason.isBlank()) throw new IllegalArgumentException("markClosed: a reason is required");
+        zeroGrad();
+        closedBecause = reason;
+    }
+
+    /** True once {@link #markClosed} was called. */
+    public boolean isClosed() { return closedBecause != null; }
+
     /** The dotted name (e.g. {@code model.layers.3.self_attn.q_proj.weight}). */
     public String name() { return name; }
 
@@ -67,6 +91,7 @@ public class Parameter extends Variable {
     }
 
     @Override public String toString() {
+        if (closedBecause != null) return "Parameter(" + name + ", closed)";
         return "Parameter(" + name + ", " + java.util.Arrays.toString(data().shape()) + (requiresGrad() ? "" : ", frozen") + ")";
     }
 }

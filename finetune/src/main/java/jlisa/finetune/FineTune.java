@@ -48,8 +48,11 @@ import jlisa.transformer.tokenizer.Tokenizers;
  * }</pre>
  * Every setting has a default (see the builder's methods). {@link #run()} loads the model, trains, evaluates,
  * saves, and gives back every byte the run held; {@link #run(CausalLM)} trains a model the caller loaded and
- * still owns. A {@code FineTune} is immutable: it may be run again, and from any thread, but two runs at once in
- * one JVM share the process's memory ledger, so their peak figures mix.
+ * still owns. Each run charges what it allocates to a ledger account of its own ({@link MemoryLedger.Account}),
+ * so its {@link FineTuneResult#peakBytes()} is its own even while other runs share the JVM.
+ *
+ * <p>Thread-safe: a {@code FineTune} is immutable; it may be run again, and from several threads at once (on
+ * distinct models). A run stays on the thread that called it, with its backend active on that thread only.
  */
 public final class FineTune {
     /** {@link Builder#batchSize} value for one batch that holds the whole training split. */
@@ -122,8 +125,9 @@ public final class FineTune {
     public FineTuneResult run() throws IOException {
         Path dir = modelDir.orElseThrow(() -> new IllegalStateException(
                 "fine-tune: no model directory; set builder().model(dir), or call run(model) with a loaded model"));
-        try (CausalLM lm = Models.load(dir)) {
-            return run(lm);
+        MemoryLedger.Account account = newAccount();
+        try (var charge = account.charge(); CausalLM lm = Models.load(dir)) {   // the loaded weights count in the run
+            return onBackend(lm, account);
         }
     }
 
@@ -133,13 +137,25 @@ public final class FineTune {
      */
     public FineTuneResult run(CausalLM model) throws IOException {
         Objects.requireNonNull(model, "model");
-        if (backend.isEmpty()) return train(model);
-        try (var active = Backends.use(backend.get())) {
-            return train(model);
+        MemoryLedger.Account account = newAccount();
+        try (var charge = account.charge()) {
+            return onBackend(model, account);
         }
     }
 
-    private FineTuneResult train(CausalLM lm) throws IOException {
+    /** The run's own share of the ledger; see {@link FineTuneResult#peakBytes()}. */
+    private MemoryLedger.Account newAccount() {
+        return new MemoryLedger.Account("fine-tune (" + method.name() + ")");
+    }
+
+    private FineTuneResult onBackend(CausalLM model, MemoryLedger.Account account) throws IOException {
+        if (backend.isEmpty()) return train(model, account);
+        try (var active = Backends.use(backend.get())) {
+            return train(model, account);
+        }
+    }
+
+    private FineTuneResult train(CausalLM lm, MemoryLedger.Account account) throws IOException {
         lm.train(true);
         List<Example> examples = examples(lm);
         Datasets.Split split = Datasets.split(examples, evalFraction, seed);
@@ -157,16 +173,24 @@ public final class FineTune {
         try (TrainingSetup setup = TrainingSetup.of(lm, method, optimizer, learningRate, weightDecay, seed)) {
             // On a GPU the model lives in device memory for the whole run: parameters, gradients, optimizer state
             // and activations stay there, and an op with no device kernel stops the run naming the op.
-            backend.ifPresent(lm::moveTo);
-            FineTuneResult result = loop(lm, loader, split.eval(), block, setup);
-            if (backend.isPresent()) lm.moveTo(null);   // back to the heap, to save and to hand back
+            if (backend.isPresent()) moveModel(lm, backend.get());
+            FineTuneResult result = loop(lm, loader, split.eval(), block, setup, account);
+            if (backend.isPresent()) moveModel(lm, null);   // back to the heap, to save and to hand back
             Optional<Path> saved = save(lm);
             return new FineTuneResult(result.method(), result.startStep(), result.steps(), result.losses(), result.evalLoss(),
                     result.msPerStep(), result.trainableParameters(), result.peakBytes(), saved);
         }
     }
 
-    private FineTuneResult loop(CausalLM lm, DataLoader loader, List<Example> evalSplit, int block, TrainingSetup setup) {
+    /** Moves the model's parameters, counting the copies in the model's account as well as the run's. */
+    private static void moveModel(CausalLM lm, Backend target) {
+        try (var charge = lm.memory().charge()) {
+            lm.moveTo(target);
+        }
+    }
+
+    private FineTuneResult loop(CausalLM lm, DataLoader loader, List<Example> evalSplit, int block, TrainingSetup setup,
+                                MemoryLedger.Account account) {
         long[] lastTokens = {0};
         Trainer.LossStep lossStep = new Trainer.LossStep() {
             @Override public Variable loss(long step, int micro) {
@@ -225,7 +249,7 @@ public final class FineTune {
         double msPerStep = (System.nanoTime() - runStart) / 1e6 / Math.max(1, steps - start[0]);
         OptionalDouble finalEval = eval.map(e -> OptionalDouble.of(e.getAsDouble())).orElse(OptionalDouble.empty());
         return new FineTuneResult(method.name(), start[0], steps, losses, finalEval, msPerStep, setup.trainableAtOnce(),
-                MemoryLedger.peakTotal(), Optional.empty());
+                account.peakTotal(), Optional.empty());
     }
 
     private Optional<Path> save(CausalLM lm) throws IOException {

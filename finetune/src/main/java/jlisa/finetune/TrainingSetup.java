@@ -28,18 +28,21 @@ public record TrainingSetup(CausalLM model, Map<String, Parameter> trainable, Op
     /**
      * Prepares {@code model} for {@code method} with an optimizer of {@code kind} at {@code lr} (weight decay on
      * matrices only). Parameters that may be updated become writable heap F32 copies (checkpoints are mapped
-     * read-only, possibly BF16); LoRA's frozen base stays as loaded. {@code seed} seeds LoRA's init and LISA's draws.
+     * read-only, possibly BF16), counted in the model's {@linkplain CausalLM#memory() account}; LoRA's frozen base
+     * stays as loaded. {@code seed} seeds LoRA's init and LISA's draws.
      */
     public static TrainingSetup of(CausalLM model, Method method, FineTune.OptimizerChoice kind, double lr, double weightDecay,
                                    long seed) {
         Map<String, Parameter> trainable;
-        if (method instanceof Method.Lora lora) {
-            model.requiresGrad(false);
-            trainable = Lora.apply(model, loraConfig(model, lora, seed));
-        } else {
-            trainable = new LinkedHashMap<>(model.namedParameters());
-            for (Parameter p : trainable.values()) p.materialize();
-            model.requiresGrad(true);
+        try (var charge = model.memory().charge()) {   // adapters and writable copies are the model's from now on
+            if (method instanceof Method.Lora lora) {
+                model.requiresGrad(false);
+                trainable = Lora.apply(model, loraConfig(model, lora, seed));
+            } else {
+                trainable = new LinkedHashMap<>(model.namedParameters());
+                for (Parameter p : trainable.values()) p.materialize();
+                model.requiresGrad(true);
+            }
         }
         List<ParamGroup> groups = ParamGroup.withDecay(trainable, weightDecay);
         Optimizer opt = kind == FineTune.OptimizerChoice.ADAMW ? new AdamW(groups, lr) : new Sgd(groups, lr);

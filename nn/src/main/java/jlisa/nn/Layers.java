@@ -32,6 +32,13 @@ public final class Layers {
         return t;
     }
 
+    /** Ones in PARAMETER storage, made there directly so no temporary is left for the collector (norm weights). */
+    static Tensor ones(int... shape) {
+        Tensor t = Module.zeros(shape);
+        t.fill(1.0);
+        return t;
+    }
+
     /** Uniform in [−bound, bound) into PARAMETER storage. */
     static Tensor uniform(Rng rng, double bound, int... shape) {
         Tensor t = Module.zeros(shape);
@@ -248,7 +255,7 @@ public final class Layers {
         private final double eps;
 
         public LayerNorm(int dim, double eps) {
-            this.weight = param("weight", Tensor.full(1.0, DType.F32, dim));
+            this.weight = param("weight", ones(dim));
             this.bias = param("bias", zeros(dim));
             this.eps = eps;
         }
@@ -262,7 +269,7 @@ public final class Layers {
         private final double eps;
 
         public RmsNorm(int dim, double eps) {
-            this.weight = param("weight", Tensor.full(1.0, DType.F32, dim));
+            this.weight = param("weight", ones(dim));
             this.eps = eps;
         }
 

@@ -4,13 +4,14 @@ package jlisa.tensor;
  * An accelerator that takes work off the CPU kernels: matrix products, optimizer state kept in its
  * own memory with the fused AdamW update over it, and the reductions gradient clipping needs. The gpu
  * module provides one (CUDA). Model code never names a backend: {@link jlisa.tensor.kernels.MatMul}
- * and the optimizers ask {@link Backends#active()}, and work on memory a backend owns goes to that
+ * and the optimizers ask {@link Backends#active()} (the calling thread's choice), and work on memory a backend owns goes to that
  * backend ({@link DeviceStorage#backend()}). With no active backend every path is the CPU's, unchanged.
  *
  * <p>A backend that also runs the model's other kernels on its memory ({@link DeviceKernels}) lets a whole training
  * step stay there (device-resident training); an op it has no kernel for fails, naming the op.
  *
- * <p>Implementations say whether they are thread-safe ({@code CudaBackend} is).
+ * <p>Threads choose their backend independently ({@link Backends}), so one backend may be called from every thread
+ * that activated it or holds a model in its memory; an implementation says whether it serves several at once.
  */
 public interface Backend extends DeviceKernels {
 

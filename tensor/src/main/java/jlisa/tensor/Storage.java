@@ -10,7 +10,11 @@ import java.lang.ref.Cleaner;
  * ({@link DeviceStorage}), which a {@link Backend} (the gpu module) provides.
  *
  * <p>Every storage counts its bytes in the {@link MemoryLedger} under the kind it was allocated with
- * and un-counts them exactly once: on {@link #release()}, or when it becomes unreachable.
+ * and un-counts them exactly once: on {@link #release()}, or when it becomes unreachable. It is charged to the
+ * {@linkplain MemoryLedger.Account accounts} charged on the allocating thread, and credits them back on release.
+ *
+ * <p>Thread-safety: the bookkeeping (release, relabel, pins) is synchronized; the elements are not, so concurrent
+ * writers to one storage must coordinate themselves, as with a Java array.
  */
 public abstract class Storage {
     private static final Cleaner CLEANER = Cleaner.create();
@@ -19,6 +23,8 @@ public abstract class Storage {
     private final long length;
     private MemoryKind kind;
     private final boolean device;
+    /** The ledger accounts these bytes were charged to when allocated; a relabel keeps them. */
+    private final MemoryLedger.Account[] accounts;
     private Cleaner.Cleanable ledgerEntry;
     private int version;
     private boolean released;
@@ -32,7 +38,7 @@ public abstract class Storage {
         this.length = length;
         this.kind = kind;
         this.device = device;
-        MemoryLedger.allocated(kind, device, byteSize());
+        this.accounts = MemoryLedger.charge(kind, device, byteSize());
         this.ledgerEntry = register(kind);
         MemoryLedger.track(this);
     }
@@ -40,8 +46,9 @@ public abstract class Storage {
     private Cleaner.Cleanable register(MemoryKind k) {
         long bytes = byteSize();
         boolean dev = device;
+        MemoryLedger.Account[] charged = accounts;
         // The action must not reference this storage, or it would never become unreachable.
-        return CLEANER.register(this, () -> MemoryLedger.released(k, dev, bytes));
+        return CLEANER.register(this, () -> MemoryLedger.release(k, dev, bytes, charged));
     }
 
     /**
@@ -53,8 +60,14 @@ public abstract class Storage {
         if (newKind == kind || released) return;
         ledgerEntry.clean();
         kind = newKind;
-        MemoryLedger.allocated(newKind, device, byteSize());
+        MemoryLedger.recharge(newKind, device, byteSize(), accounts);
         ledgerEntry = register(newKind);
+    }
+
+    /** True if these bytes were charged to {@code account} when allocated (it was charged on the allocating thread). */
+    public final boolean isChargedTo(MemoryLedger.Account account) {
+        for (MemoryLedger.Account a : accounts) if (a == account) return true;
+        return false;
     }
 
     public final DType dtype() { return dtype; }

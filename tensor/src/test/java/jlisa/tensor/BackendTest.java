@@ -26,6 +26,52 @@ class BackendTest {
         assertThat(Backends.active()).isNull();
     }
 
+    @Test void twoThreadsUseDifferentBackendsAtOnceAndAThirdStaysOnTheCpu() throws Exception {
+        HostMemoryBackend first = new HostMemoryBackend(0), second = new HostMemoryBackend(0);
+        java.util.concurrent.CyclicBarrier bothActive = new java.util.concurrent.CyclicBarrier(3);
+        Tensor a = Tensor.randn(new Rng(3), 64, 64);
+        Tensor expected = a.matmul(a);
+        java.util.List<Throwable> failures = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
+        Runnable cpu = () -> run(failures, () -> {
+            bothActive.await();
+            assertThat(Backends.active()).isNull();
+            assertThat(a.matmul(a).toFloatArray()).containsExactly(expected.toFloatArray());
+        });
+        Thread[] threads = {new Thread(onBackend(first, a, expected, bothActive, failures)),
+                new Thread(onBackend(second, a, expected, bothActive, failures)), new Thread(cpu)};
+        for (Thread t : threads) t.start();
+        for (Thread t : threads) t.join();
+        assertThat(failures).isEmpty();
+        // 64³·2 flops fork over the kernel pool on the CPU; each backend took only its own thread's 3 products.
+        assertThat(first.gemmsTaken).isEqualTo(3);
+        assertThat(second.gemmsTaken).isEqualTo(3);
+        assertThat(Backends.active()).isNull();
+    }
+
+    private static Runnable onBackend(HostMemoryBackend backend, Tensor a, Tensor expected,
+                                      java.util.concurrent.CyclicBarrier bothActive, java.util.List<Throwable> failures) {
+        return () -> run(failures, () -> {
+            try (var use = Backends.use(backend)) {
+                bothActive.await();
+                for (int i = 0; i < 3; i++) {
+                    assertThat(Backends.active()).isSameAs(backend);
+                    assertThat(a.matmul(a).toFloatArray()).containsExactly(expected.toFloatArray());
+                }
+            }
+            assertThat(Backends.active()).isNull();
+        });
+    }
+
+    private interface Body { void run() throws Exception; }
+
+    private static void run(java.util.List<Throwable> failures, Body body) {
+        try {
+            body.run();
+        } catch (Throwable t) {
+            failures.add(t);
+        }
+    }
+
     @Test void matmulAsksTheActiveBackendFirstAndGetsTheCpuResult() {
         Rng rng = new Rng(1);
         Tensor a = Tensor.randn(rng, 2, 5, 7), b = Tensor.randn(rng, 7, 3);

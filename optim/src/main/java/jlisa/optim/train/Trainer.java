@@ -241,27 +241,31 @@ public final class Trainer {
             // collector finds it, so the ledger's peaks are the step's true footprint. Gradients, optimizer state
             // and parameters are other kinds and are untouched.
             MemoryLedger.Tracker stepAllocations = MemoryLedger.track();
-            for (int micro = 0; micro < gradAccumulation; micro++) {
-                Variable l = lossStep.loss(step, micro);
-                double value = l.data().item();
-                if (!Double.isFinite(value)) {
-                    optimizer.zeroGrad();
-                    stepAllocations.close();
-                    throw new DivergedException("loss is " + value + " at step " + (step + 1) + " (micro-batch " + micro
-                            + "); stopping. " + (lastCheckpoint == null ? "No checkpoint was written."
-                            : "The last good checkpoint is " + lastCheckpoint + "."));
+            // Closed whatever happens: a tracker left open would keep everything this thread allocates later.
+            double gradNorm;
+            try {
+                for (int micro = 0; micro < gradAccumulation; micro++) {
+                    Variable l = lossStep.loss(step, micro);
+                    double value = l.data().item();
+                    if (!Double.isFinite(value)) {
+                        optimizer.zeroGrad();
+                        throw new DivergedException("loss is " + value + " at step " + (step + 1) + " (micro-batch " + micro
+                                + "); stopping. " + (lastCheckpoint == null ? "No checkpoint was written."
+                                : "The last good checkpoint is " + lastCheckpoint + "."));
+                    }
+                    (gradAccumulation == 1 ? l : l.mul(1.0 / gradAccumulation)).backward();
+                    loss += value / gradAccumulation;
+                    tokens += lossStep.lastTokens();
                 }
-                (gradAccumulation == 1 ? l : l.mul(1.0 / gradAccumulation)).backward();
-                loss += value / gradAccumulation;
-                tokens += lossStep.lastTokens();
+                listener.onStep(step + 1, loss);
+                List<Parameter> trainable = new ArrayList<>();
+                for (Parameter p : optimizer.namedParameters().values()) if (p.requiresGrad() && p.grad() != null) trainable.add(p);
+                gradNorm = clipNorm > 0 ? GradClip.clipGradNorm(trainable, clipNorm) : Double.NaN;
+                optimizer.step();
+                optimizer.zeroGrad();
+            } finally {
+                stepAllocations.close();
             }
-            listener.onStep(step + 1, loss);
-            List<Parameter> trainable = new ArrayList<>();
-            for (Parameter p : optimizer.namedParameters().values()) if (p.requiresGrad() && p.grad() != null) trainable.add(p);
-            double gradNorm = clipNorm > 0 ? GradClip.clipGradNorm(trainable, clipNorm) : Double.NaN;
-            optimizer.step();
-            optimizer.zeroGrad();
-            stepAllocations.close();
             stepAllocations.releaseKinds(MemoryKind.ACTIVATION, MemoryKind.OTHER);
             long done = step + 1;
             if (logEvery > 0 && done % logEvery == 0) {

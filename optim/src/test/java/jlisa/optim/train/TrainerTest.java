@@ -146,6 +146,24 @@ class TrainerTest {
     }
 
     @Test
+    void aStepThatFailsLeavesNoTrackerOpenToHoldOnToLaterAllocations() {
+        Setup s = new Setup(false);
+        Trainer.LossStep good = s.lossStep();
+        Trainer t = Trainer.builder(s.opt, (step, micro) -> {
+            good.loss(step, micro);
+            throw new IllegalStateException("bad batch");
+        }).steps(3).build();
+        assertThatThrownBy(() -> t.run(0)).hasMessage("bad batch");
+        // A tracker left open on this thread would record, and so keep reachable, everything allocated here later.
+        jlisa.tensor.MemoryLedger.Account later = new jlisa.tensor.MemoryLedger.Account("after the failure");
+        try (var charge = later.charge()) {
+            Tensor.zeros(DType.F32, jlisa.tensor.MemoryKind.OTHER, 1000);   // unreachable at once
+        }
+        for (int i = 0; i < 10 && later.liveTotal() != 0; i++) jlisa.tensor.MemoryLedger.collectGarbage();
+        assertThat(later.liveTotal()).isZero();
+    }
+
+    @Test
     void aNanLossStopsTheRunAndLeavesTheLastCheckpointIntact(@TempDir Path dir) throws IOException {
         Setup s = new Setup(false);
         Checkpoints ck = new Checkpoints(dir, STORE);

@@ -10,6 +10,7 @@ import jlisa.autograd.Parameter;
 import jlisa.autograd.Variable;
 import jlisa.autograd.functions.LinearCrossEntropy;
 import jlisa.tensor.DType;
+import jlisa.tensor.MemoryLedger;
 import jlisa.tensor.Shapes;
 import jlisa.tensor.Tensor;
 import jlisa.nn.Module;
@@ -20,23 +21,76 @@ import jlisa.nn.Module;
  * blocks, the head — as named parameter groups, so optimizers (LISA) can sample layers without
  * knowing model classes.
  *
- * <p>Not thread-safe: one forward pass (training step or generation) per model at a time.
+ * <p>A model has its own {@linkplain #memory() ledger account}: its parameters, the caches it makes and the
+ * activations of its forward passes count there, apart from any other model in the JVM. {@link #close()} gives all
+ * of it back; a closed model's entry points then fail naming the model.
+ *
+ * <p>Not thread-safe: one forward or training step at a time per model (parameters, LoRA state and the train/eval
+ * switch are shared mutable state); separate models may be used on separate threads at once.
  */
 public abstract class CausalLM extends Module implements AutoCloseable {
+    private String name;
+    private final MemoryLedger.Account memory;
     private AutoCloseable weights;
+    private boolean closed;
+
+    /** A model called {@code name} in messages and in its ledger account (e.g. the directory it was loaded from). */
+    protected CausalLM(String name) {
+        if (name == null || name.isBlank()) throw new IllegalArgumentException("model: a name is required");
+        this.name = name;
+        this.memory = new MemoryLedger.Account(name);
+    }
+
+    /** The model's name in messages: the directory it was loaded from, or its architecture. */
+    public final String name() { return name; }
+
+    /**
+     * This model's share of the memory ledger: what it holds (parameters, LoRA adapters, KV caches) and what its
+     * forward passes allocate, live and at peak. Storage made elsewhere (an optimizer's state, gradients) counts
+     * in the account of the run that made it.
+     */
+    public final MemoryLedger.Account memory() { return memory; }
 
     /** Keeps the checkpoint the weights are mapped from open as long as the model lives. */
     public final void attachWeights(AutoCloseable source) { this.weights = source; }
 
-    /** Unmaps the checkpoint the weights came from (if any); the model must not be used afterwards. */
+    /** True once {@link #close()} was called. */
+    public final boolean isClosed() { return closed; }
+
+    /**
+     * Gives back everything the model holds: its parameters' gradients and the values it allocated itself (those
+     * counted in its {@linkplain #memory() account}: built, loaded, made writable or adapted by
+     * {@code TrainingSetup}) are released, so the ledger falls at once, and the checkpoint the weights came from (if
+     * any) is unmapped. Values it was handed from elsewhere (another model's state dict) are left to their owner.
+     * Afterwards the model's entry points and its parameters' {@code data()} fail with an
+     * {@link IllegalStateException} naming the model. Idempotent.
+     */
     @Override public void close() {
+        if (closed) return;
+        closed = true;
+        String reason = closedMessage();
+        for (Parameter p : namedParameters().values()) {
+            Tensor data = p.data();
+            p.markClosed(reason);
+            // Only what this model allocated: a storage shared with another model must outlive this one.
+            if (data.storage().isChargedTo(memory)) data.storage().release();
+        }
         if (weights == null) return;
         try {
             weights.close();
         } catch (Exception e) {
-            throw new IllegalStateException("closing the model's checkpoint failed: " + e.getMessage(), e);
+            throw new IllegalStateException("closing the checkpoint of model " + name + " failed: " + e.getMessage(), e);
         }
         weights = null;
+    }
+
+    private String closedMessage() {
+        return "model " + name + " was closed (its memory was given back); load it again to use it";
+    }
+
+    /** Fails with a message naming this model when it was closed; called by every entry point before any kernel. */
+    protected final void checkOpen(String operation) {
+        if (closed) throw new IllegalStateException(operation + ": " + closedMessage());
     }
 
     /** Logits (B, T, V) for I32 token ids (B, T), recording a graph when grad mode is on. */
@@ -46,7 +100,12 @@ public abstract class CausalLM extends Module implements AutoCloseable {
      * Logits for the new tokens {@code ids} (B, T) at positions cache.length() … (generation); the
      * cache advances by T. With a null cache, positions start at 0.
      */
-    public final Variable forward(Tensor ids, KvCache cache) { return head(hiddenStates(ids, cache)); }
+    public final Variable forward(Tensor ids, KvCache cache) {
+        checkOpen("forward");
+        try (var charge = memory.charge()) {
+            return head(hiddenStates(ids, cache));
+        }
+    }
 
     /** The last norm's output (B, T, C) for {@code ids}: everything of {@link #forward} but the LM head. */
     protected abstract Variable hiddenStates(Tensor ids, KvCache cache);
@@ -60,8 +119,16 @@ public abstract class CausalLM extends Module implements AutoCloseable {
      */
     protected abstract Variable plainHeadWeight();
 
-    /** A cache able to hold {@code maxLen} tokens for a batch of {@code batch}. */
-    public abstract KvCache newCache(int batch, int maxLen);
+    /** A cache able to hold {@code maxLen} tokens for a batch of {@code batch}, counted in this model's account. */
+    public final KvCache newCache(int batch, int maxLen) {
+        checkOpen("newCache");
+        try (var charge = memory.charge()) {
+            return createCache(batch, maxLen);
+        }
+    }
+
+    /** Allocates the cache {@link #newCache} returns. */
+    protected abstract KvCache createCache(int batch, int maxLen);
 
     public abstract int vocabSize();
 
@@ -120,6 +187,7 @@ public abstract class CausalLM extends Module implements AutoCloseable {
      * whose target is {@code ignoreIndex} do not count.
      */
     public final Variable loss(Tensor ids, int ignoreIndex) {
+        checkOpen("loss");
         int B = ids.size(0), T = ids.size(1);
         if (T < 2) throw new IllegalArgumentException("loss: need at least 2 tokens per row, got shape " + Shapes.str(ids.shape()));
         Tensor inputs = ids.narrow(1, 0, T - 1).contiguous();
@@ -137,12 +205,15 @@ public abstract class CausalLM extends Module implements AutoCloseable {
             throw new IllegalArgumentException("loss: targets " + Shapes.str(targets.shape()) + " must have the inputs' shape "
                     + Shapes.str(inputs.shape()));
         }
+        checkOpen("loss");
         int rows = inputs.size(0) * inputs.size(1);
         Tensor flatTargets = targets.contiguous().reshape(rows);
-        Variable hidden = hiddenStates(inputs, null);
-        Variable weight = plainHeadWeight();
-        if (weight == null) return head(hidden).reshape(rows, vocabSize()).crossEntropy(flatTargets, ignoreIndex);
-        return LinearCrossEntropy.apply(hidden.reshape(rows, hidden.data().size(-1)), weight, flatTargets, ignoreIndex);
+        try (var charge = memory.charge()) {
+            Variable hidden = hiddenStates(inputs, null);
+            Variable weight = plainHeadWeight();
+            if (weight == null) return head(hidden).reshape(rows, vocabSize()).crossEntropy(flatTargets, ignoreIndex);
+            return LinearCrossEntropy.apply(hidden.reshape(rows, hidden.data().size(-1)), weight, flatTargets, ignoreIndex);
+        }
     }
 
     /** Checks ids: I32, rank 2, within the vocabulary and the position limit. */

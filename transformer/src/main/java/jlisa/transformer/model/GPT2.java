@@ -24,7 +24,7 @@ import jlisa.nn.ModuleList;
  * multi-head attention through one fused c_attn projection, GELU (tanh) MLP, head tied to the token
  * embedding. Parameter names and layouts are the checkpoint's (Conv1D weights stored in × out).
  *
- * <p>Not thread-safe: one forward pass per model at a time.
+ * <p>Not thread-safe, as every {@link CausalLM}: one forward or training step at a time per instance.
  */
 public final class GPT2 extends CausalLM {
 
@@ -103,9 +103,15 @@ public final class GPT2 extends CausalLM {
     private final Body transformer;
 
     /** A freshly initialised model (HF's init: N(0, 0.02), residual projections N(0, 0.02/√(2·layers)), zero biases). */
-    public GPT2(Config config, Rng rng) {
+    public GPT2(Config config, Rng rng) { this(config, rng, "gpt2"); }
+
+    /** As {@link #GPT2(Config, Rng)}, called {@code name} in messages and in its ledger account; zeros without an rng. */
+    GPT2(Config config, Rng rng, String name) {
+        super(name);
         this.config = config;
-        this.transformer = child("transformer", new Body(config, rng));
+        try (var charge = memory().charge()) {
+            this.transformer = child("transformer", new Body(config, rng));
+        }
     }
 
     public Config config() { return config; }
@@ -129,7 +135,7 @@ public final class GPT2 extends CausalLM {
 
     @Override protected Variable plainHeadWeight() { return transformer.wte.weight; }
 
-    @Override public KvCache newCache(int batch, int maxLen) {
+    @Override protected KvCache createCache(int batch, int maxLen) {
         return new KvCache(config.nLayer(), batch, config.nHead(), Math.min(maxLen, config.nPositions()),
                 config.nEmbd() / config.nHead());
     }

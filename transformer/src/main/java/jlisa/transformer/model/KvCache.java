@@ -10,7 +10,8 @@ import jlisa.tensor.kernels.Attention;
 /**
  * Keys and values of every layer for the tokens seen so far, so generation feeds one new token per
  * step instead of the whole sequence. One (B, Hkv, maxLen, D) buffer per layer for keys and one for
- * values, allocated once (counted as ACTIVATION).
+ * values, allocated once (counted as ACTIVATION, in the account of the model that made it). Closing it gives the
+ * buffers back.
  *
  * <p>Each row keeps its own length, so the rows of a batch may hold prompts of different lengths: row b's next
  * token sits at position {@link #length(int) length(b)} and attends to that row's cached keys only. Nothing is
@@ -18,9 +19,9 @@ import jlisa.tensor.kernels.Attention;
  * around attention still see the whole batch. {@link #rows} gives a view of some rows (a prompt's prefill, or the
  * rows still generating).
  *
- * <p>Not thread-safe: one forward pass at a time writes it.
+ * <p>Not thread-safe: one forward pass at a time writes it, one generation at a time per cache.
  */
-public final class KvCache {
+public final class KvCache implements AutoCloseable {
     private final Tensor[] keys, values;
     private final int maxLen;
     private final int[] lengths;   // per row of the buffers; shared with views
@@ -156,7 +157,7 @@ public final class KvCache {
     /** Forgets everything in this cache's rows (the buffers are kept). */
     public void clear() { for (int r : rows) lengths[r] = 0; }
 
-    /** Releases the buffers; a view refuses, as its buffers belong to the cache it came from. */
+    /** Releases the buffers, the same as {@link #close()}; a view refuses, as its buffers belong to the cache it came from. */
     public void release() {
         if (!owner) throw new IllegalStateException("kv cache: a view of rows owns no buffers; release the cache it came from");
         for (Tensor t : keys) t.storage().release();
@@ -168,4 +169,7 @@ public final class KvCache {
         for (int i = 0; i < n; i++) out[i] = i;
         return out;
     }
+
+    /** Releases the buffers (the ledger falls at once); the cache must not be used afterwards. Idempotent. */
+    @Override public void close() { release(); }
 }

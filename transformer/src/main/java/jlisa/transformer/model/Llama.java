@@ -123,11 +123,17 @@ public final class Llama extends CausalLM {
     private final Body model;
     private final Linear lmHead;   // null when tied to the embedding
 
-    public Llama(Config config, Rng rng) {
+    public Llama(Config config, Rng rng) { this(config, rng, "llama"); }
+
+    /** As {@link #Llama(Config, Rng)}, called {@code name} in messages and in its ledger account; zeros without an rng. */
+    Llama(Config config, Rng rng, String name) {
+        super(name);
         this.config = config;
-        this.model = child("model", new Body(config, rng));
-        this.lmHead = config.tieWordEmbeddings() ? null
-                : child("lm_head", new Linear(config.hiddenSize(), config.vocabSize(), false, rng, config.initStd()));
+        try (var charge = memory().charge()) {
+            this.model = child("model", new Body(config, rng));
+            this.lmHead = config.tieWordEmbeddings() ? null
+                    : child("lm_head", new Linear(config.hiddenSize(), config.vocabSize(), false, rng, config.initStd()));
+        }
     }
 
     public Config config() { return config; }
@@ -152,7 +158,7 @@ public final class Llama extends CausalLM {
         return lmHead.bias == null && !adapter ? lmHead.weight : null;
     }
 
-    @Override public KvCache newCache(int batch, int maxLen) {
+    @Override protected KvCache createCache(int batch, int maxLen) {
         return new KvCache(config.numLayers(), batch, config.numKvHeads(), Math.min(maxLen, config.maxPositions()),
                 config.headDim());
     }

@@ -12,14 +12,19 @@ import jlisa.tensor.Tensor;
 import jlisa.transformer.io.SafeTensors;
 import jlisa.transformer.io.TensorSource;
 
-/** Loads and saves Hugging Face model directories (config.json + safetensors). Stateless; safe from any thread. */
+/**
+ * Loads and saves Hugging Face model directories (config.json + safetensors). A loaded model has its own
+ * {@linkplain CausalLM#memory() ledger account}, named after its directory. Stateless and thread-safe: any thread
+ * may load or save (distinct models, or one model no thread is changing).
+ */
 public final class Models {
     private Models() {}
 
     /**
      * Reads {@code dir/config.json}, builds the model it describes, and points its parameters at the
      * checkpoint's tensors (F32 without a copy: the file stays mapped until the model is closed).
-     * Missing or unexpected tensor names are an error that lists them.
+     * Missing or unexpected tensor names are an error that lists them. The model's account counts its weights;
+     * {@link CausalLM#close()} gives them back.
      */
     public static CausalLM load(Path dir) {
         Path configFile = dir.resolve("config.json");
@@ -29,9 +34,10 @@ public final class Models {
         ConfigJson cfg = ConfigJson.read(configFile);
         String type = cfg.string("model_type", null);
         if (type == null) throw new IllegalArgumentException(configFile + ": config field 'model_type' is missing");
+        String name = dir.toString();
         CausalLM model = switch (type) {
-            case "gpt2" -> new GPT2(GPT2.Config.from(cfg), null);
-            case "llama", "mistral", "qwen2" -> new Llama(Llama.Config.from(cfg), null);
+            case "gpt2" -> new GPT2(GPT2.Config.from(cfg), null, name);
+            case "llama", "mistral", "qwen2" -> new Llama(Llama.Config.from(cfg), null, name);
             default -> throw new IllegalArgumentException(configFile + ": model_type '" + type
                     + "' is not supported (gpt2, llama, mistral, qwen2)");
         };
@@ -41,11 +47,11 @@ public final class Models {
         } catch (IOException e) {
             throw new UncheckedIOException(dir + ": cannot open the checkpoint: " + e.getMessage(), e);
         }
-        try {
+        try (var charge = model.memory().charge()) {
             Map<String, Tensor> tensors = new LinkedHashMap<>();
-            for (String name : source.names()) {
-                String key = canonicalName(model, name);
-                if (key != null) tensors.put(key, source.tensor(name, MemoryKind.PARAMETER));
+            for (String tensorName : source.names()) {
+                String key = canonicalName(model, tensorName);
+                if (key != null) tensors.put(key, source.tensor(tensorName, MemoryKind.PARAMETER));
             }
             model.loadStateDict(tensors, true);
             model.attachWeights(source);
@@ -53,6 +59,7 @@ public final class Models {
             return model;
         } catch (RuntimeException e) {
             source.close();
+            model.close();   // its placeholder parameters
             throw e;
         }
     }
