@@ -7,7 +7,7 @@ import picocli.CommandLine.Command;
 /**
  * The {@code jlisa} command. Subcommands arrive with the issues that build them.
  *
- * <p>Not meant for concurrent use: each {@link #run} builds its own command tree, but commands print to the
+ * <p>Not meant for use from several threads at once: each {@link #run} builds its own command tree, but commands print to the
  * process's stdout.
  */
 @Command(name = "jlisa", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,

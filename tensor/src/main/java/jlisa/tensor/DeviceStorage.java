@@ -8,6 +8,8 @@ package jlisa.tensor;
  * and is refused with a message): values cross between host and device in whole contiguous ranges,
  * through {@link #readFloats} and {@link #writeFloats}. {@link Tensor#toHost()} and
  * {@link Tensor#copyFrom(Tensor)} are built on them.
+ *
+ * <p>Thread-safety as {@link Storage}: the bookkeeping is synchronized, the elements are the writers' to guard.
  */
 public abstract class DeviceStorage extends Storage {
 

@@ -3,6 +3,8 @@ package jlisa.tensor;
 /**
  * Storage in a Java array: {@code float[]} for F32, {@code double[]} for F64, {@code short[]} (raw
  * bf16 bits) for BF16, {@code int[]} for I32. The CPU kernels compute on these arrays directly.
+ *
+ * <p>Thread-safety as {@link Storage}: the bookkeeping is synchronized, the elements are the writers' to guard.
  */
 public final class HeapStorage extends Storage {
     private float[] floats;

@@ -10,6 +10,8 @@ import java.nio.ByteOrder;
  * safetensors F32 tensor is read in place, without copying). Elements are little-endian, as in
  * safetensors files. Kernels that need a Java array read such tensors through
  * {@link Tensor#dense()}; GEMM packs straight from the segment.
+ *
+ * <p>Thread-safety as {@link Storage}: the bookkeeping is synchronized, the elements are the writers' to guard.
  */
 public final class SegmentStorage extends Storage {
     private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);

@@ -13,6 +13,8 @@ import jlisa.tensor.Tensor;
  * Matrix products on tensors, with PyTorch's {@code matmul} semantics: 1-D operands are promoted
  * (and the added dim removed again), batch dims broadcast, and transposed operands are read
  * through their strides by {@link Gemm} (its packing step), never copied here.
+ *
+ * <p>Stateless; safe to call from any thread on outputs no other thread touches. The backend it hands products to is the calling thread's ({@link jlisa.tensor.Backends}).
  */
 public final class MatMul {
     private static final java.util.concurrent.atomic.LongAdder GEMM_CALLS = new java.util.concurrent.atomic.LongAdder();
