@@ -33,6 +33,7 @@ public abstract class CausalLM extends Module implements AutoCloseable {
     private final MemoryLedger.Account memory;
     private AutoCloseable weights;
     private boolean closed;
+    private DType checkpointDType = DType.F32;
 
     /** A model called {@code name} in messages and in its ledger account (e.g. the directory it was loaded from). */
     protected CausalLM(String name) {
@@ -53,6 +54,22 @@ public abstract class CausalLM extends Module implements AutoCloseable {
 
     /** Keeps the checkpoint the weights are mapped from open as long as the model lives. */
     public final void attachWeights(AutoCloseable source) { this.weights = source; }
+
+    /**
+     * The floating-point dtype of the checkpoint this model was loaded from: BF16 when all its floating tensors were
+     * BF16, F32 otherwise and for a model built in memory. {@link Models#save(CausalLM, java.nio.file.Path)} writes
+     * this dtype, so a BF16 model fine-tuned here is saved as BF16 again (as HF's {@code save_pretrained} keeps the
+     * model's dtype), whatever precision its weights were trained in.
+     */
+    public final DType checkpointDType() { return checkpointDType; }
+
+    /** Sets {@link #checkpointDType()}: F32 or BF16. */
+    final void checkpointDType(DType dtype) {
+        if (dtype != DType.F32 && dtype != DType.BF16) {
+            throw new IllegalArgumentException("checkpoint dtype: expected F32 or BF16, got " + dtype);
+        }
+        checkpointDType = dtype;
+    }
 
     /** True once {@link #close()} was called. */
     public final boolean isClosed() { return closed; }

@@ -7,9 +7,11 @@ import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
+import jlisa.tensor.DType;
 import jlisa.tensor.MemoryKind;
 import jlisa.tensor.Tensor;
 import jlisa.transformer.io.SafeTensors;
+import jlisa.transformer.io.SafeTensorsDType;
 import jlisa.transformer.io.TensorSource;
 
 /**
@@ -22,7 +24,9 @@ public final class Models {
 
     /**
      * Reads {@code dir/config.json}, builds the model it describes, and points its parameters at the
-     * checkpoint's tensors (F32 without a copy: the file stays mapped until the model is closed).
+     * checkpoint's tensors (F32 and BF16 without a copy: the file stays mapped until the model is closed; BF16
+     * weights are widened to F32 as the kernels read them, F16 ones widen on load). The model remembers the
+     * checkpoint's dtype ({@link CausalLM#checkpointDType()}) for {@link #save(CausalLM, Path)}.
      * Missing or unexpected tensor names are an error that lists them. The model's account counts its weights;
      * {@link CausalLM#close()} gives them back.
      */
@@ -49,11 +53,19 @@ public final class Models {
         }
         try (var charge = model.memory().charge()) {
             Map<String, Tensor> tensors = new LinkedHashMap<>();
+            boolean allBf16 = true, anyFloat = false;
             for (String tensorName : source.names()) {
                 String key = canonicalName(model, tensorName);
-                if (key != null) tensors.put(key, source.tensor(tensorName, MemoryKind.PARAMETER));
+                if (key == null) continue;
+                SafeTensorsDType fileType = source.info(tensorName).dtype();
+                if (fileType.loadsAs() == DType.F32 || fileType.loadsAs() == DType.BF16 || fileType.loadsAs() == DType.F64) {
+                    anyFloat = true;
+                    allBf16 &= fileType == SafeTensorsDType.BF16;
+                }
+                tensors.put(key, source.tensor(tensorName, MemoryKind.PARAMETER));
             }
             model.loadStateDict(tensors, true);
+            model.checkpointDType(anyFloat && allBf16 ? DType.BF16 : DType.F32);
             model.attachWeights(source);
             model.eval();
             return model;
@@ -65,14 +77,29 @@ public final class Models {
     }
 
     /**
+     * Writes {@code dir/config.json} and {@code dir/model.safetensors} in Hugging Face's layout, in the model's
+     * {@linkplain CausalLM#checkpointDType() checkpoint dtype} (BF16 for a model loaded from BF16, else F32): see
+     * {@link #save(CausalLM, Path, DType)}.
+     */
+    public static void save(CausalLM model, Path dir) throws IOException {
+        save(model, dir, model.checkpointDType());
+    }
+
+    /**
      * Writes {@code dir/config.json} and {@code dir/model.safetensors} in Hugging Face's layout, so the
-     * model loads back here and in HF transformers. Each file goes to a temporary name first and is
+     * model loads back here and in HF transformers, with every floating-point tensor in {@code dtype} (F32 or
+     * BF16; BF16 rounds to nearest even, bit for bit as PyTorch's {@code .to(torch.bfloat16)}) and config.json's
+     * {@code torch_dtype} saying so. Each file goes to a temporary name first and is
      * renamed into place, so a crash never leaves a half-written checkpoint. A tied head is not written
      * (HF ties it again on load). LoRA adapters that were {@linkplain jlisa.transformer.lora.Lora#merge merged} are
      * left out, as PEFT's {@code merge_and_unload} does, so the directory is a plain model; unmerged adapters are an
-     * error (they belong in {@link jlisa.transformer.lora.Lora#save}).
+     * error (they belong in {@link jlisa.transformer.lora.Lora#save}). Converting to BF16 holds a BF16 copy of
+     * each converted tensor until the file is written (half the F32 size of the model).
      */
-    public static void save(CausalLM model, Path dir) throws IOException {
+    public static void save(CausalLM model, Path dir, DType dtype) throws IOException {
+        if (dtype != DType.F32 && dtype != DType.BF16) {
+            throw new IllegalArgumentException("save " + dir + ": dtype must be F32 or BF16, got " + dtype);
+        }
         Map<String, Tensor> tensors = new java.util.TreeMap<>(model.stateDict());
         var adapters = jlisa.transformer.lora.Lora.adapters(model);
         if (!adapters.isEmpty()) {
@@ -83,10 +110,24 @@ public final class Models {
             }
             tensors.keySet().removeAll(jlisa.transformer.lora.Lora.adapterParameters(model).keySet());
         }
+        Map<String, Object> config = new LinkedHashMap<>(model.configJson());
+        config.put("torch_dtype", dtype == DType.BF16 ? "bfloat16" : "float32");
         Files.createDirectories(dir);
-        jlisa.transformer.io.AtomicFiles.write(dir.resolve("config.json"), new com.fasterxml.jackson.databind.ObjectMapper()
-                .writerWithDefaultPrettyPrinter().writeValueAsBytes(model.configJson()));
-        SafeTensors.write(dir.resolve(SafeTensors.MODEL_FILE), tensors, Map.of("format", "pt"));
+        java.util.List<Tensor> converted = new java.util.ArrayList<>();
+        try {
+            for (Map.Entry<String, Tensor> e : tensors.entrySet()) {
+                Tensor t = e.getValue();
+                if (t.dtype() == dtype || t.dtype() == DType.I32) continue;
+                Tensor c = t.to(dtype);
+                converted.add(c);
+                e.setValue(c);
+            }
+            jlisa.transformer.io.AtomicFiles.write(dir.resolve("config.json"), new com.fasterxml.jackson.databind.ObjectMapper()
+                    .writerWithDefaultPrettyPrinter().writeValueAsBytes(config));
+            SafeTensors.write(dir.resolve(SafeTensors.MODEL_FILE), tensors, Map.of("format", "pt"));
+        } finally {
+            for (Tensor c : converted) c.storage().release();
+        }
     }
 
     /** The tokenizer and generation files a model directory may hold beside its config and weights. */
