@@ -30,12 +30,14 @@ public final class ChatTemplate {
 
     private final String name;
     private final String source;
+    private final String adaptedSource;
     private final Map<String, Object> specialTokens;
     private final Jinjava jinjava;
 
     private ChatTemplate(String name, String source, Map<String, ?> specialTokens) {
         this.name = Objects.requireNonNull(name, "name");
         this.source = Objects.requireNonNull(source, "source");
+        this.adaptedSource = JinjaExtensions.adaptSource(source);
         this.specialTokens = new HashMap<>(specialTokens);
         this.jinjava = JinjaExtensions.newJinjava();
     }
@@ -94,7 +96,7 @@ public final class ChatTemplate {
         bindings.put("messages", messageValues);
         bindings.put("add_generation_prompt", addGenerationPrompt);
         bindings.putAll(extra);
-        RenderResult result = jinjava.renderForResult(source, bindings);
+        RenderResult result = jinjava.renderForResult(adaptedSource, bindings);
         for (TemplateError error : result.getErrors()) {
             for (Throwable t = error.getException(); t != null; t = t.getCause()) {
                 if (t instanceof JinjaExtensions.RaisedByTemplate raised) {
