@@ -29,6 +29,16 @@ public sealed interface Data {
         public JsonlFile { Objects.requireNonNull(file, "file"); }
     }
 
+    /**
+     * Chat data, one conversation per line: {@code {"messages": [{"role": ..., "content": ...}, ...]}}, rendered with
+     * the model's chat template (its {@code tokenizer_config.json}) and tokenized without added special tokens (the
+     * template writes BOS itself); the loss counts the assistant turns only, each turn's content and its end-of-turn
+     * token (exactly as {@link jlisa.chat.ChatData} says).
+     */
+    record ChatJsonlFile(Path file) implements Data {
+        public ChatJsonlFile { Objects.requireNonNull(file, "file"); }
+    }
+
     /** Examples already tokenized. */
     record Examples(List<Example> examples) implements Data {
         public Examples { examples = List.copyOf(examples); }

@@ -14,6 +14,8 @@ import java.util.function.DoubleSupplier;
 
 import jlisa.autograd.GradMode;
 import jlisa.autograd.Variable;
+import jlisa.chat.ChatData;
+import jlisa.chat.ChatTemplate;
 import jlisa.optim.Schedules;
 import jlisa.optim.data.Batch;
 import jlisa.optim.data.DataLoader;
@@ -301,7 +303,8 @@ public final class FineTune {
         }
     }
 
-    private List<Example> examples(CausalLM lm) throws IOException {
+    // Package-private so tests can check the loss masks the data gives.
+    List<Example> examples(CausalLM lm) throws IOException {
         List<Example> ex = switch (data) {
             case Data.TokenFile t -> Datasets.readTokens(t.file());
             case Data.Examples e -> e.examples();
@@ -313,6 +316,14 @@ public final class FineTune {
                 Tokenizer tok = tokenizer(lm);
                 yield Datasets.readJsonl(j.file(), tok::encode, tok.eosId());
             }
+            case Data.ChatJsonlFile c -> {
+                Tokenizer tok = tokenizer(lm);
+                List<Example> chats = new ArrayList<>();
+                for (ChatData.Tokens t : ChatData.read(c.file(), chatTemplate(), text -> tok.encode(text, false))) {
+                    chats.add(new Example(t.ids(), t.assistantMask()));
+                }
+                yield chats;
+            }
         };
         for (Example e : ex) {
             for (int id : e.ids()) {
@@ -323,6 +334,13 @@ public final class FineTune {
             }
         }
         return ex;
+    }
+
+    /** The chat template of the model directory, or else of the directory that holds the tokenizer file. */
+    private ChatTemplate chatTemplate() {
+        Optional<Path> dir = modelDir.or(() -> tokenizerFile.map(f -> f.toAbsolutePath().getParent()));
+        return ChatTemplate.forModel(dir.orElseThrow(() -> new IllegalStateException(
+                "fine-tune: chat data needs a chat template; give model(dir) whose tokenizer_config.json has a chat_template")));
     }
 
     private Tokenizer tokenizer(CausalLM lm) throws IOException {
@@ -378,6 +396,9 @@ public final class FineTune {
 
         /** JSONL prompt/response pairs; the loss counts response tokens only. */
         public Builder jsonl(Path file) { return data(new Data.JsonlFile(file)); }
+
+        /** Chat JSONL ({@code {"messages": [...]}} per line) rendered with the model's chat template ({@link Data.ChatJsonlFile}). */
+        public Builder chat(Path file) { return data(new Data.ChatJsonlFile(file)); }
 
         /** Examples already tokenized. */
         public Builder examples(List<Example> examples) { return data(new Data.Examples(examples)); }
@@ -511,7 +532,7 @@ public final class FineTune {
 
         /** Checks that the settings agree and builds the fine-tune. */
         public FineTune build() {
-            if (data == null) throw new IllegalStateException("fine-tune: no data; set tokens(file), text(file), jsonl(file) or examples(list)");
+            if (data == null) throw new IllegalStateException("fine-tune: no data; set tokens(file), text(file), jsonl(file), chat(file) or examples(list)");
             if (resume && checkpointDir.isEmpty()) throw new IllegalStateException("fine-tune: resume needs checkpoints(dir, every)");
             if (saveMergedTo.isPresent() && !(method instanceof Method.Lora)) {
                 throw new IllegalStateException("fine-tune: saveMergedTo is for LoRA (a " + method.name() + " fine-tune's saveTo is already a full model)");

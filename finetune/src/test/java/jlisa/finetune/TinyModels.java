@@ -34,4 +34,30 @@ final class TinyModels {
         Files.write(file, lines);
         return file;
     }
+
+    /** The chat template {@link #chatDirectory} gives its model: turns "<role>content|", generation prompt "<assistant>". */
+    static final String CHAT_TEMPLATE =
+            "{% for m in messages %}<{{ m.role }}>{{ m.content }}|{% endfor %}{% if add_generation_prompt %}<assistant>{% endif %}";
+
+    /** llama-tiny in {@code dir} with a tokenizer_config.json holding {@link #CHAT_TEMPLATE} (byte-level ids). */
+    static Path chatDirectory(Path dir) throws IOException {
+        llamaDirectory(dir);
+        Files.writeString(dir.resolve("tokenizer_config.json"),
+                "{\"chat_template\": \"" + CHAT_TEMPLATE.replace("\"", "\\\"") + "\"}");
+        return dir;
+    }
+
+    /** {@code n} chat JSONL lines: a system line, a word from the user and its reverse from the assistant. */
+    static Path reverseChatJsonl(Path file, int n) throws IOException {
+        Rng rng = new Rng(7);
+        List<String> lines = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            StringBuilder w = new StringBuilder();
+            for (int j = 0; j < 3 + i % 3; j++) w.append((char) ('a' + rng.nextInt(6)));
+            lines.add("{\"messages\": [{\"role\": \"system\", \"content\": \"rev\"}, {\"role\": \"user\", \"content\": \"" + w
+                    + "\"}, {\"role\": \"assistant\", \"content\": \"" + new StringBuilder(w).reverse() + "\"}]}");
+        }
+        Files.write(file, lines);
+        return file;
+    }
 }
