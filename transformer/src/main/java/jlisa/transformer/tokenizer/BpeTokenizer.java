@@ -142,6 +142,11 @@ public final class BpeTokenizer implements Tokenizer {
                     + "byte-level BPE needs exactly one");
         }
         decoderStrip(root.get("decoder"));
+        if (pre.byteLevelSteps() == 0 && hasByteLevelDecoder(root.get("decoder"))) {
+            // a byte-level vocabulary (Ġ for space) read as SentencePiece would give wrong ids silently
+            throw new IllegalArgumentException("pre_tokenizer has 0 ByteLevel steps but the decoder is ByteLevel; "
+                    + "byte-level BPE needs exactly one");
+        }
         postProcessor(root.get("post_processor"), new IntList(), new IntList());
     }
 
@@ -338,6 +343,13 @@ public final class BpeTokenizer implements Tokenizer {
             default -> throw new IllegalArgumentException("normalizer type '" + type
                     + "' is not supported (supported: null, NFC, NFD, NFKC, NFKD, Lowercase, Prepend, Replace, Strip, Sequence)");
         };
+    }
+
+    private static boolean hasByteLevelDecoder(JsonNode d) {
+        if (d == null || d.isNull()) return false;
+        if (d.path("type").asText("").equals("ByteLevel")) return true;
+        for (JsonNode step : d.path("decoders")) if (hasByteLevelDecoder(step)) return true;
+        return false;
     }
 
     /**
