@@ -1,12 +1,18 @@
 package jlisa.transformer.tokenizer;
 
+import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
- * The BPE model proper: a byte-level word (one pre-token) in, ids out. Starts from one
- * symbol per character and repeatedly merges the adjacent pair of lowest merge rank
+ * The BPE model proper: one pre-token in, ids out, for both styles a tokenizer.json uses.
+ * Byte-level (GPT-2, Llama 3): the word is spelled in the byte-level alphabet, one symbol per
+ * char. SentencePiece-style (Llama 2, Mistral, Gemma): one symbol per code point; a code point
+ * missing from the vocabulary becomes its UTF-8 bytes as {@code <0xAB>} tokens with
+ * {@code byte_fallback}, else the unk token (consecutive ones fused into one with
+ * {@code fuse_unk}), as HF's {@code BPE::merge_word} does. Then both styles share one merge
+ * loop: it repeatedly merges the adjacent pair of lowest merge rank
  * (leftmost first on ties), as HF's {@code BPE::merge_word} does, with a min-heap of
  * candidate pairs over a linked list of symbols: O(n log n) per word.
  *
@@ -22,15 +28,37 @@ final class BpeModel {
     private final int[] charIds;            // byte-level char -> id, -1 when absent
     private final int unkId;                // -1: no unk token
     private final boolean ignoreMerges;
+    private final boolean byteLevel;
+    private final boolean fuseUnk;
+    private final int[] byteFallbackIds;    // byte -> id of <0xAB>; null without byte_fallback
     private final ConcurrentHashMap<String, int[]> cache = new ConcurrentHashMap<>();
 
     BpeModel(Map<String, Integer> vocab, LongLongMap merges, int unkId, boolean ignoreMerges) {
+        this(vocab, merges, unkId, ignoreMerges, true, false, false);
+    }
+
+    /** {@code byteLevel} false: SentencePiece-style symbols per code point, with byte fallback and unk fusing. */
+    BpeModel(Map<String, Integer> vocab, LongLongMap merges, int unkId, boolean ignoreMerges, boolean byteLevel,
+            boolean byteFallback, boolean fuseUnk) {
+        this.byteLevel = byteLevel;
+        this.fuseUnk = fuseUnk;
+        if (byteFallback) {
+            byteFallbackIds = new int[256];
+            for (int b = 0; b < 256; b++) byteFallbackIds[b] = vocab.getOrDefault(byteToken(b), -1);
+        } else {
+            byteFallbackIds = null;
+        }
         this.vocab = vocab;
         this.merges = merges;
         this.unkId = unkId;
         this.ignoreMerges = ignoreMerges;
         this.charIds = new int[324];
         for (int c = 0; c < charIds.length; c++) charIds[c] = vocab.getOrDefault(String.valueOf((char) c), -1);
+    }
+
+    /** The SentencePiece byte-fallback token of byte {@code b}: {@code <0x41>} for 'A'. */
+    static String byteToken(int b) {
+        return String.format("<0x%02X>", b);
     }
 
     static long pair(int left, int right) {
@@ -62,17 +90,10 @@ final class BpeModel {
     }
 
     private int[] merge(String word) {
-        int n = word.length();
-        int[] id = new int[n], prev = new int[n], next = new int[n];
+        int[] id = byteLevel ? byteLevelSymbols(word) : codePointSymbols(word);
+        int n = id.length;
+        int[] prev = new int[n], next = new int[n];
         for (int i = 0; i < n; i++) {
-            char c = word.charAt(i);
-            int v = c < charIds.length ? charIds[c] : -1;
-            if (v < 0) {
-                if (unkId < 0) throw new IllegalStateException("BPE: character U+" + Integer.toHexString(c)
-                        + " of word '" + word + "' is not in the vocabulary and there is no unk_token");
-                v = unkId;
-            }
-            id[i] = v;
             prev[i] = i - 1;
             next[i] = i + 1 < n ? i + 1 : -1;
         }
@@ -97,6 +118,55 @@ final class BpeModel {
         int[] out = new int[alive];
         for (int i = 0, k = 0; i >= 0 && k < alive; i = next[i]) out[k++] = id[i];
         return out;
+    }
+
+    private int[] byteLevelSymbols(String word) {
+        int[] id = new int[word.length()];
+        for (int i = 0; i < id.length; i++) {
+            char c = word.charAt(i);
+            int v = c < charIds.length ? charIds[c] : -1;
+            if (v < 0) {
+                if (unkId < 0) throw new IllegalStateException("BPE: character U+" + Integer.toHexString(c)
+                        + " of word '" + word + "' is not in the vocabulary and there is no unk_token");
+                v = unkId;
+            }
+            id[i] = v;
+        }
+        return id;
+    }
+
+    /** HF's merge_word initial symbols for a non-byte-level vocabulary, quirks included (see below). */
+    private int[] codePointSymbols(String word) {
+        IntList out = new IntList();
+        boolean unkPending = false;         // an unk symbol not yet added, so later unknown chars can fuse into it
+        for (int i = 0; i < word.length(); ) {
+            int cp = word.codePointAt(i);
+            int len = Character.charCount(cp);
+            String ch = word.substring(i, i + len);
+            i += len;
+            Integer v = vocab.get(ch);
+            if (v != null) {
+                if (unkPending) out.add(unkId);
+                unkPending = false;
+                out.add(v);
+                continue;
+            }
+            if (byteFallbackIds != null) {
+                byte[] b = ch.getBytes(StandardCharsets.UTF_8);
+                boolean all = true;
+                for (byte x : b) all &= byteFallbackIds[x & 0xFF] >= 0;
+                if (all) {
+                    // HF adds the byte tokens without first adding a pending unk, so the unk lands after them
+                    for (byte x : b) out.add(byteFallbackIds[x & 0xFF]);
+                    continue;
+                }
+            }
+            if (unkId < 0) continue;        // HF drops a character it cannot represent when there is no unk
+            if (unkPending && !fuseUnk) out.add(unkId);
+            unkPending = true;
+        }
+        if (unkPending) out.add(unkId);
+        return out.toArray();
     }
 
     private void push(LongHeap heap, int[] id, int left, int right) {

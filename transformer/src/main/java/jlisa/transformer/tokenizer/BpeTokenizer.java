@@ -1,6 +1,9 @@
 package jlisa.transformer.tokenizer;
 
 import com.fasterxml.jackson.core.JacksonException;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.ByteArrayOutputStream;
@@ -52,10 +55,16 @@ public final class BpeTokenizer implements Tokenizer {
     private final BpeModel model;
     private final int[] prefix, suffix;     // post-processor ids around a single sequence
     private final int mergeCount;
+    private final int stripLeadingSpaces;   // decoder Strip / Metaspace: spaces removed from the start of a decode
+    private final boolean cleanUpSpaces;    // tokenizer_config.json clean_up_tokenization_spaces
+    private final int configEosId;          // tokenizer_config.json eos_token, -1 when it names none
 
     private BpeTokenizer(Map<String, Integer> vocab, String[] tokens, byte[][] tokenBytes, boolean[] special,
             AddedTokens added, UnaryOperator<String> normalizer, PreTokenizer preTokenizer, BpeModel model,
-            int[] prefix, int[] suffix, int mergeCount) {
+            int[] prefix, int[] suffix, int mergeCount, int stripLeadingSpaces, boolean cleanUpSpaces, int configEosId) {
+        this.stripLeadingSpaces = stripLeadingSpaces;
+        this.cleanUpSpaces = cleanUpSpaces;
+        this.configEosId = configEosId;
         this.vocab = vocab;
         this.tokens = tokens;
         this.tokenBytes = tokenBytes;
@@ -93,8 +102,26 @@ public final class BpeTokenizer implements Tokenizer {
 
     private static BpeTokenizer parse(InputStream in, String name) throws IOException {
         JsonNode root;
-        try {
-            root = JSON.readTree(in);
+        try (JsonParser p = JSON.createParser(in)) {
+            // Field by field, so an unsupported pipeline is reported before the (large) model is parsed:
+            // HF writes "model" last, after normalizer, pre_tokenizer, post_processor and decoder.
+            if (p.nextToken() != JsonToken.START_OBJECT) {
+                throw new IllegalArgumentException(name + " must hold a JSON object, got " + p.currentToken());
+            }
+            ObjectNode tree = JSON.createObjectNode();
+            while (p.nextToken() == JsonToken.FIELD_NAME) {
+                String field = p.currentName();
+                p.nextToken();
+                if (field.equals("model")) {
+                    try {
+                        checkPipeline(tree);
+                    } catch (IllegalArgumentException e) {
+                        throw new IllegalArgumentException(name + ": " + e.getMessage(), e);
+                    }
+                }
+                tree.set(field, p.readValueAsTree());
+            }
+            root = tree;
         } catch (JacksonException e) {
             throw new IllegalArgumentException(name + " is not valid JSON: " + e.getOriginalMessage()
                     + " at " + e.getLocation(), e);
@@ -106,10 +133,31 @@ public final class BpeTokenizer implements Tokenizer {
         }
     }
 
+    /** Parses the pipeline parts present in {@code root} for their errors alone (unsupported types). */
+    private static void checkPipeline(JsonNode root) {
+        normalizer(root.get("normalizer"));
+        PreTokenizer pre = PreTokenizer.parse(root.get("pre_tokenizer"));
+        if (pre.byteLevelSteps() > 1) {
+            throw new IllegalArgumentException("pre_tokenizer has " + pre.byteLevelSteps() + " ByteLevel steps; "
+                    + "byte-level BPE needs exactly one");
+        }
+        decoderStrip(root.get("decoder"));
+        if (pre.byteLevelSteps() == 0 && hasByteLevelDecoder(root.get("decoder"))) {
+            // a byte-level vocabulary (Ġ for space) read as SentencePiece would give wrong ids silently
+            throw new IllegalArgumentException("pre_tokenizer has 0 ByteLevel steps but the decoder is ByteLevel; "
+                    + "byte-level BPE needs exactly one");
+        }
+        postProcessor(root.get("post_processor"), new IntList(), new IntList());
+    }
+
     private static BpeTokenizer fromTree(JsonNode root, String name) {
         if (root == null || !root.isObject()) {
             throw new IllegalArgumentException(name + " must hold a JSON object, got " + (root == null ? "nothing" : root.getNodeType()));
         }
+        checkPipeline(root);
+        PreTokenizer pre = PreTokenizer.parse(root.get("pre_tokenizer"));
+        // No ByteLevel step: a SentencePiece-style vocabulary (▁ for space, <0xAB> byte tokens)
+        boolean byteLevel = pre.byteLevelSteps() == 1;
         JsonNode m = root.path("model");
         String type = m.path("type").asText(m.has("merges") ? "BPE" : "");
         if (!type.equals("BPE")) {
@@ -146,8 +194,7 @@ public final class BpeTokenizer implements Tokenizer {
         boolean[] special = new boolean[maxId + 1];
         vocab.forEach((token, id) -> {
             tokens[id] = token;
-            byte[] b = ByteLevel.decode(token);
-            bytes[id] = b != null ? b : token.getBytes(StandardCharsets.UTF_8);   // HF: not byte-level -> raw
+            bytes[id] = byteLevel ? byteLevelBytes(token) : sentencePieceBytes(token);
         });
         for (AddedTokens.Token t : addedList) {
             tokens[t.id()] = t.content();
@@ -188,20 +235,64 @@ public final class BpeTokenizer implements Tokenizer {
             if (u == null) throw new IllegalArgumentException("model.unk_token '" + m.get("unk_token").asText() + "' is not in the vocabulary");
             unkId = u;
         }
-        BpeModel model = new BpeModel(vocab, merges, unkId, m.path("ignore_merges").asBoolean(false));
-
-        PreTokenizer pre = PreTokenizer.parse(root.get("pre_tokenizer"));
-        if (pre.byteLevelSteps() != 1) {
-            throw new IllegalArgumentException("pre_tokenizer has " + pre.byteLevelSteps()
-                    + " ByteLevel steps; byte-level BPE needs exactly one");
-        }
-        checkDecoder(root.get("decoder"));
+        BpeModel model = new BpeModel(vocab, merges, unkId, m.path("ignore_merges").asBoolean(false), byteLevel,
+                m.path("byte_fallback").asBoolean(false), m.path("fuse_unk").asBoolean(false));
         UnaryOperator<String> normalizer = normalizer(root.get("normalizer"));
 
         IntList pre_ = new IntList(), post = new IntList();
-        postProcessor(root.get("post_processor"), vocab, addedList, pre_, post);
+        postProcessor(root.get("post_processor"), pre_, post);
         return new BpeTokenizer(vocab, tokens, bytes, special, new AddedTokens(addedList), normalizer, pre, model,
-                pre_.toArray(), post.toArray(), rank);
+                pre_.toArray(), post.toArray(), rank, decoderStrip(root.get("decoder")), false, -1);
+    }
+
+    private static byte[] byteLevelBytes(String token) {
+        byte[] b = ByteLevel.decode(token);
+        return b != null ? b : token.getBytes(StandardCharsets.UTF_8);   // HF: not byte-level -> raw
+    }
+
+    /** {@code <0xAB>} is byte 0xAB (the ByteFallback decoder); otherwise ▁ reads as a space. */
+    private static byte[] sentencePieceBytes(String token) {
+        if (token.length() == 6 && token.startsWith("<0x") && token.endsWith(">")) {
+            int hi = Character.digit(token.charAt(3), 16), lo = Character.digit(token.charAt(4), 16);
+            if (hi >= 0 && lo >= 0) {
+                return new byte[] {(byte) (hi * 16 + lo)};
+            }
+        }
+        return token.replace('\u2581', ' ').getBytes(StandardCharsets.UTF_8);
+    }
+
+    /**
+     * This tokenizer as {@code tokenizer_config.json} adjusts it, as transformers' Llama/Gemma fast tokenizers do:
+     * when the config says {@code add_bos_token} or {@code add_eos_token}, encoding with special tokens adds exactly
+     * those (BOS/EOS named by the config, else by this tokenizer); {@code clean_up_tokenization_spaces} applies to
+     * {@link #decode}; the config's {@code eos_token} becomes {@link #eosId()}.
+     *
+     * @throws IllegalArgumentException when the config names a BOS/EOS token the vocabulary lacks
+     */
+    public BpeTokenizer withConfig(TokenizerConfig config) {
+        int bos = configToken(config.bosToken().orElse(null), "bos_token", bosId());
+        int eos = configToken(config.eosToken().orElse(null), "eos_token", firstPresent(EOS_NAMES));
+        int[] newPrefix = prefix, newSuffix = suffix;
+        if (config.addBosToken().isPresent() || config.addEosToken().isPresent()) {
+            boolean addBos = config.addBosToken().orElse(false), addEos = config.addEosToken().orElse(false);
+            if (addBos && bos < 0) throw new IllegalArgumentException("tokenizer_config.json: add_bos_token is true "
+                    + "but there is no BOS token (bos_token unset and none in the vocabulary)");
+            if (addEos && eos < 0) throw new IllegalArgumentException("tokenizer_config.json: add_eos_token is true "
+                    + "but there is no EOS token (eos_token unset and none in the vocabulary)");
+            newPrefix = addBos ? new int[] {bos} : new int[0];
+            newSuffix = addEos ? new int[] {eos} : new int[0];
+        }
+        return new BpeTokenizer(vocab, tokens, tokenBytes, special, added, normalizer, preTokenizer, model, newPrefix,
+                newSuffix, mergeCount, stripLeadingSpaces, config.cleanUpTokenizationSpaces(),
+                config.eosToken().isPresent() ? eos : -1);
+    }
+
+    private int configToken(String content, String field, OptionalInt fallback) {
+        if (content == null) return fallback.orElse(-1);
+        OptionalInt id = id(content);
+        if (id.isEmpty()) throw new IllegalArgumentException("tokenizer_config.json: " + field + " '" + content
+                + "' is not a token of tokenizer.json");
+        return id.getAsInt();
     }
 
     private static UnaryOperator<String> normalizer(JsonNode n) {
@@ -213,6 +304,34 @@ public final class BpeTokenizer implements Tokenizer {
             case "NFKC" -> s -> Normalizer.normalize(s, Normalizer.Form.NFKC);
             case "NFKD" -> s -> Normalizer.normalize(s, Normalizer.Form.NFKD);
             case "Lowercase" -> s -> s.toLowerCase(Locale.ROOT);
+            case "Prepend" -> {
+                String p = n.path("prepend").asText("");
+                yield s -> s.isEmpty() ? s : p + s;      // HF prepends only to non-empty text
+            }
+            case "Replace" -> {
+                String content = n.path("content").asText("");
+                JsonNode pat = n.path("pattern");
+                if (pat.has("String")) {
+                    String lit = pat.get("String").asText();
+                    yield s -> s.replace(lit, content);
+                }
+                if (pat.has("Regex")) {
+                    java.util.regex.Pattern re = PreTokenizer.compile(pat.get("Regex").asText());
+                    String quoted = java.util.regex.Matcher.quoteReplacement(content);
+                    yield s -> re.matcher(s).replaceAll(quoted);
+                }
+                throw new IllegalArgumentException("normalizer Replace pattern must be {\"String\": …} or "
+                        + "{\"Regex\": …}, got " + pat);
+            }
+            case "Strip" -> {
+                boolean left = n.path("strip_left").asBoolean(false), right = n.path("strip_right").asBoolean(false);
+                yield s -> {
+                    int a = 0, b = s.length();
+                    while (left && a < b && AddedTokens.isWhiteSpace(s.codePointAt(a))) a += Character.charCount(s.codePointAt(a));
+                    while (right && b > a && AddedTokens.isWhiteSpace(s.codePointBefore(b))) b -= Character.charCount(s.codePointBefore(b));
+                    return s.substring(a, b);
+                };
+            }
             case "Sequence" -> {
                 UnaryOperator<String> all = UnaryOperator.identity();
                 for (JsonNode step : n.path("normalizers")) {
@@ -222,24 +341,60 @@ public final class BpeTokenizer implements Tokenizer {
                 yield all;
             }
             default -> throw new IllegalArgumentException("normalizer type '" + type
-                    + "' is not supported (supported: null, NFC, NFD, NFKC, NFKD, Lowercase, Sequence)");
+                    + "' is not supported (supported: null, NFC, NFD, NFKC, NFKD, Lowercase, Prepend, Replace, Strip, Sequence)");
         };
     }
 
-    private static void checkDecoder(JsonNode d) {
-        if (d == null || d.isNull()) return;              // decoded as byte-level all the same
+    private static boolean hasByteLevelDecoder(JsonNode d) {
+        if (d == null || d.isNull()) return false;
+        if (d.path("type").asText("").equals("ByteLevel")) return true;
+        for (JsonNode step : d.path("decoders")) if (hasByteLevelDecoder(step)) return true;
+        return false;
+    }
+
+    /**
+     * Checks the decoder and returns how many leading spaces it strips from a decoded text. Token bytes already
+     * hold what ByteLevel, ByteFallback, Replace(▁ → space) and Metaspace make of a token, and Fuse only joins.
+     */
+    private static int decoderStrip(JsonNode d) {
+        if (d == null || d.isNull()) return 0;            // decoded by token bytes all the same
         String type = d.path("type").asText("");
-        if (type.equals("ByteLevel")) return;
-        if (type.equals("Sequence")) {
-            for (JsonNode step : d.path("decoders")) checkDecoder(step);
-            return;
-        }
-        throw new IllegalArgumentException("decoder type '" + type + "' is not supported (supported: ByteLevel)");
+        return switch (type) {
+            case "ByteLevel", "ByteFallback", "Fuse" -> 0;
+            case "Replace" -> {
+                JsonNode pat = d.path("pattern");
+                if (!pat.path("String").asText("").equals("\u2581") || !d.path("content").asText("").equals(" ")) {
+                    throw new IllegalArgumentException("decoder Replace is only supported from \"\u2581\" to \" \", got "
+                            + pat + " → " + d.path("content"));
+                }
+                yield 0;
+            }
+            case "Strip" -> {
+                if (!d.path("content").asText("").equals(" ") || d.path("stop").asInt(0) != 0) {
+                    throw new IllegalArgumentException("decoder Strip is only supported for leading spaces, got " + d);
+                }
+                yield d.path("start").asInt(0);
+            }
+            case "Metaspace" -> {
+                if (!d.path("replacement").asText("\u2581").equals("\u2581")) {
+                    throw new IllegalArgumentException("decoder Metaspace replacement must be \u2581, got " + d.path("replacement"));
+                }
+                boolean prepends = d.has("prepend_scheme") ? !d.get("prepend_scheme").asText().equals("never")
+                        : d.path("add_prefix_space").asBoolean(true);
+                yield prepends ? 1 : 0;
+            }
+            case "Sequence" -> {
+                int strip = 0;
+                for (JsonNode step : d.path("decoders")) strip += decoderStrip(step);
+                yield strip;
+            }
+            default -> throw new IllegalArgumentException("decoder type '" + type + "' is not supported (supported: "
+                    + "ByteLevel, ByteFallback, Fuse, Replace, Strip, Metaspace, Sequence)");
+        };
     }
 
     /** Collects the ids a post-processor puts before and after a single sequence. */
-    private static void postProcessor(JsonNode p, Map<String, Integer> vocab, List<AddedTokens.Token> added,
-            IntList before, IntList after) {
+    private static void postProcessor(JsonNode p, IntList before, IntList after) {
         if (p == null || p.isNull()) return;
         String type = p.path("type").asText("");
         switch (type) {
@@ -269,7 +424,7 @@ public final class BpeTokenizer implements Tokenizer {
                 // Each processor wraps what the previous one produced.
                 for (JsonNode step : p.path("processors")) {
                     IntList b = new IntList(), a = new IntList();
-                    postProcessor(step, vocab, added, b, a);
+                    postProcessor(step, b, a);
                     int[] old = before.toArray();
                     before.clear();
                     before.addAll(b.toArray());
@@ -290,13 +445,16 @@ public final class BpeTokenizer implements Tokenizer {
         IntList out = new IntList();
         if (addSpecialTokens) out.addAll(prefix);
         List<String> pieces = new ArrayList<>();
+        boolean first = true;
         for (AddedTokens.Section section : added.split(text)) {
             if (section.addedId() >= 0) {
                 out.add(section.addedId());
+                first = false;
                 continue;
             }
             pieces.clear();
-            preTokenizer.split(normalizer.apply(section.text()), pieces);
+            preTokenizer.split(normalizer.apply(section.text()), first, pieces);
+            first = false;
             for (String piece : pieces) model.tokenize(piece, out);
         }
         if (addSpecialTokens) out.addAll(suffix);
@@ -324,7 +482,18 @@ public final class BpeTokenizer implements Tokenizer {
                     + " has no token (a gap in the vocabulary)");
             if (!(skipSpecialTokens && special[id])) out.writeBytes(tokenBytes[id]);
         }
-        return out.toString(StandardCharsets.UTF_8);
+        String text = out.toString(StandardCharsets.UTF_8);
+        int strip = 0;
+        while (strip < stripLeadingSpaces && strip < text.length() && text.charAt(strip) == ' ') strip++;
+        text = text.substring(strip);
+        return cleanUpSpaces ? cleanUpTokenizationSpaces(text) : text;
+    }
+
+    /** transformers' {@code clean_up_tokenization}: no space before punctuation and English contractions. */
+    static String cleanUpTokenizationSpaces(String text) {
+        return text.replace(" .", ".").replace(" ?", "?").replace(" !", "!").replace(" ,", ",")
+                .replace(" ' ", "'").replace(" n't", "n't").replace(" 'm", "'m").replace(" 's", "'s")
+                .replace(" 've", "'ve").replace(" 're", "'re");
     }
 
     @Override public int vocabSize() {
@@ -356,8 +525,11 @@ public final class BpeTokenizer implements Tokenizer {
      * ({@code <|eot_id|>}, {@code <|im_end|>}: see generation_config.json); look those up with {@link #id(String)}.
      */
     @Override public OptionalInt eosId() {
-        return firstPresent("<|end_of_text|>", "<|endoftext|>", "</s>", "<eos>");
+        if (configEosId >= 0) return OptionalInt.of(configEosId);
+        return firstPresent(EOS_NAMES);
     }
+
+    private static final String[] EOS_NAMES = {"<|end_of_text|>", "<|endoftext|>", "</s>", "<eos>"};
 
     private OptionalInt firstPresent(String... names) {
         for (String n : names) {

@@ -26,27 +26,33 @@ sealed interface PreTokenizer {
     /** Splits {@code piece}, appending the non-empty results to {@code out}. */
     void split(String piece, List<String> out);
 
+    /**
+     * Like {@link #split(String, List)}; {@code firstSection} says the piece starts the text (no added token
+     * before it), which Metaspace's {@code prepend_scheme: "first"} needs.
+     */
+    default void split(String piece, boolean firstSection, List<String> out) {
+        split(piece, out);
+    }
+
     /** Number of ByteLevel steps in this pre-tokenizer (byte-level BPE needs exactly one). */
     int byteLevelSteps();
 
     static PreTokenizer parse(JsonNode node) {
-        if (node == null || node.isNull()) {
-            throw new IllegalArgumentException("tokenizer.json: pre_tokenizer is null; only byte-level BPE "
-                    + "(a ByteLevel pre_tokenizer) is supported");
-        }
+        if (node == null || node.isNull()) return new Sequence(List.of());   // Llama 2 style: the normalizer did it all
         String type = node.path("type").asText("");
         return switch (type) {
             case "ByteLevel" -> new ByteLevelStep(node.path("add_prefix_space").asBoolean(false),
                     node.path("use_regex").asBoolean(true));
             case "Split" -> Split.parse(node);
             case "Digits" -> new Digits(node.path("individual_digits").asBoolean(false));
+            case "Metaspace" -> Metaspace.parse(node);
             case "Sequence" -> {
                 List<PreTokenizer> steps = new ArrayList<>();
                 for (JsonNode step : node.path("pretokenizers")) steps.add(parse(step));
                 yield new Sequence(List.copyOf(steps));
             }
             default -> throw new IllegalArgumentException("tokenizer.json: pre_tokenizer type '" + type
-                    + "' is not supported (supported: ByteLevel, Split, Digits, Sequence)");
+                    + "' is not supported (supported: ByteLevel, Metaspace, Split, Digits, Sequence)");
         };
     }
 
@@ -63,10 +69,14 @@ sealed interface PreTokenizer {
     /** Sequence: each step splits every piece the previous step produced. */
     record Sequence(List<PreTokenizer> steps) implements PreTokenizer {
         @Override public void split(String piece, List<String> out) {
+            split(piece, false, out);
+        }
+
+        @Override public void split(String piece, boolean firstSection, List<String> out) {
             List<String> pieces = List.of(piece);
             for (PreTokenizer step : steps) {
                 List<String> next = new ArrayList<>();
-                for (String p : pieces) step.split(p, next);
+                for (int i = 0; i < pieces.size(); i++) step.split(pieces.get(i), firstSection && i == 0, next);
                 pieces = next;
             }
             out.addAll(pieces);
@@ -102,6 +112,52 @@ sealed interface PreTokenizer {
 
         @Override public int byteLevelSteps() {
             return 1;
+        }
+    }
+
+    /**
+     * Metaspace (SentencePiece): spaces become {@code replacement} (▁), a ▁ is prepended per
+     * {@code prepend_scheme} (always; first: only where the text starts; never; older files say
+     * {@code add_prefix_space}), and with {@code split} the piece is cut before each ▁.
+     */
+    record Metaspace(char replacement, String prependScheme, boolean splitOnReplacement) implements PreTokenizer {
+        static Metaspace parse(JsonNode node) {
+            String r = node.path("replacement").asText("\u2581");
+            if (r.length() != 1) throw new IllegalArgumentException("tokenizer.json: Metaspace replacement must be one "
+                    + "character, got '" + r + "'");
+            String scheme = node.has("prepend_scheme") ? node.get("prepend_scheme").asText()
+                    : node.path("add_prefix_space").asBoolean(true) ? "always" : "never";
+            if (!scheme.equals("always") && !scheme.equals("first") && !scheme.equals("never")) {
+                throw new IllegalArgumentException("tokenizer.json: Metaspace prepend_scheme must be always, first or "
+                        + "never, got '" + scheme + "'");
+            }
+            return new Metaspace(r.charAt(0), scheme, node.path("split").asBoolean(true));
+        }
+
+        @Override public void split(String piece, List<String> out) {
+            split(piece, false, out);
+        }
+
+        @Override public void split(String piece, boolean firstSection, List<String> out) {
+            String s = piece.replace(' ', replacement);
+            boolean prepend = prependScheme.equals("always") || (prependScheme.equals("first") && firstSection);
+            if (prepend && !s.isEmpty() && s.charAt(0) != replacement) s = replacement + s;
+            if (!splitOnReplacement) {
+                if (!s.isEmpty()) out.add(s);
+                return;
+            }
+            int start = 0;      // MergedWithNext: each ▁ starts a new piece
+            for (int i = 1; i < s.length(); i++) {
+                if (s.charAt(i) == replacement) {
+                    out.add(s.substring(start, i));
+                    start = i;
+                }
+            }
+            if (start < s.length()) out.add(s.substring(start));
+        }
+
+        @Override public int byteLevelSteps() {
+            return 0;
         }
     }
 

@@ -6,7 +6,8 @@ import java.nio.file.Path;
 
 /**
  * The tokenizer that goes with a model directory, as Hugging Face's {@code AutoTokenizer} picks it: the directory's
- * {@code tokenizer.json}; without one, UTF-8 bytes when the model's vocabulary can hold them (256 ids, or 257 with
+ * {@code tokenizer.json}, adjusted by its {@code tokenizer_config.json} when there is one
+ * (add_bos_token/add_eos_token, eos_token, clean_up_tokenization_spaces: see {@link BpeTokenizer#withConfig}); without one, UTF-8 bytes when the model's vocabulary can hold them (256 ids, or 257 with
  * an end-of-text id). Stateless; safe to call from any thread.
  */
 public final class Tokenizers {
@@ -15,7 +16,7 @@ public final class Tokenizers {
     /** The tokenizer of {@code modelDir} for a model with {@code vocabSize} ids (see the class comment). */
     public static Tokenizer forModel(Path modelDir, int vocabSize) throws IOException {
         Path file = modelDir.resolve("tokenizer.json");
-        if (Files.isRegularFile(file)) return BpeTokenizer.load(file);
+        if (Files.isRegularFile(file)) return BpeTokenizer.load(file).withConfig(TokenizerConfig.forModel(modelDir));
         if (Files.isRegularFile(modelDir.resolve("tokenizer.model"))) {
             // a SentencePiece protobuf: bytes would silently give the wrong ids, so refuse instead of falling back
             throw new IllegalArgumentException(modelDir + " has a SentencePiece tokenizer.model but no tokenizer.json; "

@@ -181,10 +181,10 @@ class BpeTokenizerTest {
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("not valid JSON");
         assertThatThrownBy(() -> variant(t -> ((ObjectNode) t.get("model")).put("type", "WordPiece")))
                 .hasMessageContaining("model type 'WordPiece' is not supported");
-        assertThatThrownBy(() -> variant(t -> t.set("pre_tokenizer", JSON.createObjectNode().put("type", "Metaspace"))))
-                .hasMessageContaining("pre_tokenizer type 'Metaspace' is not supported");
-        assertThatThrownBy(() -> variant(t -> t.set("normalizer", JSON.createObjectNode().put("type", "Replace"))))
-                .hasMessageContaining("normalizer type 'Replace' is not supported");
+        assertThatThrownBy(() -> variant(t -> t.set("pre_tokenizer", JSON.createObjectNode().put("type", "UnicodeScripts"))))
+                .hasMessageContaining("pre_tokenizer type 'UnicodeScripts' is not supported");
+        assertThatThrownBy(() -> variant(t -> t.set("normalizer", JSON.createObjectNode().put("type", "Precompiled"))))
+                .hasMessageContaining("normalizer type 'Precompiled' is not supported");
         assertThatThrownBy(() -> variant(t -> t.set("decoder", JSON.createObjectNode().put("type", "WordPiece"))))
                 .hasMessageContaining("decoder type 'WordPiece' is not supported");
         assertThatThrownBy(() -> variant(t -> ((ArrayNode) t.get("pre_tokenizer").get("pretokenizers")).remove(1)))
