@@ -253,3 +253,151 @@ def write_finetune(name, forward):
 
 write_finetune('gpt2-tiny', gpt2_forward)
 write_finetune('llama-gqa', llama_forward)
+
+
+# ---------------------------------------------------------------- the families built on LLaMA
+# Qwen3 (modeling_qwen3.py), Gemma (modeling_gemma.py), Gemma-2 (modeling_gemma2.py), Gemma-3 text
+# (modeling_gemma3.py, Gemma3ForCausalLM) and rope_scaling (modeling_rope_utils.py), ported line by line as above.
+# These cases come after the ones above so that the random stream, and so the files, of those stay as they were.
+
+GEMMA = ('gemma', 'gemma2', 'gemma3_text')
+
+
+def family_init(cfg):
+    t = cfg['model_type']
+    w = llama_init(dict(cfg, model_type='llama'))
+    C, L = cfg['hidden_size'], cfg['num_hidden_layers']
+    D = cfg.get('head_dim') or C // cfg['num_attention_heads']
+    if t in GEMMA:   # Gemma's norms scale by 1 + w: store w around 0
+        for k in list(w):
+            if k.endswith('norm.weight') or k.endswith('layernorm.weight'):
+                w[k] = w[k] - 1
+    for i in range(L):
+        p = 'model.layers.%d.' % i
+        if t in ('gemma2', 'gemma3_text'):
+            w[p + 'pre_feedforward_layernorm.weight'] = 0.1 * torch.randn(C)
+            w[p + 'post_feedforward_layernorm.weight'] = 0.1 * torch.randn(C)
+        if t in ('qwen3', 'gemma3_text'):
+            base = 0.0 if t in GEMMA else 1.0
+            w[p + 'self_attn.q_norm.weight'] = base + 0.1 * torch.randn(D)
+            w[p + 'self_attn.k_norm.weight'] = base + 0.1 * torch.randn(D)
+    return w
+
+
+def rope_inv_freq(cfg, theta, D, scaled):
+    inv_freq = 1.0 / (theta ** (torch.arange(0, D, 2, dtype=torch.int64).float() / D))
+    rs = cfg.get('rope_scaling') if scaled else None
+    if rs is None:
+        return inv_freq
+    kind = rs.get('rope_type', rs.get('type'))
+    if kind == 'linear':
+        return inv_freq / rs['factor']
+    assert kind == 'llama3'
+    factor, low, high, old = rs['factor'], rs['low_freq_factor'], rs['high_freq_factor'], rs['original_max_position_embeddings']
+    low_freq_wavelen, high_freq_wavelen = old / low, old / high
+    wavelen = 2 * math.pi / inv_freq
+    inv_freq_llama = torch.where(wavelen > low_freq_wavelen, inv_freq / factor, inv_freq)
+    smooth_factor = (old / wavelen - low) / (high - low)
+    smoothed_inv_freq = (1 - smooth_factor) * inv_freq_llama / factor + smooth_factor * inv_freq_llama
+    is_medium_freq = ~(wavelen < high_freq_wavelen) * ~(wavelen > low_freq_wavelen)
+    return torch.where(is_medium_freq, smoothed_inv_freq, inv_freq_llama)
+
+
+def family_forward(cfg, w, ids):
+    t = cfg['model_type']
+    C, L = cfg['hidden_size'], cfg['num_hidden_layers']
+    H, KV = cfg['num_attention_heads'], cfg['num_key_value_heads']
+    D = cfg.get('head_dim') or C // H
+    eps, theta = cfg.get('rms_norm_eps', 1e-6), cfg.get('rope_theta', 10000.0)
+    gemma, sandwich = t in GEMMA, t in ('gemma2', 'gemma3_text')
+    B, T = ids.shape
+    dtype = w['model.embed_tokens.weight'].dtype
+
+    def norm(x, name):
+        weight = w[name]
+        if gemma:   # GemmaRMSNorm: x / rms in float32, times (1 + w)
+            out = x.float() * torch.rsqrt(x.float().pow(2).mean(-1, keepdim=True) + eps)
+            return (out * (1.0 + weight.float())).type_as(x)
+        return rms_norm(x, weight, eps)
+
+    def tables(theta_, scaled):
+        inv_freq = rope_inv_freq(cfg, theta_, D, scaled)
+        freqs = (inv_freq[None, :, None] @ torch.arange(T).float()[None, None, :]).transpose(1, 2)
+        emb = torch.cat((freqs, freqs), dim=-1)
+        return emb.cos()[:, None].to(dtype), emb.sin()[:, None].to(dtype)
+
+    layer_types = cfg.get('layer_types') or ['full_attention'] * L
+    rope_global = tables(theta, True)
+    rope_local = tables(cfg['rope_local_base_freq'], False) if t == 'gemma3_text' else rope_global
+    scaling = (cfg['query_pre_attn_scalar'] if sandwich else D) ** -0.5
+    softcap = cfg.get('attn_logit_softcapping')
+    idx = torch.arange(T)
+    causal = idx[None, :] <= idx[:, None]
+    act = (lambda x: torch.nn.functional.gelu(x, approximate='tanh')) if gemma else torch.nn.functional.silu
+    x = w['model.embed_tokens.weight'][ids]
+    if gemma:
+        x = x * torch.tensor(C ** 0.5, dtype=x.dtype)
+    lin = lambda t_, name: t_ @ w[name + '.weight'].T + (w[name + '.bias'] if name + '.bias' in w else 0)
+    for i in range(L):
+        p = 'model.layers.%d.' % i
+        sliding = layer_types[i] == 'sliding_attention'
+        cos, sin = rope_local if sliding else rope_global
+        h = norm(x, p + 'input_layernorm.weight')
+        q = lin(h, p + 'self_attn.q_proj').view(B, T, H, D)
+        k = lin(h, p + 'self_attn.k_proj').view(B, T, KV, D)
+        if p + 'self_attn.q_norm.weight' in w:
+            q, k = norm(q, p + 'self_attn.q_norm.weight'), norm(k, p + 'self_attn.k_norm.weight')
+        q, k = q.transpose(1, 2), k.transpose(1, 2)
+        v = lin(h, p + 'self_attn.v_proj').view(B, T, KV, D).transpose(1, 2)
+        q, k = q * cos + rotate_half(q) * sin, k * cos + rotate_half(k) * sin
+        k, v = k.repeat_interleave(H // KV, dim=1), v.repeat_interleave(H // KV, dim=1)
+        att = (q @ k.transpose(2, 3)) * scaling
+        if softcap:
+            att = torch.tanh(att / softcap) * softcap
+        mask = causal & (idx[None, :] > idx[:, None] - cfg['sliding_window']) if sliding else causal
+        att = torch.where(mask, att, torch.tensor(torch.finfo(att.dtype).min))
+        att = torch.softmax(att, dim=-1, dtype=torch.float32).to(q.dtype)
+        y = lin((att @ v).transpose(1, 2).reshape(B, T, H * D), p + 'self_attn.o_proj')
+        if sandwich:
+            x = x + norm(y, p + 'post_attention_layernorm.weight')
+            h = norm(x, p + 'pre_feedforward_layernorm.weight')
+            m = lin(act(lin(h, p + 'mlp.gate_proj')) * lin(h, p + 'mlp.up_proj'), p + 'mlp.down_proj')
+            x = x + norm(m, p + 'post_feedforward_layernorm.weight')
+        else:
+            x = x + y
+            h = norm(x, p + 'post_attention_layernorm.weight')
+            x = x + lin(act(lin(h, p + 'mlp.gate_proj')) * lin(h, p + 'mlp.up_proj'), p + 'mlp.down_proj')
+    x = norm(x, 'model.norm.weight')
+    logits = x @ w.get('lm_head.weight', w['model.embed_tokens.weight']).T
+    cap = cfg.get('final_logit_softcapping')
+    if cap:
+        logits = torch.tanh(logits / cap) * cap
+    return logits
+
+
+# the general forward must give the plain LLaMA's numbers on a plain LLaMA
+_w = llama_init(llama_cfg)
+_ids = torch.randint(0, llama_cfg['vocab_size'], (2, 11))
+assert torch.allclose(family_forward(llama_cfg, _w, _ids), llama_forward(llama_cfg, _w, _ids), atol=1e-6)
+
+base = dict(llama_cfg, max_position_embeddings=64)
+write_case('llama3-rope-scaling', dict(base, rope_scaling={'rope_type': 'llama3', 'factor': 8.0, 'low_freq_factor': 1.0,
+           'high_freq_factor': 4.0, 'original_max_position_embeddings': 16}, rope_theta=10000.0),
+           family_init(base), family_forward)
+write_case('llama-linear-rope', dict(base, rope_scaling={'type': 'linear', 'factor': 4.0}),
+           family_init(base), family_forward)
+qwen3_cfg = dict(base, model_type='qwen3', head_dim=16, tie_word_embeddings=True, rope_theta=1000000.0,
+                 attention_bias=False, use_sliding_window=False)
+write_case('qwen3-tied', qwen3_cfg, family_init(qwen3_cfg), family_forward)
+gemma_cfg = dict(base, model_type='gemma', head_dim=16, tie_word_embeddings=True, hidden_activation='gelu_pytorch_tanh',
+                 hidden_act='gelu', num_key_value_heads=1, rms_norm_eps=1e-6)
+write_case('gemma-tiny', gemma_cfg, family_init(gemma_cfg), family_forward)
+gemma2_cfg = dict(gemma_cfg, model_type='gemma2', num_hidden_layers=3, num_key_value_heads=2, query_pre_attn_scalar=24,
+                  attn_logit_softcapping=5.0, final_logit_softcapping=3.0, sliding_window=4,
+                  layer_types=['sliding_attention', 'full_attention', 'sliding_attention'])
+write_case('gemma2-tiny', gemma2_cfg, family_init(gemma2_cfg), family_forward)
+gemma3_cfg = dict(gemma_cfg, model_type='gemma3_text', num_hidden_layers=3, num_key_value_heads=2, query_pre_attn_scalar=16,
+                  attn_logit_softcapping=None, final_logit_softcapping=None, sliding_window=5, rope_theta=1000000.0,
+                  rope_local_base_freq=10000.0, rope_scaling={'rope_type': 'linear', 'factor': 8.0},
+                  layer_types=['sliding_attention', 'sliding_attention', 'full_attention'])
+write_case('gemma3-tiny', gemma3_cfg, family_init(gemma3_cfg), family_forward)

@@ -266,14 +266,25 @@ public final class Layers {
     /** RMSNorm over the last dim with a weight. */
     public static final class RmsNorm extends Module implements Layer {
         public final Parameter weight;
-        private final double eps;
+        private final double eps, weightOffset;
 
-        public RmsNorm(int dim, double eps) {
-            this.weight = param("weight", ones(dim));
+        public RmsNorm(int dim, double eps) { this(dim, eps, 0.0); }
+
+        /**
+         * An RMSNorm that scales by {@code weightOffset + weight}: Gemma's norms store the scale less one
+         * (offset 1, weight initialised to 0), LLaMA's the scale itself (offset 0, weight initialised to 1).
+         */
+        public RmsNorm(int dim, double eps, double weightOffset) {
+            Tensor w = ones(dim);
+            if (weightOffset != 0) w.fill(1.0 - weightOffset);
+            this.weight = param("weight", w);
             this.eps = eps;
+            this.weightOffset = weightOffset;
         }
 
-        @Override public Variable forward(Variable x) { return x.rmsNorm(weight, eps); }
+        @Override public Variable forward(Variable x) {
+            return x.rmsNorm(weightOffset == 0 ? weight : weight.add(weightOffset), eps);
+        }
     }
 
     /** Inverted dropout in training mode; identity in eval mode or when p = 0. */

@@ -47,6 +47,40 @@ public final class Rope {
     // ================================================================ cos/sin tables
 
     /**
+     * The rotary inverse frequencies of the first rotaryDim = 2·n dims: {@code f32} as HF computes them in float32
+     * (what the F32 tables use), {@code f64} the same formula in float64 (F64 tensors: references, gradcheck).
+     * {@link #of} gives RoPE's own 1/θ^(2i/rotaryDim); a model's rope_scaling (linear, Llama-3) transforms them
+     * before the tables are built. The arrays are shared, not copied: do not write to them.
+     */
+    public record Frequencies(float[] f32, double[] f64) {
+        public Frequencies {
+            if (f32 == null || f64 == null || f32.length != f64.length || f32.length == 0) {
+                throw new IllegalArgumentException("rope: expected one or more inverse frequencies in float32 and float64 alike");
+            }
+        }
+
+        /** 1/θ^(2i/rotaryDim) for i &lt; rotaryDim/2, in float32 as HF computes it and in float64. */
+        public static Frequencies of(double theta, int rotaryDim) {
+            if (!(theta > 0) || Double.isInfinite(theta)) {
+                throw new IllegalArgumentException("rope: expected a finite theta > 0, got " + theta);
+            }
+            if (rotaryDim < 2 || rotaryDim % 2 != 0) {
+                throw new IllegalArgumentException("rope: expected an even rotaryDim ≥ 2, got " + rotaryDim);
+            }
+            int h = rotaryDim / 2;
+            float thetaF = (float) theta;
+            float[] invFreq = new float[h];
+            double[] invFreq64 = new double[h];
+            for (int i = 0; i < h; i++) {
+                float exponent = (float) (2 * i) / (float) rotaryDim;     // HF: arange(0, dim, 2).float() / dim
+                invFreq[i] = 1f / (float) Math.pow(thetaF, exponent);     // HF: 1.0 / base ** exponent, in float32
+                invFreq64[i] = 1.0 / Math.pow(theta, 2.0 * i / rotaryDim);
+            }
+            return new Frequencies(invFreq, invFreq64);
+        }
+    }
+
+    /**
      * cos and sin of every (time step, frequency) angle for one set of positions, built once and reused by q and
      * k of every layer. Tables are (T, rotaryDim/2) row-major: entry {@code t * (rotaryDim/2) + i}.
      *
@@ -60,27 +94,20 @@ public final class Rope {
      *
      * <p>The arrays are shared, not copied: do not write to them.
      */
-    public record Cache(int[] positions, double theta, int rotaryDim,
+    public record Cache(int[] positions, Frequencies frequencies, int rotaryDim,
                         float[] cos, float[] sin, double[] cos64, double[] sin64) {
 
         /** Tables for {@code positions} (one per time step) with base {@code theta} over the first {@code rotaryDim} dims. */
         public static Cache of(int[] positions, double theta, int rotaryDim) {
+            return of(positions, Frequencies.of(theta, rotaryDim));
+        }
+
+        /** Tables for {@code positions} with the given inverse frequencies (plain, or scaled as rope_scaling asks). */
+        public static Cache of(int[] positions, Frequencies frequencies) {
             if (positions == null) throw new IllegalArgumentException("rope: positions is null");
-            if (!(theta > 0) || Double.isInfinite(theta)) {
-                throw new IllegalArgumentException("rope: expected a finite theta > 0, got " + theta);
-            }
-            if (rotaryDim < 2 || rotaryDim % 2 != 0) {
-                throw new IllegalArgumentException("rope: expected an even rotaryDim ≥ 2, got " + rotaryDim);
-            }
-            int T = positions.length, h = rotaryDim / 2;
-            float thetaF = (float) theta;
-            float[] invFreq = new float[h];
-            double[] invFreq64 = new double[h];
-            for (int i = 0; i < h; i++) {
-                float exponent = (float) (2 * i) / (float) rotaryDim;     // HF: arange(0, dim, 2).float() / dim
-                invFreq[i] = 1f / (float) Math.pow(thetaF, exponent);     // HF: 1.0 / base ** exponent, in float32
-                invFreq64[i] = 1.0 / Math.pow(theta, 2.0 * i / rotaryDim);
-            }
+            float[] invFreq = frequencies.f32();
+            double[] invFreq64 = frequencies.f64();
+            int T = positions.length, h = invFreq.length;
             float[] cos = new float[T * h], sin = new float[T * h];
             double[] cos64 = new double[T * h], sin64 = new double[T * h];
             for (int t = 0; t < T; t++) {
@@ -93,7 +120,7 @@ public final class Rope {
                     sin64[t * h + i] = Math.sin(angle64);
                 }
             }
-            return new Cache(positions.clone(), theta, rotaryDim, cos, sin, cos64, sin64);
+            return new Cache(positions.clone(), frequencies, 2 * h, cos, sin, cos64, sin64);
         }
 
         /** Tables for positions startPos, startPos + 1, …, startPos + T − 1 (KV-cache decode starts past the prompt). */

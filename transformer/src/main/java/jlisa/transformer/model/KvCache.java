@@ -116,6 +116,11 @@ public final class KvCache implements AutoCloseable {
      * it is not null. The cache length advances in {@link #advance}.
      */
     Tensor attend(int layer, Tensor q, Tensor k, Tensor v, Tensor out) {
+        return attend(layer, q, k, v, out, Attention.defaultScale(q.size(3)));
+    }
+
+    /** As {@link #attend(int, Tensor, Tensor, Tensor, Tensor)} with scores scaled by {@code scale}. */
+    Tensor attend(int layer, Tensor q, Tensor k, Tensor v, Tensor out, double scale) {
         int b = k.size(0), t = k.size(2);
         if (b != rows.length || q.size(0) != rows.length) {
             throw new IllegalArgumentException("kv cache: " + rows.length + " rows, but q has " + q.size(0) + " and k " + b);
@@ -126,7 +131,6 @@ public final class KvCache implements AutoCloseable {
                         + " new > capacity " + maxLen);
             }
         }
-        double scale = Attention.defaultScale(q.size(3));
         if (isWhole() && sameLengths()) {   // the whole cache, one length: one kernel call
             int len = lengths[0];
             keys[layer].narrow(2, len, t).copyFrom(k);

@@ -19,8 +19,12 @@ import jlisa.nn.ModuleList;
 
 /**
  * LLaMA as Hugging Face's {@code LlamaForCausalLM}: RMSNorm, rotary positions in HF's rotate-half
- * layout, SwiGLU MLP, grouped-query attention. The same class serves Mistral-style, Qwen2-style
- * (biases on q/k/v) and SmolLM checkpoints, whose configs differ only in these switches.
+ * layout, SwiGLU MLP, grouped-query attention. The same class serves the families built on it, whose configs
+ * differ in a few switches ({@link LlamaVariant}): Mistral and SmolLM (none), Qwen2 (biases on q/k/v), Qwen3 (RMSNorm on
+ * each head of q and k), Gemma (norms that scale by 1 + w, a √hidden embedding scale, GeGLU), Gemma-2 (norms after
+ * attention and MLP as well, a query scale of its own, soft-capped attention and final logits, sliding-window
+ * attention on alternate layers) and Gemma-3 (Gemma-2's layout with q/k norms, five sliding layers in six with their
+ * own RoPE base); {@code rope_scaling} (linear, Llama-3.1) applies to any of them.
  *
  * <p>Not thread-safe: one forward pass per model at a time.
  */
@@ -29,8 +33,22 @@ public final class Llama extends CausalLM {
     /** The fields of HF's LlamaConfig (and Mistral/Qwen2's) that the architecture needs. */
     public record Config(int vocabSize, int hiddenSize, int intermediateSize, int numLayers, int numHeads,
                          int numKvHeads, int headDim, double rmsNormEps, double ropeTheta, int maxPositions,
-                         boolean tieWordEmbeddings, boolean qkvBias, double initStd) {
+                         boolean tieWordEmbeddings, boolean qkvBias, double initStd, LlamaVariant variant) {
+
+        /** A LLaMA config (model_type llama, or qwen2 when q/k/v have biases). */
+        public Config(int vocabSize, int hiddenSize, int intermediateSize, int numLayers, int numHeads, int numKvHeads,
+                      int headDim, double rmsNormEps, double ropeTheta, int maxPositions, boolean tieWordEmbeddings,
+                      boolean qkvBias, double initStd) {
+            this(vocabSize, hiddenSize, intermediateSize, numLayers, numHeads, numKvHeads, headDim, rmsNormEps, ropeTheta,
+                    maxPositions, tieWordEmbeddings, qkvBias, initStd, LlamaVariant.llama(qkvBias ? "qwen2" : "llama"));
+        }
+
         public Config {
+            if (variant == null) throw new IllegalArgumentException("LLaMA config: variant is required (LlamaVariant.llama(\"llama\"))");
+            if (!variant.layerTypes().isEmpty() && variant.layerTypes().size() != numLayers) {
+                throw new IllegalArgumentException("LLaMA config: layer_types has " + variant.layerTypes().size()
+                        + " entries for " + numLayers + " layers");
+            }
             if (numHeads < 1 || numKvHeads < 1 || numHeads % numKvHeads != 0) {
                 throw new IllegalArgumentException("LLaMA config: num_attention_heads " + numHeads
                         + " must be a positive multiple of num_key_value_heads " + numKvHeads);
@@ -57,15 +75,8 @@ public final class Llama extends CausalLM {
 
         static Config from(ConfigJson c) {
             String type = c.string("model_type", "llama");
-            if (!type.equals("llama") && !type.equals("mistral") && !type.equals("qwen2")) {
-                throw new IllegalArgumentException(c.source() + ": model_type '" + type
-                        + "' is not one of llama, mistral, qwen2");
-            }
-            String act = c.string("hidden_act", "silu");
-            if (!act.equals("silu")) throw new IllegalArgumentException(c.source() + ": hidden_act '" + act + "' is not silu");
-            if (c.has("rope_scaling")) {
-                throw new IllegalArgumentException(c.source() + ": rope_scaling " + c.node("rope_scaling")
-                        + " is not supported yet (only plain RoPE with rope_theta)");
+            if (!LlamaVariant.TYPES.contains(type)) {
+                throw new IllegalArgumentException(c.source() + ": model_type '" + type + "' is not one of " + LlamaVariant.TYPES);
             }
             if (c.bool("mlp_bias", false)) throw new IllegalArgumentException(c.source() + ": mlp_bias=true is not supported");
             int hidden = c.integer("hidden_size"), heads = c.integer("num_attention_heads");
@@ -81,17 +92,20 @@ public final class Llama extends CausalLM {
             if (!type.equals("qwen2") && c.bool("attention_bias", false)) {
                 throw new IllegalArgumentException(c.source() + ": attention_bias=true (bias on o_proj too) is not supported");
             }
-            return new Config(c.integer("vocab_size"), hidden, c.integer("intermediate_size"), c.integer("num_hidden_layers"),
+            int layers = c.integer("num_hidden_layers");
+            boolean gemma = type.startsWith("gemma");
+            return new Config(c.integer("vocab_size"), hidden, c.integer("intermediate_size"), layers,
                     heads, c.integer("num_key_value_heads", heads), headDim, c.number("rms_norm_eps", 1e-6),
                     c.number("rope_theta", 10000.0), c.integer("max_position_embeddings", 2048),
-                    c.bool("tie_word_embeddings", false), qkvBias, c.number("initializer_range", 0.02));
+                    c.bool("tie_word_embeddings", gemma), qkvBias, c.number("initializer_range", 0.02),
+                    LlamaVariant.from(type, c, layers, headDim));
         }
 
         /** HF's config.json for this config (model_type qwen2 when q/k/v have biases, else llama). */
         public Map<String, Object> toJson() {
             Map<String, Object> m = new LinkedHashMap<>();
-            m.put("model_type", qkvBias ? "qwen2" : "llama");
-            m.put("architectures", java.util.List.of(qkvBias ? "Qwen2ForCausalLM" : "LlamaForCausalLM"));
+            m.put("model_type", variant.modelType());
+            m.put("architectures", java.util.List.of(LlamaVariant.ARCHITECTURES.get(variant.modelType())));
             m.put("vocab_size", vocabSize);
             m.put("hidden_size", hiddenSize);
             m.put("intermediate_size", intermediateSize);
@@ -103,7 +117,7 @@ public final class Llama extends CausalLM {
             m.put("rope_theta", ropeTheta);
             m.put("max_position_embeddings", maxPositions);
             m.put("tie_word_embeddings", tieWordEmbeddings);
-            m.put("hidden_act", "silu");
+            variant.putJson(m);
             m.put("initializer_range", initStd);
             m.put("torch_dtype", "float32");
             return m;
@@ -140,19 +154,32 @@ public final class Llama extends CausalLM {
 
     @Override protected Variable hiddenStates(Tensor ids, KvCache cache) {
         int[] starts = startPositions(ids, cache);
-        Positions rope = Positions.of(starts, ids.size(1), config.ropeTheta(), config.headDim());
         int T = ids.size(1);
+        LlamaVariant variant = config.variant();
+        Rope.Frequencies plain = Rope.Frequencies.of(config.ropeTheta(), config.headDim());
+        Rope.Frequencies global = variant.ropeScaling().map(s -> s.apply(plain)).orElse(plain);
+        Positions rope = Positions.of(starts, T, global), localRope = rope;
+        if (variant.localRopeTheta() > 0) {   // Gemma-3's sliding layers: a base of their own, never scaled
+            localRope = Positions.of(starts, T, Rope.Frequencies.of(variant.localRopeTheta(), config.headDim()));
+        }
         Variable x = model.embedTokens.forward(ids);
-        for (int l = 0; l < config.numLayers(); l++) x = model.layers.get(l).forward(x, rope, cache, l);
+        // HF multiplies by √hidden rounded to the hidden dtype (float32)
+        if (variant.gemmaNorms()) x = x.mul((float) Math.sqrt(config.hiddenSize()));
+        for (int l = 0; l < config.numLayers(); l++) {
+            x = model.layers.get(l).forward(x, variant.sliding(l) ? localRope : rope, cache, l);
+        }
         if (cache != null) cache.advance(T);
         return model.norm.forward(x);
     }
 
     @Override protected Variable head(Variable hidden) {
-        return lmHead == null ? hidden.linear(model.embedTokens.weight, null) : lmHead.forward(hidden);
+        Variable logits = lmHead == null ? hidden.linear(model.embedTokens.weight, null) : lmHead.forward(hidden);
+        double cap = config.variant().finalSoftcap();
+        return cap == 0 ? logits : logits.mul(1 / cap).tanh().mul(cap);   // Gemma-2: cap · tanh(logits / cap)
     }
 
     @Override protected Variable plainHeadWeight() {
+        if (config.variant().finalSoftcap() != 0) return null;   // the soft-cap sits between the product and the loss
         if (lmHead == null) return model.embedTokens.weight;
         boolean adapter = lmHead.lora().filter(a -> !a.isMerged()).isPresent();
         return lmHead.bias == null && !adapter ? lmHead.weight : null;
@@ -181,13 +208,13 @@ public final class Llama extends CausalLM {
      * B·T positions, row b's from b·T on, and q and k are rotated laid out as one sequence of B·T steps.
      */
     record Positions(Rope.Cache rope, boolean perRow) {
-        static Positions of(int[] starts, int T, double theta, int headDim) {
+        static Positions of(int[] starts, int T, Rope.Frequencies frequencies) {
             boolean same = true;
             for (int start : starts) same &= start == starts[0];
-            if (same) return new Positions(Rope.Cache.of(starts[0], T, theta, headDim), false);
+            if (same) return new Positions(Rope.Cache.of(Rope.positions(starts[0], T), frequencies), false);
             int[] flat = new int[starts.length * T];
             for (int i = 0; i < flat.length; i++) flat[i] = starts[i / T] + i % T;
-            return new Positions(Rope.Cache.of(flat, theta, headDim), true);
+            return new Positions(Rope.Cache.of(flat, frequencies), true);
         }
 
         /** The heads (B, n, T, D) of a projection (B, T, n·D), rotated to their positions. */
@@ -206,41 +233,68 @@ public final class Llama extends CausalLM {
 
         Body(Config c, Rng rng) {
             embedTokens = child("embed_tokens", new Embedding(c.vocabSize(), c.hiddenSize(), rng, c.initStd()));
-            layers = child("layers", new ModuleList<>(IntStream.range(0, c.numLayers()).mapToObj(i -> new Block(c, rng)).toList()));
-            norm = child("norm", new RmsNorm(c.hiddenSize(), c.rmsNormEps()));
+            layers = child("layers", new ModuleList<>(IntStream.range(0, c.numLayers()).mapToObj(i -> new Block(c, rng, i)).toList()));
+            norm = child("norm", norm(c, c.hiddenSize()));
         }
     }
 
-    /** x + attn(norm(x)), then + mlp(norm(x)). */
+    /** The family's RMSNorm over {@code dim}: Gemma's scale by 1 + weight. */
+    static RmsNorm norm(Config c, int dim) {
+        return new RmsNorm(dim, c.rmsNormEps(), c.variant().gemmaNorms() ? 1.0 : 0.0);
+    }
+
+    /**
+     * x + attn(norm(x)), then + mlp(norm(x)). With sandwich norms (Gemma-2, -3) attention's and the MLP's outputs are
+     * normed too before they join the residual, and the pre-MLP norm is called pre_feedforward_layernorm while
+     * post_attention_layernorm norms attention's output (in LLaMA it is the pre-MLP norm).
+     */
     static final class Block extends Module {
-        final RmsNorm inputLayernorm, postAttentionLayernorm;
+        final RmsNorm inputLayernorm, postAttentionLayernorm, preFeedforwardLayernorm, postFeedforwardLayernorm;
         final SelfAttention selfAttn;
         final SwiGlu mlp;
 
-        Block(Config c, Rng rng) {
-            selfAttn = child("self_attn", new SelfAttention(c, rng));
+        Block(Config c, Rng rng, int layer) {
+            selfAttn = child("self_attn", new SelfAttention(c, rng, layer));
             mlp = child("mlp", new SwiGlu(c, rng));
-            inputLayernorm = child("input_layernorm", new RmsNorm(c.hiddenSize(), c.rmsNormEps()));
-            postAttentionLayernorm = child("post_attention_layernorm", new RmsNorm(c.hiddenSize(), c.rmsNormEps()));
+            inputLayernorm = child("input_layernorm", norm(c, c.hiddenSize()));
+            postAttentionLayernorm = child("post_attention_layernorm", norm(c, c.hiddenSize()));
+            boolean sandwich = c.variant().sandwichNorms();
+            preFeedforwardLayernorm = sandwich ? child("pre_feedforward_layernorm", norm(c, c.hiddenSize())) : null;
+            postFeedforwardLayernorm = sandwich ? child("post_feedforward_layernorm", norm(c, c.hiddenSize())) : null;
         }
 
         Variable forward(Variable x, Positions rope, KvCache cache, int layer) {
             try (var scope = ActivationScope.open()) {   // frees what no backward reads when the block returns
-                Variable h = x.add(selfAttn.forward(inputLayernorm.forward(x), rope, cache, layer));
-                return scope.keep(h.add(mlp.forward(postAttentionLayernorm.forward(h))));
+                Variable attn = selfAttn.forward(inputLayernorm.forward(x), rope, cache, layer);
+                if (preFeedforwardLayernorm == null) {
+                    Variable h = x.add(attn);
+                    return scope.keep(h.add(mlp.forward(postAttentionLayernorm.forward(h))));
+                }
+                Variable h = x.add(postAttentionLayernorm.forward(attn));
+                return scope.keep(h.add(postFeedforwardLayernorm.forward(mlp.forward(preFeedforwardLayernorm.forward(h)))));
             }
         }
     }
 
-    /** Grouped-query attention with rotary positions on q and k. */
+    /**
+     * Grouped-query attention with rotary positions on q and k; with q/k norms (Qwen3, Gemma-3) each head of q and k
+     * is RMS-normed before it is rotated. The scale, soft-cap and window are the family's and the layer's.
+     */
     static final class SelfAttention extends Module {
         final Linear qProj, kProj, vProj, oProj;
+        final RmsNorm qNorm, kNorm;
         final int heads, kvHeads, headDim;
+        final Attend.Spec spec;
 
-        SelfAttention(Config c, Rng rng) {
+        SelfAttention(Config c, Rng rng, int layer) {
             heads = c.numHeads();
             kvHeads = c.numKvHeads();
             headDim = c.headDim();
+            LlamaVariant v = c.variant();
+            double scale = 1 / Math.sqrt(v.queryPreAttnScalar() > 0 ? v.queryPreAttnScalar() : headDim);
+            spec = new Attend.Spec(scale, v.attnSoftcap(), v.sliding(layer) ? v.slidingWindow() : 0);
+            qNorm = v.qkNorm() ? child("q_norm", norm(c, headDim)) : null;
+            kNorm = v.qkNorm() ? child("k_norm", norm(c, headDim)) : null;
             qProj = child("q_proj", new Linear(c.hiddenSize(), heads * headDim, c.qkvBias(), rng, c.initStd()));
             kProj = child("k_proj", new Linear(c.hiddenSize(), kvHeads * headDim, c.qkvBias(), rng, c.initStd()));
             vProj = child("v_proj", new Linear(c.hiddenSize(), kvHeads * headDim, c.qkvBias(), rng, c.initStd()));
@@ -249,24 +303,35 @@ public final class Llama extends CausalLM {
 
         Variable forward(Variable x, Positions rope, KvCache cache, int layer) {
             int B = x.data().size(0), T = x.data().size(1);
-            Variable q = rope.rotate(qProj.forward(x), B, T, heads, headDim);
-            Variable k = rope.rotate(kProj.forward(x), B, T, kvHeads, headDim);
+            Variable q = rope.rotate(headNorm(qNorm, qProj.forward(x), B, T, heads), B, T, heads, headDim);
+            Variable k = rope.rotate(headNorm(kNorm, kProj.forward(x), B, T, kvHeads), B, T, kvHeads, headDim);
             Variable v = vProj.forward(x).reshape(B, T, kvHeads, headDim).transpose(1, 2);
-            Variable y = Attend.attend(q, k, v, cache, layer);
+            Variable y = Attend.attend(q, k, v, cache, layer, spec);
             return oProj.forward(y.transpose(1, 2).reshape(B, T, heads * headDim));
+        }
+
+        /** The projection (B, T, n·D) with each of its n heads RMS-normed, when there is a norm. */
+        private Variable headNorm(RmsNorm norm, Variable projection, int B, int T, int n) {
+            if (norm == null) return projection;
+            return norm.forward(projection.reshape(B, T, n, headDim)).reshape(B, T, n * headDim);
         }
     }
 
-    /** down(silu(gate(x)) · up(x)). */
+    /** down(silu(gate(x)) · up(x)), or with the tanh GELU in place of silu (Gemma's GeGLU). */
     static final class SwiGlu extends Module {
         final Linear gateProj, upProj, downProj;
+        final boolean gelu;
 
         SwiGlu(Config c, Rng rng) {
+            gelu = c.variant().activation().equals("gelu_pytorch_tanh");
             gateProj = child("gate_proj", new Linear(c.hiddenSize(), c.intermediateSize(), false, rng, c.initStd()));
             upProj = child("up_proj", new Linear(c.hiddenSize(), c.intermediateSize(), false, rng, c.initStd()));
             downProj = child("down_proj", new Linear(c.intermediateSize(), c.hiddenSize(), false, rng, c.initStd()));
         }
 
-        Variable forward(Variable x) { return downProj.forward(gateProj.forward(x).silu().mul(upProj.forward(x))); }
+        Variable forward(Variable x) {
+            Variable gate = gateProj.forward(x);
+            return downProj.forward((gelu ? gate.geluTanh() : gate.silu()).mul(upProj.forward(x)));
+        }
     }
 }

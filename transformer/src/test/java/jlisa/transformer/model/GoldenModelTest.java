@@ -28,7 +28,8 @@ class GoldenModelTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"gpt2-tiny", "gpt2-noprefix", "llama-gqa", "qwen2-tied"})
+    @ValueSource(strings = {"gpt2-tiny", "gpt2-noprefix", "llama-gqa", "qwen2-tied", "llama3-rope-scaling", "llama-linear-rope",
+            "qwen3-tied", "gemma-tiny", "gemma2-tiny", "gemma3-tiny"})
     void scoreAndLogitsAgreeWithPyTorch(String name) throws Exception {
         JsonNode expected = new ObjectMapper().readTree(golden(name).resolve("expected.json").toFile());
         try (CausalLM model = Models.load(golden(name))) {
