@@ -96,9 +96,9 @@ public final class Llama extends CausalLM {
             boolean gemma = type.startsWith("gemma");
             return new Config(c.integer("vocab_size"), hidden, c.integer("intermediate_size"), layers,
                     heads, c.integer("num_key_value_heads", heads), headDim, c.number("rms_norm_eps", 1e-6),
-                    c.number("rope_theta", 10000.0), c.integer("max_position_embeddings", 2048),
+                    c.number("rope_theta", type.equals("gemma3_text") ? 1_000_000.0 : 10000.0), c.integer("max_position_embeddings", 2048),
                     c.bool("tie_word_embeddings", gemma), qkvBias, c.number("initializer_range", 0.02),
-                    LlamaVariant.from(type, c, layers, headDim));
+                    LlamaVariant.from(type, c, layers));
         }
 
         /** HF's config.json for this config (model_type qwen2 when q/k/v have biases, else llama). */

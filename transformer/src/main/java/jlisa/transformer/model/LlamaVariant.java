@@ -77,7 +77,7 @@ public record LlamaVariant(String modelType, Optional<RopeScaling> ropeScaling, 
     public boolean sliding(int layer) { return !layerTypes.isEmpty() && layerTypes.get(layer).equals(SLIDING); }
 
     /** The switches of a config.json of model type {@code type}. */
-    static LlamaVariant from(String type, ConfigJson c, int layers, int headDim) {
+    static LlamaVariant from(String type, ConfigJson c, int layers) {
         Optional<RopeScaling> scaling = c.has("rope_scaling")
                 ? Optional.ofNullable(RopeScaling.from(c.node("rope_scaling"), c.source())) : Optional.empty();
         boolean gemma = type.startsWith("gemma");
@@ -108,10 +108,13 @@ public record LlamaVariant(String modelType, Optional<RopeScaling> ropeScaling, 
             types = layerTypes(c, layers, type.equals("gemma2") ? 2 : c.integer("sliding_window_pattern", 6));
         }
         boolean sandwich = type.equals("gemma2") || type.equals("gemma3_text");
+        // HF's config classes' defaults where a key is absent: Gemma2Config caps at 50 and 30, Gemma3TextConfig not at all
+        boolean gemma2 = type.equals("gemma2");
         return new LlamaVariant(type, scaling, type.equals("qwen3") || type.equals("gemma3_text"), gemma, activation, sandwich,
-                sandwich ? c.number("query_pre_attn_scalar", headDim) : 0,
-                type.equals("gemma2") ? c.number("attn_logit_softcapping", 0) : checkNoSoftcap(c, "attn_logit_softcapping", type),
-                sandwich ? c.number("final_logit_softcapping", 0) : checkNoSoftcap(c, "final_logit_softcapping", type),
+                sandwich ? c.number("query_pre_attn_scalar", 256) : 0,
+                gemma2 || type.equals("gemma3_text") ? softcap(c, "attn_logit_softcapping", gemma2 ? 50 : 0)
+                        : checkNoSoftcap(c, "attn_logit_softcapping", type),
+                sandwich ? softcap(c, "final_logit_softcapping", gemma2 ? 30 : 0) : checkNoSoftcap(c, "final_logit_softcapping", type),
                 window, types, type.equals("gemma3_text") ? c.number("rope_local_base_freq", 10000.0) : 0);
     }
 
@@ -132,6 +135,23 @@ public record LlamaVariant(String modelType, Optional<RopeScaling> ropeScaling, 
         return types;
     }
 
+    /** A soft-cap: {@code dflt} when the key is absent, 0 (off) when it is null, else its value. */
+    private static double softcap(ConfigJson c, String key, double dflt) {
+        JsonNode n = c.node(key);
+        if (n == null) return dflt;
+        return n.isNull() ? 0 : c.number(key, 0);
+    }
+
+    /**
+     * The switches HF's config class of {@code modelType} gives a config.json that names nothing but the sizes: e.g.
+     * {@code defaults("gemma2", layers)} caps attention at 50 and logits at 30, with a 4096-token window on
+     * every other layer, as {@code Gemma2Config()} does.
+     */
+    public static LlamaVariant defaults(String modelType, int numLayers) {
+        if (!TYPES.contains(modelType)) throw new IllegalArgumentException("model_type '" + modelType + "' is not one of " + TYPES);
+        return from(modelType, ConfigJson.parse("{}", modelType + " defaults"), numLayers);
+    }
+
     private static double checkNoSoftcap(ConfigJson c, String key, String type) {
         if (c.number(key, 0) != 0) throw new IllegalArgumentException(c.source() + ": " + key + " is not part of " + type);
         return 0;
@@ -143,7 +163,7 @@ public record LlamaVariant(String modelType, Optional<RopeScaling> ropeScaling, 
         else m.put("hidden_activation", activation);
         ropeScaling.ifPresent(s -> m.put("rope_scaling", s.toJson()));
         if (sandwichNorms) m.put("query_pre_attn_scalar", queryPreAttnScalar);
-        if (modelType.equals("gemma2")) m.put("attn_logit_softcapping", attnSoftcap == 0 ? null : attnSoftcap);
+        if (sandwichNorms) m.put("attn_logit_softcapping", attnSoftcap == 0 ? null : attnSoftcap);
         if (sandwichNorms) m.put("final_logit_softcapping", finalSoftcap == 0 ? null : finalSoftcap);
         if (slidingWindow > 0) {
             m.put("sliding_window", slidingWindow);
