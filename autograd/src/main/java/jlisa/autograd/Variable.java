@@ -322,8 +322,14 @@ public class Variable {
         return causalAttention(k, v, Attention.defaultScale(data().size(-1)));
     }
 
+    /** As {@link #causalAttention(Variable, Variable)} with scores scaled by {@code scale}. */
     public Variable causalAttention(Variable k, Variable v, double scale) {
         return Function.apply(new Layers.AttentionFn(scale), this, k, v);
+    }
+
+    /** As {@link #causalAttention(Variable, Variable)} with the scale, soft-cap and sliding window of {@code spec}. */
+    public Variable causalAttention(Variable k, Variable v, Attention.Spec spec) {
+        return Function.apply(new Layers.AttentionFn(spec), this, k, v);
     }
 
     /**

@@ -351,6 +351,12 @@ class OpsGradcheckTest {
                 randn(rng, 2, 2, 4, 3), randn(rng, 2, 2, 4, 3), randn(rng, 2, 2, 4, 3));
         check("attention scale 0.3", v -> v[0].causalAttention(v[1], v[2], 0.3),
                 randn(rng, 1, 2, 3, 2), randn(rng, 1, 1, 3, 2), randn(rng, 1, 1, 3, 2));
+        var capped = jlisa.tensor.kernels.Attention.Spec.ofScale(0.7).withSoftcap(1.5);
+        check("attention soft-capped", v -> v[0].causalAttention(v[1], v[2], capped),
+                randn(rng, 1, 4, 5, 3), randn(rng, 1, 2, 5, 3), randn(rng, 1, 2, 5, 3));
+        var windowed = jlisa.tensor.kernels.Attention.Spec.of(3).withWindow(2).withSoftcap(2.0);
+        check("attention window 2 soft-capped", v -> v[0].causalAttention(v[1], v[2], windowed),
+                randn(rng, 2, 2, 6, 3), randn(rng, 2, 1, 6, 3), randn(rng, 2, 1, 6, 3));
         // q, k, v as transposed views of a (B, T, H, D) projection, as a model makes them
         check("attention from (B,T,H,D) views", v -> v[0].transpose(1, 2).causalAttention(v[1].transpose(1, 2), v[2].transpose(1, 2)),
                 randn(rng, 1, 4, 2, 3), randn(rng, 1, 4, 1, 3), randn(rng, 1, 4, 1, 3));

@@ -176,21 +176,24 @@ public final class Layers {
      * place. The output and the gradients come laid out (B, T, heads, D), so merging the heads back is a view.
      */
     public static final class AttentionFn extends Function {
-        private final double scale;
+        private final Attention.Spec spec;
 
-        public AttentionFn(double scale) { this.scale = scale; }
+        public AttentionFn(double scale) { this(Attention.Spec.ofScale(scale)); }
+
+        /** Attention with the scale, soft-cap and window of {@code spec}. */
+        public AttentionFn(Attention.Spec spec) { this.spec = spec; }
 
         @Override public String name() { return "Attention"; }
 
         @Override protected Tensor forward(Context ctx, Tensor... in) {
-            Attention.Result r = Attention.forward(in[0], in[1], in[2], scale);
+            Attention.Result r = Attention.forward(in[0], in[1], in[2], spec);
             ctx.save(in[0], in[1], in[2], r.out());
             ctx.saveOwned(r.lse());
             return r.out();
         }
 
         @Override protected Tensor[] backward(Context ctx, Tensor g) {
-            Attention.Grads d = Attention.backward(g, ctx.saved(0), ctx.saved(1), ctx.saved(2), ctx.saved(3), ctx.saved(4), scale);
+            Attention.Grads d = Attention.backward(g, ctx.saved(0), ctx.saved(1), ctx.saved(2), ctx.saved(3), ctx.saved(4), spec);
             return new Tensor[] {d.dq(), d.dk(), d.dv()};
         }
     }

@@ -20,8 +20,10 @@ import jlisa.tensor.Tensor;
  *   q: (B, H, Tq, D)   k, v: (B, Hkv, Tk, D)   H % Hkv == 0, Tq ≤ Tk
  *   query head h reads kv head h / (H / Hkv)          (Hkv == H: multi-head, Hkv == 1: multi-query)
  *   query row i sits at position p = Tk − Tq + i and sees keys 0..p   (Tq == Tk: plain causal; Tq &lt; Tk: KV-cache decode)
- *   S = q·kᵀ·scale (+ causal mask)   lse_i = log Σ_j exp S_ij   out = exp(S − lse)·v
+ *   S = q·kᵀ·scale, soft-capped to c·tanh(S/c) when c &gt; 0 (Gemma-2)   (+ causal mask, and with a window W
+ *   query row i sees only keys p − W &lt; j ≤ p)   lse_i = log Σ_j exp S_ij   out = exp(S − lse)·v
  * </pre>
+ * The settings are one {@link Spec}: scale, soft-cap and window.
  *
  * The F32 kernels never hold a Tq×Tk score matrix: each (b, h) walks tiles of {@value #BQ} query rows, streams
  * over tiles of {@value #BK} keys with an online softmax (running max and sum) and keeps only the log-sum-exp per
@@ -43,7 +45,7 @@ import jlisa.tensor.Tensor;
 public final class Attention {
     static { // see Jit: C1 can trap the tiles; vector helpers inline, tile routines stay compile units of their own
         String at = "jlisa/tensor/kernels/Attention.";
-        jlisa.tensor.Jit.c2Only(at + "*", "+" + at + "exp", "+" + at + "laneBelow", "-" + at + "gemm", "-" + at + "block8x2",
+        jlisa.tensor.Jit.c2Only(at + "*", "+" + at + "exp", "+" + at + "softcap", "+" + at + "laneBelow", "-" + at + "gemm", "-" + at + "block8x2",
                 "-" + at + "block8x1", "-" + at + "onlineSoftmax", "-" + at + "scoreGradients", "-" + at + "scaleRow", "-" + at + "rowDots");
     }
 
@@ -59,6 +61,38 @@ public final class Attention {
 
     /** 1/√D, the usual scale. */
     public static double defaultScale(int headDim) { return 1.0 / Math.sqrt(headDim); }
+
+    /**
+     * How scores are made and which keys a query sees: S = q·kᵀ·{@code scale}, then c·tanh(S/c) when
+     * {@code softcap} c &gt; 0 (0: no cap), and with {@code window} W &gt; 0 a query at position p sees only keys
+     * p − W &lt; j ≤ p (itself and the W − 1 before it; 0: every key up to p). Immutable.
+     */
+    public record Spec(double scale, double softcap, int window) {
+        public Spec {
+            if (!(scale > 0) || Double.isInfinite(scale)) throw new IllegalArgumentException("attention: scale must be finite and > 0, got " + scale);
+            if (!(softcap >= 0) || Double.isInfinite(softcap)) {
+                throw new IllegalArgumentException("attention: softcap must be finite and ≥ 0 (0 = off), got " + softcap);
+            }
+            if (window < 0) throw new IllegalArgumentException("attention: window must be ≥ 0 (0 = off), got " + window);
+        }
+
+        /** The usual attention: scale 1/√headDim, no cap, no window. */
+        public static Spec of(int headDim) { return new Spec(defaultScale(headDim), 0, 0); }
+
+        /** Plain causal attention with this scale. */
+        public static Spec ofScale(double scale) { return new Spec(scale, 0, 0); }
+
+        public Spec withSoftcap(double c) { return new Spec(scale, c, window); }
+
+        public Spec withWindow(int w) { return new Spec(scale, softcap, w); }
+
+        /** True when neither a soft-cap nor a window is set. */
+        public boolean isPlain() { return softcap == 0 && window == 0; }
+
+        @Override public String toString() {
+            return "Spec[scale=" + scale + (softcap > 0 ? ", softcap=" + softcap : "") + (window > 0 ? ", window=" + window : "") + "]";
+        }
+    }
 
     // ================================================================ tensor API
 
@@ -89,11 +123,21 @@ public final class Attention {
      * read in place; anything else is first copied dense.
      */
     public static Result forward(Tensor q, Tensor k, Tensor v, double scale, Tensor out) {
+        return forward(q, k, v, Spec.ofScale(scale), out);
+    }
+
+    /** As {@link #forward(Tensor, Tensor, Tensor, double, Tensor)} with a soft-cap and window as {@code spec} says. */
+    public static Result forward(Tensor q, Tensor k, Tensor v, Spec spec) { return forward(q, k, v, spec, null); }
+
+    /** As {@link #forward(Tensor, Tensor, Tensor, double, Tensor)} with a soft-cap and window as {@code spec} says. */
+    public static Result forward(Tensor q, Tensor k, Tensor v, Spec spec, Tensor out) {
         checkInputs(q, k, v);
+        double scale = spec.scale();
         DType dtype = computeType("attention", q, k, v);
         int[] qs = q.shape(), ks = k.shape();
         int B = qs[0], H = qs[1], Tq = qs[2], D = qs[3], Hkv = ks[1], Tk = ks[2];
         if (DeviceKernels.of(q, k, v, out) instanceof DeviceKernels device) {
+            checkPlainOnDevice(spec);
             if (out == null) out = Tensor.emptyOn(q, dtype, B, Tq, H, D).transpose(1, 2);
             else checkDeviceTarget("out", out, qs);
             return device.attention(q, k, v, scale, out);
@@ -102,11 +146,11 @@ public final class Attention {
         else checkTarget("out", out, dtype, qs);
         Tensor lse = Tensor.empty(dtype, B, H, Tq);   // every row is written
         if (dtype == DType.F32) {
-            forward(rows(out), lse.floatArray(), lse.offset(), rows(q), rows(k), rows(v), B, H, Hkv, Tq, Tk, D, (float) scale);
+            forward(rows(out), lse.floatArray(), lse.offset(), rows(q), rows(k), rows(v), B, H, Hkv, Tq, Tk, D, spec);
         } else {
             Tensor o = Tensor.empty(dtype, qs);
             forward(o.doubleArray(), lse.doubleArray(), flat(q, dtype).doubleArray(), flat(k, dtype).doubleArray(),
-                    flat(v, dtype).doubleArray(), B, H, Hkv, Tq, Tk, D, scale);
+                    flat(v, dtype).doubleArray(), B, H, Hkv, Tq, Tk, D, spec);
             out.copyFrom(o);
         }
         return new Result(out, lse);
@@ -117,15 +161,20 @@ public final class Attention {
      * new tensors laid out as {@link #newHeads} lays them out.
      */
     public static Grads backward(Tensor dout, Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse, double scale) {
+        return backward(dout, q, k, v, out, lse, Spec.ofScale(scale));
+    }
+
+    /** Backward of {@link #forward(Tensor, Tensor, Tensor, Spec)}; the gradients are new tensors as {@link #newHeads} lays them out. */
+    public static Grads backward(Tensor dout, Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse, Spec spec) {
         checkInputs(q, k, v);
         DType dtype = computeType("attention backward", q, k, v, dout, out, lse);
         int[] qs = q.shape(), ks = k.shape();
         if (DeviceKernels.of(dout, q, k, v, out, lse) != null) {
-            return backward(dout, q, k, v, out, lse, scale, Tensor.emptyOn(q, dtype, qs[0], qs[2], qs[1], qs[3]).transpose(1, 2),
+            return backward(dout, q, k, v, out, lse, spec, Tensor.emptyOn(q, dtype, qs[0], qs[2], qs[1], qs[3]).transpose(1, 2),
                     Tensor.emptyOn(q, dtype, ks[0], ks[2], ks[1], ks[3]).transpose(1, 2),
                     Tensor.emptyOn(q, dtype, ks[0], ks[2], ks[1], ks[3]).transpose(1, 2));
         }
-        return backward(dout, q, k, v, out, lse, scale, newHeads(dtype, qs[0], qs[1], qs[2], qs[3]),
+        return backward(dout, q, k, v, out, lse, spec, newHeads(dtype, qs[0], qs[1], qs[2], qs[3]),
                 newHeads(dtype, ks[0], ks[1], ks[2], ks[3]), newHeads(dtype, ks[0], ks[1], ks[2], ks[3]));
     }
 
@@ -136,7 +185,14 @@ public final class Attention {
      */
     public static Grads backward(Tensor dout, Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse, double scale,
                                  Tensor dq, Tensor dk, Tensor dv) {
+        return backward(dout, q, k, v, out, lse, Spec.ofScale(scale), dq, dk, dv);
+    }
+
+    /** As {@link #backward(Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, double, Tensor, Tensor, Tensor)} for {@code spec}. */
+    public static Grads backward(Tensor dout, Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse, Spec spec,
+                                 Tensor dq, Tensor dk, Tensor dv) {
         checkInputs(q, k, v);
+        double scale = spec.scale();
         int[] qs = q.shape(), ks = k.shape();
         int B = qs[0], H = qs[1], Tq = qs[2], D = qs[3], Hkv = ks[1], Tk = ks[2];
         if (!Arrays.equals(dout.shape(), qs) || !Arrays.equals(out.shape(), qs)
@@ -147,6 +203,7 @@ public final class Attention {
         }
         DType dtype = computeType("attention backward", q, k, v, dout, out, lse);
         if (DeviceKernels.of(dout, q, k, v, out, lse, dq, dk, dv) instanceof DeviceKernels device) {
+            checkPlainOnDevice(spec);
             checkDeviceTarget("dq", dq, qs);
             checkDeviceTarget("dk", dk, ks);
             checkDeviceTarget("dv", dv, ks);
@@ -158,12 +215,12 @@ public final class Attention {
         Tensor ld = flat(lse, dtype);
         if (dtype == DType.F32) {
             backward(rows(dq), rows(dk), rows(dv), rows(dout), rows(q), rows(k), rows(v), rows(out), ld.floatArray(),
-                    0, B, H, Hkv, Tq, Tk, D, (float) scale);
+                    0, B, H, Hkv, Tq, Tk, D, spec);
         } else {
             Tensor dqd = Tensor.empty(dtype, qs), dkd = Tensor.empty(dtype, ks), dvd = Tensor.empty(dtype, ks);
             backward(dqd.doubleArray(), dkd.doubleArray(), dvd.doubleArray(), flat(dout, dtype).doubleArray(),
                     flat(q, dtype).doubleArray(), flat(k, dtype).doubleArray(), flat(v, dtype).doubleArray(),
-                    flat(out, dtype).doubleArray(), ld.doubleArray(), B, H, Hkv, Tq, Tk, D, scale);
+                    flat(out, dtype).doubleArray(), ld.doubleArray(), B, H, Hkv, Tq, Tk, D, spec);
             dq.copyFrom(dqd);
             dk.copyFrom(dkd);
             dv.copyFrom(dvd);
@@ -203,6 +260,13 @@ public final class Attention {
             throw new IllegalArgumentException("attention: expected (B, T, " + heads + "·D), got " + Shapes.str(x.shape()));
         }
         return x.reshape(x.size(0), x.size(1), heads, x.size(2) / heads).transpose(1, 2);
+    }
+
+    private static void checkPlainOnDevice(Spec spec) {
+        if (!spec.isPlain()) {
+            throw new IllegalArgumentException("attention: " + spec + ": soft-capping and sliding windows are not implemented "
+                    + "on the GPU backend; run this model's attention on the CPU");
+        }
     }
 
     private static void checkInputs(Tensor q, Tensor k, Tensor v) {
@@ -306,19 +370,19 @@ public final class Attention {
                                int B, int H, int Hkv, int Tq, int Tk, int D, float scale) {
         checkForward(out.length, lse.length, q.length, k.length, v.length, B, H, Hkv, Tq, Tk, D);
         forward(Rows.dense(out, H, Tq, D), lse, 0, Rows.dense(q, H, Tq, D), Rows.dense(k, Hkv, Tk, D),
-                Rows.dense(v, Hkv, Tk, D), B, H, Hkv, Tq, Tk, D, scale);
+                Rows.dense(v, Hkv, Tk, D), B, H, Hkv, Tq, Tk, D, Spec.ofScale(scale));
     }
 
     /** The F32 forward over operands laid out as {@link Rows}; lse (B, H, Tq) is contiguous from {@code lseOff}. */
     private static void forward(Rows out, float[] lse, int lseOff, Rows q, Rows k, Rows v,
-                                int B, int H, int Hkv, int Tq, int Tk, int D, float scale) {
+                                int B, int H, int Hkv, int Tq, int Tk, int D, Spec spec) {
         if (B == 0 || H == 0 || Tq == 0) return;
         int group = H / Hkv;
         Parallel.forRange(0, B * H, 1, (lo, hi) -> {
             Tiles s = new Tiles(Tk, D);
             for (int bh = lo; bh < hi; bh++) {
                 int b = bh / H, h = bh % H;
-                forwardHead(out, lse, lseOff + bh * Tq, q, k, v, b, h, h / group, Tq, Tk, D, scale, s);
+                forwardHead(out, lse, lseOff + bh * Tq, q, k, v, b, h, h / group, Tq, Tk, D, spec, s);
             }
         });
     }
@@ -329,8 +393,9 @@ public final class Attention {
      * reductions, and k and v are read in place as the row operand of the tile products.
      */
     private static void forwardHead(Rows out, float[] lse, int lseOff, Rows q, Rows k, Rows v, int b, int h, int hk,
-                                    int Tq, int Tk, int D, float scale, Tiles s) {
-        int dp = s.dp, offset = Tk - Tq;
+                                    int Tq, int Tk, int D, Spec spec, Tiles s) {
+        int dp = s.dp, offset = Tk - Tq, window = spec.window();
+        float scale = (float) spec.scale(), cap = (float) spec.softcap();
         float[] qa = q.a(), ka = k.a(), oa = out.a();
         int qBase = q.head(b, h), qrs = q.rowStride(), kBase = k.head(b, hk), krs = k.rowStride();
         int oBase = out.head(b, h), ors = out.rowStride();
@@ -350,11 +415,12 @@ public final class Attention {
             Arrays.fill(l, 0f);
             Arrays.fill(acc, 0, rows * dp, 0f);
             int firstPos = offset + i0, keyEnd = firstPos + rows; // query row r sits at firstPos + r
-            for (int j0 = 0; j0 < keyEnd; j0 += BK) {
+            for (int j0 = firstKey(firstPos, window); j0 < keyEnd; j0 += BK) {
                 int jw = Math.min(BK, keyEnd - j0);
                 boolean masked = j0 + jw - 1 > firstPos;             // some key is after some query of the tile
+                int windowEnd = windowEdge(window, j0, firstPos, rows);
                 gemm(ka, kBase + j0 * krs, krs, 1, qt, 0, BQ, st, 0, BQ, jw, BQ, D, false); // Sᵀ = k·(q·scale)ᵀ
-                onlineSoftmax(st, jw, masked, j0 - firstPos, m, l, alpha);
+                onlineSoftmax(st, jw, masked, j0 - firstPos, windowEnd, cap, m, l, alpha);
                 for (int r = 0; r < rows; r++) if (alpha[r] != 1f) scaleRow(acc, r * dp, dp, alpha[r]);
                 gemm(st, 0, 1, BQ, vRows, vOff + j0 * vrs, vrs, acc, 0, dp, rows, dp, jw, true); // acc += P·v
             }
@@ -367,33 +433,63 @@ public final class Attention {
         }
     }
 
+    /** The first key any query from {@code firstPos} on sees: 0, or with a window the first key inside it. */
+    private static int firstKey(int firstPos, int window) { return window == 0 ? 0 : Math.max(0, firstPos - window + 1); }
+
     /**
-     * One key tile of the online softmax, lanewise over the BQ query rows of Sᵀ (jw × BQ): masks keys after each
-     * query (lane r sees key jj iff r ≥ jj + shift), raises the running max m, overwrites Sᵀ with exp(S − m), adds the
-     * tile's sums into l after rescaling it, and leaves the rescale factors exp(m_old − m) in alpha.
+     * For a key tile from {@code j0}: the window's lower edge relative to the tile, when some query of the tile's rows
+     * has keys of it outside its window (lane r sees key jj only while r &lt; jj + edge); {@link Integer#MAX_VALUE} when
+     * none has.
      */
-    private static void onlineSoftmax(float[] st, int jw, boolean masked, int shift, float[] m, float[] l, float[] alpha) {
+    private static int windowEdge(int window, int j0, int firstPos, int rows) {
+        if (window == 0 || j0 + window > firstPos + rows - 1) return Integer.MAX_VALUE;
+        return j0 - firstPos + window;
+    }
+
+    /**
+     * One key tile of the online softmax, lanewise over the BQ query rows of Sᵀ (jw × BQ): soft-caps the scores when
+     * {@code cap} &gt; 0, masks keys after each query (lane r sees key jj iff r ≥ jj + shift) and keys before its
+     * window (r &lt; jj + windowEdge), raises the running max m, overwrites Sᵀ with exp(S − m), adds the tile's sums
+     * into l after rescaling it, and leaves the rescale factors exp(m_old − m) in alpha. A row that sees no key of the
+     * tile and none before keeps m = −∞ and l = 0.
+     */
+    private static void onlineSoftmax(float[] st, int jw, boolean masked, int shift, int windowEdge, float cap,
+                                      float[] m, float[] l, float[] alpha) {
+        boolean windowed = windowEdge != Integer.MAX_VALUE;
         for (int c0 = 0; c0 < BQ; c0 += L) {
             FloatVector mOld = FloatVector.fromArray(F, m, c0), mx = mOld;
             for (int jj = 0; jj < jw; jj++) {
                 FloatVector sv = FloatVector.fromArray(F, st, jj * BQ + c0);
-                if (masked) {
-                    sv = sv.blend(Float.NEGATIVE_INFINITY, laneBelow(jj + shift - c0));
-                    sv.intoArray(st, jj * BQ + c0);
-                }
+                if (cap > 0) sv = softcap(sv, cap);
+                if (masked) sv = sv.blend(Float.NEGATIVE_INFINITY, laneBelow(jj + shift - c0));
+                if (windowed) sv = sv.blend(Float.NEGATIVE_INFINITY, laneBelow(jj + windowEdge - c0).not());
+                if (masked || windowed || cap > 0) sv.intoArray(st, jj * BQ + c0);
                 mx = mx.max(sv);
             }
+            // where a row has seen no key yet the max is −∞: subtract 0 there, so exp gives 0 and not exp(NaN)
+            FloatVector base = windowed ? mx.blend(0f, mx.eq(Float.NEGATIVE_INFINITY)) : mx;
             FloatVector sum = FloatVector.zero(F);
             for (int jj = 0; jj < jw; jj++) {
-                FloatVector p = exp(FloatVector.fromArray(F, st, jj * BQ + c0).sub(mx));
+                FloatVector p = exp(FloatVector.fromArray(F, st, jj * BQ + c0).sub(base));
                 p.intoArray(st, jj * BQ + c0);
                 sum = sum.add(p);
             }
-            FloatVector a = exp(mOld.sub(mx)); // 0 on the first tile (mOld = −∞), 1 while the max holds
+            FloatVector a = exp(mOld.sub(base)); // 0 on the first tile (mOld = −∞), 1 while the max holds
             a.intoArray(alpha, c0);
             FloatVector.fromArray(F, l, c0).fma(a, sum).intoArray(l, c0);
             mx.intoArray(m, c0);
         }
+    }
+
+    /**
+     * c·tanh(s/c), lanewise, through the kernel's own exp so the bits never depend on the JIT:
+     * tanh(x) = sign(x)·(1 − e^{−2|x|})/(1 + e^{−2|x|}).
+     */
+    static FloatVector softcap(FloatVector s, float cap) {
+        FloatVector x = s.div(cap);
+        FloatVector e = exp(x.abs().mul(-2f));
+        FloatVector t = FloatVector.broadcast(F, 1f).sub(e).div(e.add(1f));
+        return t.blend(t.neg(), x.lt(0f)).mul(cap);
     }
 
     /** Lanes whose index is below {@code n} (n may be ≤ 0: none, or ≥ L: all). */
@@ -436,12 +532,12 @@ public final class Attention {
         checkLength("lse", lse.length, (long) B * H * Tq);
         backward(Rows.dense(dq, H, Tq, D), Rows.dense(dk, Hkv, Tk, D), Rows.dense(dv, Hkv, Tk, D), Rows.dense(dout, H, Tq, D),
                 Rows.dense(q, H, Tq, D), Rows.dense(k, Hkv, Tk, D), Rows.dense(v, Hkv, Tk, D), Rows.dense(out, H, Tq, D),
-                lse, 0, B, H, Hkv, Tq, Tk, D, scale);
+                lse, 0, B, H, Hkv, Tq, Tk, D, Spec.ofScale(scale));
     }
 
     /** The F32 backward over operands laid out as {@link Rows}; lse (B, H, Tq) is contiguous from {@code lseOff}. */
     private static void backward(Rows dq, Rows dk, Rows dv, Rows dout, Rows q, Rows k, Rows v, Rows out, float[] lse,
-                                 int lseOff, int B, int H, int Hkv, int Tq, int Tk, int D, float scale) {
+                                 int lseOff, int B, int H, int Hkv, int Tq, int Tk, int D, Spec spec) {
         if (B == 0 || Hkv == 0 || Tk == 0 || D == 0) {
             zeroRows(dq, B, H, Tq, D);
             zeroRows(dk, B, Hkv, Tk, D);
@@ -452,7 +548,7 @@ public final class Attention {
             Tiles s = new Tiles(Tk, D);
             s.allocateBackward(Tk);
             for (int bkv = lo; bkv < hi; bkv++) {
-                backwardKvHead(dq, dk, dv, dout, q, k, v, out, lse, lseOff, bkv / Hkv, bkv % Hkv, H, Hkv, Tq, Tk, D, scale, s);
+                backwardKvHead(dq, dk, dv, dout, q, k, v, out, lse, lseOff, bkv / Hkv, bkv % Hkv, H, Hkv, Tq, Tk, D, spec, s);
             }
         });
     }
@@ -472,8 +568,9 @@ public final class Attention {
      */
     private static void backwardKvHead(Rows dq, Rows dk, Rows dv, Rows dout, Rows q, Rows k, Rows v, Rows out,
                                        float[] lse, int lseOff, int b, int kvh, int H, int Hkv, int Tq, int Tk, int D,
-                                       float scale, Tiles s) {
-        int dp = s.dp, offset = Tk - Tq, group = H / Hkv;
+                                       Spec spec, Tiles s) {
+        int dp = s.dp, offset = Tk - Tq, group = H / Hkv, window = spec.window();
+        float scale = (float) spec.scale(), cap = (float) spec.softcap();
         boolean padded = D != dp;
         float[] qa = q.a(), ga = dout.a(), oa = out.a(), ka = k.a(), va = v.a();
         int qrs = q.rowStride(), grs = dout.rowStride(), ors = out.rowStride();
@@ -515,12 +612,14 @@ public final class Attention {
                 rowDots(ga, gTile, grs, oa, oBase + i0 * ors, ors, rows, D, di, s.lanes);
                 Arrays.fill(dqAcc, 0, rows * dp, 0f);
                 int firstPos = offset + i0, keyEnd = firstPos + rows;
-                for (int j0 = 0; j0 < keyEnd; j0 += BK) {
+                for (int j0 = firstKey(firstPos, window); j0 < keyEnd; j0 += BK) {
                     int jw = Math.min(BK, keyEnd - j0);
                     boolean masked = j0 + jw - 1 > firstPos || rows < BQ;
+                    int windowEnd = windowEdge(window, j0, firstPos, rows);
                     gemm(ka, kBase + j0 * krs, krs, 1, qt, 0, BQ, pt, 0, BQ, jw, BQ, D, false);   // Sᵀ
                     gemm(va, vBase + j0 * vrs, vrs, 1, got, 0, BQ, dst, 0, BQ, jw, BQ, D, false); // dPᵀ = v·doutᵀ
-                    scoreGradients(pt, dst, jw, masked, j0 - firstPos, rows, lseRow, di);
+                    scoreGradients(pt, dst, jw, masked || windowEnd != Integer.MAX_VALUE, j0 - firstPos, windowEnd, cap,
+                            rows, lseRow, di);
                     // P and dS are zero outside the mask and in padding lanes, so the products below may run over BQ lanes.
                     gemm(pt, 0, BQ, 1, go, goOff, gold, dvAcc, j0 * dp, dp, jw, dp, rows, true);   // dv += Pᵀ·dout
                     gemm(dst, 0, BQ, 1, qs, qsOff, qsld, dkAcc, j0 * dp, dp, jw, dp, rows, true);  // dk += dSᵀ·q
@@ -544,19 +643,32 @@ public final class Attention {
 
     /**
      * One key tile of the backward, lanewise over query rows: Pᵀ = exp(Sᵀ − lse) overwrites Sᵀ in {@code pt} and
-     * dSᵀ = P ∘ (dPᵀ − D_i) overwrites dPᵀ in {@code dst}; both are zero for masked keys and padding lanes.
+     * dSᵀ = P ∘ (dPᵀ − D_i) overwrites dPᵀ in {@code dst}; both are zero for masked keys (after the query, or before
+     * its window: r ≥ jj + windowEdge) and padding lanes. With a soft-cap, P is of the capped scores and dS is carried
+     * back through the cap: dS_raw = dS · (1 − (S_capped/c)²).
      */
-    private static void scoreGradients(float[] pt, float[] dst, int jw, boolean masked, int shift, int rows,
-                                       float[] lseRow, float[] di) {
+    private static void scoreGradients(float[] pt, float[] dst, int jw, boolean masked, int shift, int windowEdge, float cap,
+                                       int rows, float[] lseRow, float[] di) {
+        boolean windowed = windowEdge != Integer.MAX_VALUE;
         for (int c0 = 0; c0 < BQ; c0 += L) {
             FloatVector lv = FloatVector.fromArray(F, lseRow, c0), dv0 = FloatVector.fromArray(F, di, c0);
             VectorMask<Float> padding = laneBelow(rows - c0).not();
             for (int jj = 0; jj < jw; jj++) {
                 int t = jj * BQ + c0;
-                FloatVector p = exp(FloatVector.fromArray(F, pt, t).sub(lv));
-                if (masked) p = p.blend(0f, laneBelow(jj + shift - c0).or(padding));
+                FloatVector sv = FloatVector.fromArray(F, pt, t), capped = cap > 0 ? softcap(sv, cap) : sv;
+                FloatVector p = exp(capped.sub(lv));
+                if (masked) {
+                    VectorMask<Float> off = laneBelow(jj + shift - c0).or(padding);
+                    if (windowed) off = off.or(laneBelow(jj + windowEdge - c0).not());
+                    p = p.blend(0f, off);
+                }
                 p.intoArray(pt, t);
-                p.mul(FloatVector.fromArray(F, dst, t).sub(dv0)).intoArray(dst, t);
+                FloatVector ds = p.mul(FloatVector.fromArray(F, dst, t).sub(dv0));
+                if (cap > 0) {
+                    FloatVector y = capped.div(cap);
+                    ds = ds.mul(FloatVector.broadcast(F, 1f).sub(y.mul(y)));
+                }
+                ds.intoArray(dst, t);
             }
         }
     }
@@ -799,7 +911,15 @@ public final class Attention {
     /** Float64 plain-loop forward, one score row at a time; same shapes and contract as the F32 kernel. */
     public static void forward(double[] out, double[] lse, double[] q, double[] k, double[] v,
                                int B, int H, int Hkv, int Tq, int Tk, int D, double scale) {
+        forward(out, lse, q, k, v, B, H, Hkv, Tq, Tk, D, Spec.ofScale(scale));
+    }
+
+    /** Float64 plain-loop forward with a soft-cap and window as {@code spec} says. */
+    public static void forward(double[] out, double[] lse, double[] q, double[] k, double[] v,
+                               int B, int H, int Hkv, int Tq, int Tk, int D, Spec spec) {
         checkForward(out.length, lse.length, q.length, k.length, v.length, B, H, Hkv, Tq, Tk, D);
+        double scale = spec.scale(), cap = spec.softcap();
+        int window = spec.window();
         if (B == 0 || H == 0 || Tq == 0) return;
         int group = H / Hkv, offset = Tk - Tq;
         Parallel.forRange(0, B * H, 1, (lo, hi) -> {
@@ -807,21 +927,21 @@ public final class Attention {
             for (int bh = lo; bh < hi; bh++) {
                 int b = bh / H, h = bh % H, kvBase = (b * Hkv + h / group) * Tk * D;
                 for (int i = 0; i < Tq; i++) {
-                    int qi = (bh * Tq + i) * D, last = offset + i;
+                    int qi = (bh * Tq + i) * D, last = offset + i, first = firstKey(last, window);
                     double max = Double.NEGATIVE_INFINITY;
-                    for (int j = 0; j <= last; j++) {
+                    for (int j = first; j <= last; j++) {
                         double dot = 0;
                         for (int d = 0; d < D; d++) dot += q[qi + d] * k[kvBase + j * D + d];
-                        s[j] = dot * scale;
+                        s[j] = cap > 0 ? cap * Math.tanh(dot * scale / cap) : dot * scale;
                         max = Math.max(max, s[j]);
                     }
                     double sum = 0;
-                    for (int j = 0; j <= last; j++) {
+                    for (int j = first; j <= last; j++) {
                         s[j] = Math.exp(s[j] - max);
                         sum += s[j];
                     }
                     for (int d = 0; d < D; d++) out[qi + d] = 0;
-                    for (int j = 0; j <= last; j++) {
+                    for (int j = first; j <= last; j++) {
                         double pj = s[j] / sum;
                         for (int d = 0; d < D; d++) out[qi + d] += pj * v[kvBase + j * D + d];
                     }
@@ -841,6 +961,15 @@ public final class Attention {
     public static void backward(double[] dq, double[] dk, double[] dv, double[] dout, double[] q, double[] k,
                                 double[] v, double[] out, double[] lse, int B, int H, int Hkv, int Tq, int Tk, int D,
                                 double scale) {
+        backward(dq, dk, dv, dout, q, k, v, out, lse, B, H, Hkv, Tq, Tk, D, Spec.ofScale(scale));
+    }
+
+    /** Float64 plain-loop backward with a soft-cap and window as {@code spec} says. */
+    public static void backward(double[] dq, double[] dk, double[] dv, double[] dout, double[] q, double[] k,
+                                double[] v, double[] out, double[] lse, int B, int H, int Hkv, int Tq, int Tk, int D,
+                                Spec spec) {
+        double scale = spec.scale(), cap = spec.softcap();
+        int window = spec.window();
         checkSizes(B, H, Hkv, Tq, Tk, D);
         long qn = (long) B * H * Tq * D, kn = (long) B * Hkv * Tk * D;
         checkLength("dq", dq.length, qn);
@@ -867,14 +996,16 @@ public final class Attention {
                         double di = 0;
                         for (int d = 0; d < D; d++) di += dout[qi + d] * out[qi + d];
                         double l = lse[bh * Tq + i];
-                        for (int j = 0; j <= offset + i; j++) {
+                        for (int j = firstKey(offset + i, window); j <= offset + i; j++) {
                             int kj = kvBase + j * D;
                             double dot = 0, dpj = 0;
                             for (int d = 0; d < D; d++) {
                                 dot += q[qi + d] * k[kj + d];
                                 dpj += dout[qi + d] * v[kj + d];
                             }
-                            double pj = Math.exp(dot * scale - l), ds = pj * (dpj - di) * scale;
+                            double sc = cap > 0 ? cap * Math.tanh(dot * scale / cap) : dot * scale;
+                            double pj = Math.exp(sc - l), ds = pj * (dpj - di) * scale;
+                            if (cap > 0) ds *= 1 - (sc / cap) * (sc / cap);
                             for (int d = 0; d < D; d++) {
                                 dv[kj + d] += pj * dout[qi + d];
                                 dq[qi + d] += ds * k[kj + d];

@@ -20,6 +20,13 @@ class AttentionTest {
     private record Reference(double[] out, double[] lse, double[] dq, double[] dk, double[] dv) {}
 
     private static Reference reference(Tensor qt, Tensor kt, Tensor vt, Tensor doutT, double scale) {
+        return reference(qt, kt, vt, doutT, Attention.Spec.ofScale(scale));
+    }
+
+    /** The reference with a soft-cap c·tanh(s/c) of the scaled scores and a window (key j seen iff p − W < j ≤ p). */
+    private static Reference reference(Tensor qt, Tensor kt, Tensor vt, Tensor doutT, Attention.Spec spec) {
+        double scale = spec.scale(), cap = spec.softcap();
+        int window = spec.window();
         int B = qt.size(0), H = qt.size(1), Tq = qt.size(2), D = qt.size(3), Hkv = kt.size(1), Tk = kt.size(2);
         int group = H / Hkv, offset = Tk - Tq;
         double[] q = qt.toDoubleArray(), k = kt.toDoubleArray(), v = vt.toDoubleArray();
@@ -29,13 +36,15 @@ class AttentionTest {
         for (int b = 0; b < B; b++) {
             for (int h = 0; h < H; h++) {
                 int qb = (b * H + h) * Tq * D, kb = (b * Hkv + h / group) * Tk * D;
-                double[][] p = new double[Tq][Tk];
+                double[][] p = new double[Tq][Tk], capped = new double[Tq][Tk];
                 for (int i = 0; i < Tq; i++) {
                     double max = Double.NEGATIVE_INFINITY;
                     for (int j = 0; j < Tk; j++) {
                         double s = 0;
                         for (int d = 0; d < D; d++) s += q[qb + i * D + d] * k[kb + j * D + d];
-                        p[i][j] = j <= offset + i ? s * scale : Double.NEGATIVE_INFINITY;
+                        capped[i][j] = cap > 0 ? cap * Math.tanh(s * scale / cap) : s * scale;
+                        boolean seen = j <= offset + i && (window == 0 || offset + i - j < window);
+                        p[i][j] = seen ? capped[i][j] : Double.NEGATIVE_INFINITY;
                         max = Math.max(max, p[i][j]);
                     }
                     double sum = 0;
@@ -56,6 +65,7 @@ class AttentionTest {
                     }
                     for (int j = 0; j < Tk; j++) {
                         double ds = p[i][j] * (dp[j] - rowDot);
+                        if (cap > 0) ds *= 1 - (capped[i][j] / cap) * (capped[i][j] / cap);   // through c·tanh(s/c)
                         for (int d = 0; d < D; d++) {
                             dv[kb + j * D + d] += p[i][j] * dout[qb + i * D + d];
                             dq[qb + i * D + d] += ds * k[kb + j * D + d] * scale;
@@ -107,6 +117,71 @@ class AttentionTest {
         assertClose(c + " out", r.out(), ref.out(), tol);
         assertClose(c + " lse", r.lse(), ref.lse(), tol);
         Attention.Grads g = Attention.backward(dout, q, k, v, r.out(), r.lse(), scale);
+        assertClose(c + " dq", g.dq(), ref.dq(), tol);
+        assertClose(c + " dk", g.dk(), ref.dk(), tol);
+        assertClose(c + " dv", g.dv(), ref.dv(), tol);
+    }
+
+    @Test
+    void softcapsAndSlidingWindowsMatchTheReferenceAcrossTiles() {
+        Rng rng = new Rng(21);
+        int[][] shapes = {{1, 1, 1, 1, 8}, {1, 4, 2, 31, 17}, {2, 2, 1, 33, 8}, {1, 4, 2, 100, 17}, {1, 2, 2, 130, 16}};
+        double[] caps = {0, 5, 50};
+        int[] windows = {0, 1, 3, 64, 65, 200};
+        for (int[] sh : shapes) {
+            for (double cap : caps) {
+                for (int w : windows) {
+                    if (cap == 0 && w == 0) continue;
+                    int B = sh[0], H = sh[1], Hkv = sh[2], T = sh[3], D = sh[4];
+                    Attention.Spec spec = Attention.Spec.of(D).withSoftcap(cap).withWindow(w);
+                    checkSpec(rng, DType.F32, spec, B, H, Hkv, T, T, D, 2e-5);
+                    if (T <= 33) checkSpec(rng, DType.F64, spec, B, H, Hkv, T, T, D, 1e-12);
+                }
+            }
+        }
+    }
+
+    @Test
+    void decodeWithAWindowSeesOnlyTheLastKeys() {
+        Rng rng = new Rng(22);
+        for (int Tq : new int[] {1, 3}) {
+            for (int w : new int[] {1, 4, 64, 100}) {
+                Attention.Spec spec = Attention.Spec.of(17).withWindow(w).withSoftcap(w % 2 == 0 ? 20 : 0);
+                checkSpec(rng, DType.F32, spec, 1, 4, 2, Tq, 70, 17, 2e-5);
+                checkSpec(rng, DType.F64, spec, 1, 4, 2, Tq, 70, 17, 1e-12);
+            }
+        }
+    }
+
+    @Test
+    void aPlainSpecGivesTheBitsOfTheScaleOnlyKernel() {
+        Rng rng = new Rng(23);
+        Tensor q = randn(rng, DType.F32, 1, 2, 70, 16), k = randn(rng, DType.F32, 1, 2, 70, 16), v = randn(rng, DType.F32, 1, 2, 70, 16);
+        Attention.Result a = Attention.forward(q, k, v, 0.3), b = Attention.forward(q, k, v, Attention.Spec.ofScale(0.3));
+        assertSameBits("out", a.out().contiguous().toFloatArray(), b.out().contiguous().toFloatArray());
+        // a window longer than the sequence changes which tiles are visited, not what the rows see
+        Attention.Result c = Attention.forward(q, k, v, Attention.Spec.ofScale(0.3).withWindow(1000));
+        assertSameBits("out with a long window", a.out().contiguous().toFloatArray(), c.out().contiguous().toFloatArray());
+    }
+
+    @Test
+    void specsOutsideTheirRangeAreRefused() {
+        assertThatThrownBy(() -> new Attention.Spec(0, 0, 0)).hasMessageContaining("scale must be finite and > 0");
+        assertThatThrownBy(() -> Attention.Spec.of(8).withSoftcap(-1)).hasMessageContaining("softcap must be finite and ≥ 0");
+        assertThatThrownBy(() -> Attention.Spec.of(8).withWindow(-2)).hasMessageContaining("window must be ≥ 0");
+        assertThat(Attention.Spec.of(4).withSoftcap(50).withWindow(8).toString()).isEqualTo("Spec[scale=0.5, softcap=50.0, window=8]");
+    }
+
+    private static void checkSpec(Rng rng, DType dtype, Attention.Spec spec, int B, int H, int Hkv, int Tq, int Tk, int D,
+                                  double tol) {
+        Tensor q = randn(rng, dtype, B, H, Tq, D).mul(2.0), k = randn(rng, dtype, B, Hkv, Tk, D), v = randn(rng, dtype, B, Hkv, Tk, D);
+        Tensor dout = randn(rng, dtype, B, H, Tq, D);
+        String c = dtype + " " + spec + " B=" + B + " H=" + H + " Hkv=" + Hkv + " Tq=" + Tq + " Tk=" + Tk + " D=" + D;
+        Reference ref = reference(q, k, v, dout, spec);
+        Attention.Result r = Attention.forward(q, k, v, spec);
+        assertClose(c + " out", r.out(), ref.out(), tol);
+        assertClose(c + " lse", r.lse(), ref.lse(), tol);
+        Attention.Grads g = Attention.backward(dout, q, k, v, r.out(), r.lse(), spec);
         assertClose(c + " dq", g.dq(), ref.dq(), tol);
         assertClose(c + " dk", g.dk(), ref.dk(), tol);
         assertClose(c + " dv", g.dv(), ref.dv(), tol);

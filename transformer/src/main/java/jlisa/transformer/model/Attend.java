@@ -12,31 +12,16 @@ import jlisa.tensor.kernels.Attention;
 final class Attend {
     private Attend() {}
 
-    /**
-     * A layer's attention settings: the score scale, a soft-cap c of the scores (c·tanh(s/c); 0 = none) and a sliding
-     * window W (a query sees its last W keys, itself included; 0 = all of them).
-     */
-    record Spec(double scale, double softcap, int window) {
-        static Spec of(int headDim) { return new Spec(Attention.defaultScale(headDim), 0, 0); }
-
-        double kernelScale() {
-            if (softcap != 0 || window != 0) {
-                throw new UnsupportedOperationException("attention soft-capping and sliding windows need the kernel's Spec");
-            }
-            return scale;
-        }
-    }
-
     /** Attention of (B, H, T, D) heads q over k, v (B, Hkv, T, D); returns (B, H, T, D). */
     static Variable attend(Variable q, Variable k, Variable v, KvCache cache, int layer) {
-        return attend(q, k, v, cache, layer, Spec.of(q.data().size(3)));
+        return attend(q, k, v, cache, layer, Attention.Spec.of(q.data().size(3)));
     }
 
     /** As {@link #attend(Variable, Variable, Variable, KvCache, int)} with the layer's own settings. */
-    static Variable attend(Variable q, Variable k, Variable v, KvCache cache, int layer, Spec spec) {
-        if (cache == null) return q.causalAttention(k, v, spec.kernelScale());
+    static Variable attend(Variable q, Variable k, Variable v, KvCache cache, int layer, Attention.Spec spec) {
+        if (cache == null) return q.causalAttention(k, v, spec);
         checkNoGrad(q, k, v);
-        return new Variable(cache.attend(layer, q.data(), k.data(), v.data(), null, spec.kernelScale()));
+        return new Variable(cache.attend(layer, q.data(), k.data(), v.data(), null, spec));
     }
 
     /** Self-attention over a packed projection qkv (B, T, (H + 2·Hkv)·D) holding q, k, v side by side; returns (B, T, H·D). */

@@ -116,11 +116,11 @@ public final class KvCache implements AutoCloseable {
      * it is not null. The cache length advances in {@link #advance}.
      */
     Tensor attend(int layer, Tensor q, Tensor k, Tensor v, Tensor out) {
-        return attend(layer, q, k, v, out, Attention.defaultScale(q.size(3)));
+        return attend(layer, q, k, v, out, Attention.Spec.of(q.size(3)));
     }
 
-    /** As {@link #attend(int, Tensor, Tensor, Tensor, Tensor)} with scores scaled by {@code scale}. */
-    Tensor attend(int layer, Tensor q, Tensor k, Tensor v, Tensor out, double scale) {
+    /** As {@link #attend(int, Tensor, Tensor, Tensor, Tensor)} with the layer's scale, soft-cap and window. */
+    Tensor attend(int layer, Tensor q, Tensor k, Tensor v, Tensor out, Attention.Spec spec) {
         int b = k.size(0), t = k.size(2);
         if (b != rows.length || q.size(0) != rows.length) {
             throw new IllegalArgumentException("kv cache: " + rows.length + " rows, but q has " + q.size(0) + " and k " + b);
@@ -135,7 +135,7 @@ public final class KvCache implements AutoCloseable {
             int len = lengths[0];
             keys[layer].narrow(2, len, t).copyFrom(k);
             values[layer].narrow(2, len, t).copyFrom(v);
-            return Attention.forward(q, keys[layer].narrow(2, 0, len + t), values[layer].narrow(2, 0, len + t), scale, out).out();
+            return Attention.forward(q, keys[layer].narrow(2, 0, len + t), values[layer].narrow(2, 0, len + t), spec, out).out();
         }
         if (out == null) out = Attention.newHeads(q.dtype().computeType(), q.size(0), q.size(1), t, q.size(3));
         for (int i = 0; i < rows.length; i++) {   // each row over its own keys: the kernel works per (row, head) anyway
@@ -143,7 +143,7 @@ public final class KvCache implements AutoCloseable {
             Tensor kr = keys[layer].narrow(0, r, 1), vr = values[layer].narrow(0, r, 1);
             kr.narrow(2, len, t).copyFrom(k.narrow(0, i, 1));
             vr.narrow(2, len, t).copyFrom(v.narrow(0, i, 1));
-            Attention.forward(q.narrow(0, i, 1), kr.narrow(2, 0, len + t), vr.narrow(2, 0, len + t), scale, out.narrow(0, i, 1));
+            Attention.forward(q.narrow(0, i, 1), kr.narrow(2, 0, len + t), vr.narrow(2, 0, len + t), spec, out.narrow(0, i, 1));
         }
         return out;
     }

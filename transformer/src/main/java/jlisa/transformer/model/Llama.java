@@ -10,6 +10,7 @@ import jlisa.autograd.Parameter;
 import jlisa.autograd.Variable;
 import jlisa.tensor.Rng;
 import jlisa.tensor.Tensor;
+import jlisa.tensor.kernels.Attention;
 import jlisa.tensor.kernels.Rope;
 import jlisa.nn.Layers.Embedding;
 import jlisa.nn.Layers.Linear;
@@ -284,7 +285,7 @@ public final class Llama extends CausalLM {
         final Linear qProj, kProj, vProj, oProj;
         final RmsNorm qNorm, kNorm;
         final int heads, kvHeads, headDim;
-        final Attend.Spec spec;
+        final Attention.Spec spec;
 
         SelfAttention(Config c, Rng rng, int layer) {
             heads = c.numHeads();
@@ -292,7 +293,7 @@ public final class Llama extends CausalLM {
             headDim = c.headDim();
             LlamaVariant v = c.variant();
             double scale = 1 / Math.sqrt(v.queryPreAttnScalar() > 0 ? v.queryPreAttnScalar() : headDim);
-            spec = new Attend.Spec(scale, v.attnSoftcap(), v.sliding(layer) ? v.slidingWindow() : 0);
+            spec = new Attention.Spec(scale, v.attnSoftcap(), v.sliding(layer) ? v.slidingWindow() : 0);
             qNorm = v.qkNorm() ? child("q_norm", norm(c, headDim)) : null;
             kNorm = v.qkNorm() ? child("k_norm", norm(c, headDim)) : null;
             qProj = child("q_proj", new Linear(c.hiddenSize(), heads * headDim, c.qkvBias(), rng, c.initStd()));
