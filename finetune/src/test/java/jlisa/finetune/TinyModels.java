@@ -22,6 +22,21 @@ final class TinyModels {
         return dir;
     }
 
+    /**
+     * llama-tiny's sizes in family {@code modelType} (qwen3, gemma, gemma2, gemma3_text: HF's defaults for that
+     * family, so Gemma-2 soft-caps and slides a 4096 window on alternate layers) with random weights, saved to {@code dir}.
+     */
+    static Path familyDirectory(Path dir, String modelType) throws IOException {
+        Llama.Config t = Llama.Config.preset("llama-tiny");
+        Llama.Config c = new Llama.Config(t.vocabSize(), t.hiddenSize(), t.intermediateSize(), t.numLayers(), t.numHeads(),
+                t.numKvHeads(), t.headDim(), t.rmsNormEps(), t.ropeTheta(), t.maxPositions(), true, false, t.initStd(),
+                jlisa.transformer.model.LlamaVariant.defaults(modelType, t.numLayers()));
+        try (Llama lm = new Llama(c, new Rng(3))) {
+            Models.save(lm, dir);
+        }
+        return dir;
+    }
+
     /** {@code n} JSONL lines: a word and its reverse. */
     static Path reverseJsonl(Path file, int n) throws IOException {
         Rng rng = new Rng(5);
@@ -42,6 +57,16 @@ final class TinyModels {
     /** llama-tiny in {@code dir} with a tokenizer_config.json holding {@link #CHAT_TEMPLATE} (byte-level ids). */
     static Path chatDirectory(Path dir) throws IOException {
         llamaDirectory(dir);
+        return withChatTemplate(dir);
+    }
+
+    /** {@link #familyDirectory} with {@link #CHAT_TEMPLATE}. */
+    static Path chatDirectory(Path dir, String modelType) throws IOException {
+        familyDirectory(dir, modelType);
+        return withChatTemplate(dir);
+    }
+
+    private static Path withChatTemplate(Path dir) throws IOException {
         Files.writeString(dir.resolve("tokenizer_config.json"),
                 "{\"chat_template\": \"" + CHAT_TEMPLATE.replace("\"", "\\\"") + "\"}");
         return dir;
