@@ -60,7 +60,8 @@ class KvCacheGenerationTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"gpt2-random", "llama-gqa-random", "gpt2-tiny", "llama-gqa", "qwen2-tied"})
+    @ValueSource(strings = {"gpt2-random", "llama-gqa-random", "gpt2-tiny", "llama-gqa", "qwen2-tied", "qwen3-tied",
+            "gemma-tiny", "gemma2-tiny", "gemma3-tiny", "llama3-rope-scaling"})
     void cachedLogitsMatchRecomputedLogitsAtEveryStep(String name) {
         try (CausalLM model = model(name); Decoder decoder = new Decoder(model, PROMPT.length + NEW_TOKENS)) {
             // the prompt in two chunks: the second runs queries 4.. against keys 0.. (Tq < Tk)
