@@ -8,10 +8,15 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
+import java.util.Set;
+import java.util.TreeSet;
 import java.util.concurrent.Callable;
 
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import jlisa.chat.ChatMessage;
+import jlisa.chat.ChatTemplate;
+import jlisa.chat.ChatTemplateException;
 import jlisa.transformer.generate.GenerationConfig;
 import jlisa.transformer.generate.GenerationConfigFile;
 import jlisa.transformer.generate.Generator;
@@ -21,6 +26,7 @@ import jlisa.transformer.model.Models;
 import jlisa.transformer.tokenizer.BpeTokenizer;
 import jlisa.transformer.tokenizer.StreamDecoder;
 import jlisa.transformer.tokenizer.Tokenizer;
+import jlisa.transformer.tokenizer.TokenizerConfig;
 import jlisa.transformer.tokenizer.Tokenizers;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -65,37 +71,55 @@ final class GenerateCommand implements Callable<Integer> {
             + "completion, token ids and stop reason, and tokens/s (default: off)")
     boolean json;
 
+    @Option(names = "--chat", description = "each prompt is a user message, rendered with the model's chat template "
+            + "(tokenizer_config.json) and its generation prompt; stops at the end-of-turn/EOS tokens and prints the "
+            + "reply only (default: off, the prompt is plain text)")
+    boolean chat;
+
+    @Option(names = "--system", description = "with --chat: a system message before each prompt (default: none)")
+    String system;
+
     @Override public Integer call() throws Exception {
+        if (system != null && !chat) throw new IllegalArgumentException("generate: --system is for --chat");
         List<String> texts = allPrompts();
+        ChatTemplate template = chat ? chatTemplate() : null;
         try (CausalLM lm = Models.load(model)) {
             Tokenizer tok = tokenizer(lm);
             List<int[]> ids = new ArrayList<>();
+            List<String> rendered = chat ? new ArrayList<>() : null;
             int longest = 0;
             for (int i = 0; i < texts.size(); i++) {
-                ids.add(encode(tok, texts.get(i), texts.size() == 1 ? "the prompt" : "prompt " + i));
+                String which = texts.size() == 1 ? "the prompt" : "prompt " + i;
+                if (chat) {
+                    rendered.add(render(template, texts.get(i)));
+                    ids.add(encodeChat(tok, rendered.get(i), which));
+                } else {
+                    ids.add(encode(tok, texts.get(i), which));
+                }
                 longest = Math.max(longest, ids.get(i).length);
             }
             GenerationConfig cfg = GenerationConfig.greedy(64).withSeed(seed);
             if (tok.eosId().isPresent()) cfg = cfg.withStopTokens(tok.eosId().getAsInt());
             cfg = GenerationConfigFile.fromModelDirectory(model).applyTo(cfg, longest);
+            if (chat) cfg = withEndOfTurn(cfg, tok);
             if (maxTokens != null) cfg = cfg.withMaxNewTokens(maxTokens);
             if (temperature != null) cfg = cfg.withTemperature(temperature);
             if (topK != null) cfg = cfg.withTopK(topK);
             if (topP != null) cfg = cfg.withTopP(topP);
 
             if (texts.size() == 1 && !json) {
-                stream(lm, tok, texts.get(0), ids.get(0), cfg);
+                stream(lm, tok, chat ? "" : texts.get(0), ids.get(0), cfg);
                 return 0;
             }
             long start = System.nanoTime();
             List<Generation> out = Generator.runBatch(lm, ids, cfg);
             double seconds = (System.nanoTime() - start) / 1e9;
             if (json) {
-                System.out.println(json(tok, texts, ids, out, seconds));
+                System.out.println(json(tok, texts, rendered, ids, out, seconds));
             } else {
                 for (int i = 0; i < out.size(); i++) {
                     if (i > 0) System.out.println();
-                    System.out.println(texts.get(i) + text(tok, out.get(i).tokens()));
+                    System.out.println((chat ? "" : texts.get(i)) + text(tok, out.get(i).tokens()));
                 }
             }
         }
@@ -129,6 +153,50 @@ final class GenerateCommand implements Callable<Integer> {
         return new int[] {tok.bosId().orElse(tok.eosId().getAsInt())};
     }
 
+    /** The model directory's chat template, or a one-line error naming the tokenizer_config.json that lacks it. */
+    private ChatTemplate chatTemplate() {
+        try {
+            return ChatTemplate.forModel(model);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("generate --chat: " + e.getMessage(), e);
+        }
+    }
+
+    /** [--system,] the prompt as the user's message, up to where the assistant's reply starts. */
+    private String render(ChatTemplate template, String prompt) {
+        List<ChatMessage> messages = new ArrayList<>();
+        if (system != null) messages.add(ChatMessage.system(system));
+        messages.add(ChatMessage.user(prompt));
+        try {
+            return template.render(messages, true);
+        } catch (ChatTemplateException e) {
+            throw new IllegalArgumentException("generate --chat: " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * A rendered chat's ids without added special tokens: the template writes BOS itself when the model wants one,
+     * as Hugging Face's apply_chat_template(tokenize=True) adds none on top.
+     */
+    private static int[] encodeChat(Tokenizer tok, String rendered, String which) {
+        int[] ids = tok.encode(rendered, false);
+        if (ids.length == 0) throw new IllegalArgumentException("generate --chat: the chat template renders " + which + " as no text");
+        return ids;
+    }
+
+    /**
+     * Also stops at tokenizer_config.json's eos_token: chat models name their end-of-turn token there (Llama-3's
+     * {@code <|eot_id|>}, Qwen's {@code <|im_end|>}) while generation_config.json may list only the base EOS.
+     */
+    private GenerationConfig withEndOfTurn(GenerationConfig cfg, Tokenizer tok) {
+        java.util.Optional<String> eosToken = TokenizerConfig.forModel(model).eosToken();
+        java.util.OptionalInt eos = eosToken.isPresent() ? tok.id(eosToken.get()) : java.util.OptionalInt.empty();
+        if (eos.isEmpty() || cfg.stopTokens().contains(eos.getAsInt())) return cfg;
+        Set<Integer> stops = new TreeSet<>(cfg.stopTokens());
+        stops.add(eos.getAsInt());
+        return cfg.withStopTokens(stops.stream().mapToInt(Integer::intValue).toArray());
+    }
+
     /** One prompt, printed token by token as it comes. */
     private static void stream(CausalLM lm, Tokenizer tok, String text, int[] ids, GenerationConfig cfg) {
         StreamDecoder decoder = tok.streamDecoder();
@@ -148,10 +216,12 @@ final class GenerateCommand implements Callable<Integer> {
 
     /**
      * The --json document: {@code generations} in prompt order, each with prompt, prompt_tokens, completion, tokens
-     * and stop_reason (stop_token, max_new_tokens, context_full); {@code new_tokens}, {@code seconds} (the batch's wall
+     * and stop_reason (stop_token, max_new_tokens, context_full), with --chat also chat_prompt (the rendered template
+     * that prompt_tokens encode); {@code new_tokens}, {@code seconds} (the batch's wall
      * time, prefill included, model loading not) and {@code tokens_per_second} = new_tokens / seconds.
      */
-    static String json(Tokenizer tok, List<String> texts, List<int[]> ids, List<Generation> out, double seconds) {
+    static String json(Tokenizer tok, List<String> texts, List<String> rendered, List<int[]> ids, List<Generation> out,
+            double seconds) {
         ObjectNode root = JsonOut.object();
         ArrayNode rows = root.putArray("generations");
         long newTokens = 0;
@@ -159,6 +229,7 @@ final class GenerateCommand implements Callable<Integer> {
             Generation g = out.get(i);
             ObjectNode row = rows.addObject();
             row.put("prompt", texts.get(i));
+            if (rendered != null) row.put("chat_prompt", rendered.get(i));
             ArrayNode promptIds = row.putArray("prompt_tokens");
             for (int id : ids.get(i)) promptIds.add(id);
             row.put("completion", text(tok, g.tokens()));

@@ -6,6 +6,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.function.Consumer;
 
+import jlisa.chat.ChatTemplate;
 import jlisa.cli.demo.Progress;
 import jlisa.finetune.FineTune;
 import jlisa.finetune.FineTuneListener;
@@ -40,7 +41,11 @@ final class TrainingOptions {
             + "the loss counts response tokens only")
     Path jsonl;
 
-    @Option(names = "--tokenizer", description = "tokenizer.json for --text/--jsonl (default: the model dir's, else bytes)")
+    @Option(names = "--chat-jsonl", description = "chat data: {\"messages\": [{\"role\", \"content\"}...]} per line, "
+            + "rendered with the model's chat template (tokenizer_config.json), loss on the assistant turns only")
+    Path chatJsonl;
+
+    @Option(names = "--tokenizer", description = "tokenizer.json for --text/--jsonl/--chat-jsonl (default: the model dir's, else bytes)")
     Path tokenizer;
 
     @Option(names = "--optimizer", defaultValue = "adamw", description = "adamw or sgd (default: ${DEFAULT-VALUE})")
@@ -108,8 +113,17 @@ final class TrainingOptions {
     /** Checks that the options agree with each other; {@code command} names the command in the message. */
     void validate(String command) {
         if ((model == null) == (preset == null)) throw new IllegalArgumentException(command + ": give exactly one of --model and --preset");
-        if ((tokens == null ? 0 : 1) + (text == null ? 0 : 1) + (jsonl == null ? 0 : 1) != 1) {
-            throw new IllegalArgumentException(command + ": give exactly one of --tokens, --text and --jsonl");
+        if ((tokens == null ? 0 : 1) + (text == null ? 0 : 1) + (jsonl == null ? 0 : 1) + (chatJsonl == null ? 0 : 1) != 1) {
+            throw new IllegalArgumentException(command + ": give exactly one of --tokens, --text, --jsonl and --chat-jsonl");
+        }
+        if (chatJsonl != null) {
+            // the template comes from the model directory (or the --tokenizer file's); say which file lacks it up front
+            Path dir = model != null ? model : tokenizer != null ? tokenizer.toAbsolutePath().getParent() : null;
+            if (dir == null) {
+                throw new IllegalArgumentException(command + ": --chat-jsonl needs a chat template: give --model DIR (or "
+                        + "--tokenizer FILE) whose tokenizer_config.json has a \"chat_template\"; a --preset has none");
+            }
+            ChatTemplate.forModel(dir);   // throws naming tokenizer_config.json when there is no template
         }
     }
 
@@ -138,7 +152,8 @@ final class TrainingOptions {
         if (tokenizer != null) b.tokenizer(tokenizer);
         if (tokens != null) b.tokens(tokens);
         else if (text != null) b.text(text);
-        else b.jsonl(jsonl);
+        else if (jsonl != null) b.jsonl(jsonl);
+        else b.chat(chatJsonl);
         b.method(m).optimizer(optimizerChoice()).learningRate(lr).weightDecay(weightDecay)
                 .schedule(lrSchedule(), warmup).steps(steps).batchSize(rows())
                 .padded(pad).shuffle(!noShuffle).gradientAccumulation(gradAccum).clipGradNorm(clip).seed(seed)
@@ -182,7 +197,10 @@ final class TrainingOptions {
     }
 
     /** The data's description for reports. */
-    String dataName() { return tokens != null ? tokens.toString() : text != null ? text.toString() : jsonl.toString(); }
+    String dataName() {
+        return tokens != null ? tokens.toString() : text != null ? text.toString() : jsonl != null ? jsonl.toString()
+                : chatJsonl + " (chat)";
+    }
 
     /** The model's description for reports. */
     String modelName() { return model != null ? model.toString() : "preset " + preset; }
