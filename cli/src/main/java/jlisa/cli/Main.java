@@ -12,7 +12,7 @@ import picocli.CommandLine.Command;
  */
 @Command(name = "jlisa", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "A deep-learning engine in pure Java: tensors, autograd, transformers, LISA-AdamW.",
-        subcommands = {DemoCommand.class, PretrainCommand.class, FinetuneCommand.class, CompareCommand.class, GenerateCommand.class, ScoreCommand.class, BenchCommand.class, InfoCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {DemoCommand.class, PretrainCommand.class, FinetuneCommand.class, CompareCommand.class, GenerateCommand.class, ScoreCommand.class, BenchCommand.class, InfoCommand.class, LearnCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
