@@ -23,8 +23,9 @@ import jdk.jshell.SourceCodeAnalysis;
  */
 public final class ChapterRunner implements AutoCloseable {
     /** What every chapter and {@code ./jlisa shell} start with. */
-    public static final List<String> IMPORTS = List.of("jlisa.tensor.*", "jlisa.tensor.kernels.*", "jlisa.autograd.*",
-            "jlisa.autograd.functions.*", "jlisa.nn.*", "java.util.*", "java.util.function.*");
+    // not jlisa.tensor.kernels.* nor jlisa.autograd.functions.*: their Activations and Layers would clash with nn's
+    public static final List<String> IMPORTS = List.of("jlisa.tensor.*", "jlisa.autograd.*", "jlisa.nn.*", "java.util.*",
+            "java.util.function.*");
 
     /** A block's result: what it printed. */
     public record BlockResult(Chapter.Block block, String output) {}
@@ -38,7 +39,9 @@ public final class ChapterRunner implements AutoCloseable {
                 .out(new PrintStream(jshellOut, true, StandardCharsets.UTF_8))
                 .err(new PrintStream(jshellOut, true, StandardCharsets.UTF_8))
                 .remoteVMOptions("--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED",
-                        "-Djava.awt.headless=true")
+                        "-Djava.awt.headless=true",
+                        // where chapters write their pictures and charts: learn-output/NN-slug/ unless told otherwise
+                        "-Djlisa.learn.out=" + System.getProperty("jlisa.learn.out", "learn-output"))
                 .compilerOptions("--add-modules", "jdk.incubator.vector")
                 .build();
         for (String entry : classPath.split(File.pathSeparator)) if (!entry.isBlank()) shell.addToClasspath(entry);
@@ -125,7 +128,7 @@ public final class ChapterRunner implements AutoCloseable {
     @Override public void close() { shell.close(); }
 
     /** A chapter's code failed or printed what the chapter does not say. */
-    public static final class ChapterException extends RuntimeException {
+    public static final class ChapterException extends IllegalStateException {
         ChapterException(String message) { super(message); }
 
         ChapterException(String message, Throwable cause) { super(message, cause); }

@@ -20,6 +20,8 @@ import org.junit.jupiter.api.io.TempDir;
 class CourseTest {
     static final Path COURSE = Path.of("../docs/learn");
 
+    static { System.setProperty("jlisa.learn.out", "target/learn-output"); }   // the chapters' pictures stay in target/
+
     @TestFactory
     Stream<DynamicTest> everyChapterRunsAndItsExerciseIsChecked() {
         List<Chapter> chapters = Chapter.all(COURSE);
