@@ -56,13 +56,17 @@ final class LearnCommand implements Callable<Integer> {
                 new IllegalArgumentException("learn: no chapter " + chapter + " in " + dir + " (there are "
                         + chapters.stream().map(x -> String.valueOf(x.number())).toList() + ")"));
         if (!json) System.err.println("jlisa learn: starting JShell for " + c.title() + " ...");
+        List<ChapterRunner.BlockResult> results;
+        String solved = null;
+        // the snippets run in this JVM with System.out caught: print only once the session is closed
         try (ChapterRunner runner = new ChapterRunner(ChapterRunner.currentClassPath())) {
-            List<ChapterRunner.BlockResult> results = runner.run(c);
-            String solved = null;
+            results = runner.run(c);
             if (solution) {
                 Path s = c.solution().orElseThrow(() -> new IllegalArgumentException("learn: " + c.file() + " has no solution file"));
                 solved = runner.runSource(Files.readString(s), s.toString()) + runner.runSource("checkExercise();", s + " check");
             }
+        }
+        {
             if (json) {
                 ObjectNode root = JsonOut.object().put("chapter", c.number()).put("title", c.title());
                 ArrayNode rows = root.putArray("blocks");

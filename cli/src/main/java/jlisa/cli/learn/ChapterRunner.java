@@ -16,8 +16,10 @@ import jdk.jshell.SnippetEvent;
 import jdk.jshell.SourceCodeAnalysis;
 
 /**
- * Runs a chapter's code as a reader would type it into {@code ./jlisa shell}: one JShell session (its own JVM, with
- * the Vector API module and jlisa on the class path, the course's imports made), each block's snippets in order.
+ * Runs a chapter's code as a reader would type it into {@code ./jlisa shell}: one JShell session (with jlisa on the
+ * class path and the course's imports made), each block's snippets in order. The snippets run in this JVM (JShell's
+ * local execution): a separate JShell JVM runs under the debugger agent, which keeps the JIT from holding vectors in
+ * registers and makes the kernels chapter's figures meaningless; this JVM already has the Vector API module.
  * A snippet that does not compile or throws is an error naming the chapter's file and line; each block's printed
  * output is captured and compared with its {@code ```output} block. Not thread-safe: one chapter at a time per runner.
  */
@@ -32,16 +34,14 @@ public final class ChapterRunner implements AutoCloseable {
 
     private final JShell shell;
     private final ByteArrayOutputStream jshellOut = new ByteArrayOutputStream();
+    private final PrintStream systemOut = System.out;   // the snippets redirect System.out while they run
 
     /** A fresh session with {@code classPath} (entries separated by the path separator). */
     public ChapterRunner(String classPath) {
         shell = JShell.builder()
                 .out(new PrintStream(jshellOut, true, StandardCharsets.UTF_8))
                 .err(new PrintStream(jshellOut, true, StandardCharsets.UTF_8))
-                .remoteVMOptions("--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED",
-                        "-Djava.awt.headless=true",
-                        // where chapters write their pictures and charts: learn-output/NN-slug/ unless told otherwise
-                        "-Djlisa.learn.out=" + System.getProperty("jlisa.learn.out", "learn-output"))
+                .executionEngine("local")
                 .compilerOptions("--add-modules", "jdk.incubator.vector")
                 .build();
         for (String entry : classPath.split(File.pathSeparator)) if (!entry.isBlank()) shell.addToClasspath(entry);
@@ -125,7 +125,10 @@ public final class ChapterRunner implements AutoCloseable {
         return s.lines().map(String::stripTrailing).collect(Collectors.joining("\n")).stripTrailing();
     }
 
-    @Override public void close() { shell.close(); }
+    @Override public void close() {
+        shell.close();
+        System.setOut(systemOut);
+    }
 
     /** A chapter's code failed or printed what the chapter does not say. */
     public static final class ChapterException extends IllegalStateException {
