@@ -137,6 +137,8 @@ public final class Llama extends CausalLM {
     private final Config config;
     private final Body model;
     private final Linear lmHead;   // null when tied to the embedding
+    /** RoPE's inverse frequencies, scaled as rope_scaling says, and those of the sliding layers (Gemma-3's own base). */
+    private final Rope.Frequencies ropeFrequencies, localRopeFrequencies;
 
     public Llama(Config config, Rng rng) { this(config, rng, "llama"); }
 
@@ -144,6 +146,12 @@ public final class Llama extends CausalLM {
     Llama(Config config, Rng rng, String name) {
         super(name);
         this.config = config;
+        LlamaVariant variant = config.variant();
+        Rope.Frequencies plain = Rope.Frequencies.of(config.ropeTheta(), config.headDim());
+        this.ropeFrequencies = variant.ropeScaling().map(s -> s.apply(plain)).orElse(plain);
+        // Gemma-3's sliding layers have a base of their own, never scaled
+        this.localRopeFrequencies = variant.localRopeTheta() > 0
+                ? Rope.Frequencies.of(variant.localRopeTheta(), config.headDim()) : ropeFrequencies;
         try (var charge = memory().charge()) {
             this.model = child("model", new Body(config, rng));
             this.lmHead = config.tieWordEmbeddings() ? null
@@ -157,12 +165,8 @@ public final class Llama extends CausalLM {
         int[] starts = startPositions(ids, cache);
         int T = ids.size(1);
         LlamaVariant variant = config.variant();
-        Rope.Frequencies plain = Rope.Frequencies.of(config.ropeTheta(), config.headDim());
-        Rope.Frequencies global = variant.ropeScaling().map(s -> s.apply(plain)).orElse(plain);
-        Positions rope = Positions.of(starts, T, global), localRope = rope;
-        if (variant.localRopeTheta() > 0) {   // Gemma-3's sliding layers: a base of their own, never scaled
-            localRope = Positions.of(starts, T, Rope.Frequencies.of(variant.localRopeTheta(), config.headDim()));
-        }
+        Positions rope = Positions.of(starts, T, ropeFrequencies);
+        Positions localRope = localRopeFrequencies == ropeFrequencies ? rope : Positions.of(starts, T, localRopeFrequencies);
         Variable x = model.embedTokens.forward(ids);
         // HF multiplies by √hidden rounded to the hidden dtype (float32)
         if (variant.gemmaNorms()) x = x.mul((float) Math.sqrt(config.hiddenSize()));
