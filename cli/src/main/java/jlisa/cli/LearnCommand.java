@@ -66,26 +66,24 @@ final class LearnCommand implements Callable<Integer> {
                 solved = runner.runSource(Files.readString(s), s.toString()) + runner.runSource("checkExercise();", s + " check");
             }
         }
-        {
-            if (json) {
-                ObjectNode root = JsonOut.object().put("chapter", c.number()).put("title", c.title());
-                ArrayNode rows = root.putArray("blocks");
-                for (var r : results) rows.addObject().put("line", r.block().line()).put("code", r.block().code()).put("output", r.output());
-                if (solution) root.put("exercise_check", "passed").put("solution_output", solved);
-                System.out.println(root.toPrettyString());
-                return 0;
-            }
-            System.out.println("# " + c.title());
-            for (var r : results) {
-                System.out.println();
-                r.block().code().lines().forEach(l -> System.out.println("jshell> " + l));
-                if (!r.output().isEmpty()) System.out.print(r.output().endsWith("\n") ? r.output() : r.output() + "\n");
-            }
-            if (solution) {
-                System.out.println();
-                System.out.print(solved);
-                System.out.println("exercise check passed with " + c.solution().get().getFileName());
-            }
+        if (json) {
+            ObjectNode root = JsonOut.object().put("chapter", c.number()).put("title", c.title());
+            ArrayNode rows = root.putArray("blocks");
+            for (var r : results) rows.addObject().put("line", r.block().line()).put("code", r.block().code()).put("output", r.output());
+            if (solution) root.put("exercise_check", "passed").put("solution_output", solved);
+            System.out.println(root.toPrettyString());
+            return 0;
+        }
+        System.out.println("# " + c.title());
+        for (var r : results) {
+            System.out.println();
+            r.block().code().lines().forEach(l -> System.out.println("jshell> " + l));
+            if (!r.output().isEmpty()) System.out.print(r.output().endsWith("\n") ? r.output() : r.output() + "\n");
+        }
+        if (solution) {
+            System.out.println();
+            System.out.print(solved);
+            System.out.println("exercise check passed with " + c.solution().get().getFileName());
         }
         return 0;
     }

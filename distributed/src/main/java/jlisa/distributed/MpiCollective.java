@@ -47,17 +47,13 @@ public final class MpiCollective implements Collective {
         finalize = function(mpi, "MPI_Finalize", FunctionDescriptor.of(I));
         try (Arena call = Arena.ofConfined()) {
             MemorySegment flag = call.allocate(I);
-            check("MPI_Initialized", (int) initialized.invokeExact(flag));
-            if (flag.get(I, 0) == 0) check("MPI_Init", (int) init.invokeExact(MemorySegment.NULL, MemorySegment.NULL));
+            invoke("MPI_Initialized", () -> (int) initialized.invokeExact(flag));
+            if (flag.get(I, 0) == 0) invoke("MPI_Init", () -> (int) init.invokeExact(MemorySegment.NULL, MemorySegment.NULL));
             MemorySegment out = call.allocate(I);
-            check("MPI_Comm_rank", (int) commRank.invokeExact(commWorld, out));
+            invoke("MPI_Comm_rank", () -> (int) commRank.invokeExact(commWorld, out));
             rank = out.get(I, 0);
-            check("MPI_Comm_size", (int) commSize.invokeExact(commWorld, out));
+            invoke("MPI_Comm_size", () -> (int) commSize.invokeExact(commWorld, out));
             size = out.get(I, 0);
-        } catch (RuntimeException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new IllegalStateException("MPI: initialisation failed: " + t, t);
         }
         staging = arena.allocate(ValueLayout.JAVA_FLOAT, 1 << 16);
     }
@@ -92,7 +88,21 @@ public final class MpiCollective implements Collective {
         return C.downcallHandle(symbol(lib, name), d);
     }
 
-    private static void check(String what, int code) {
+    /** A downcall returning MPI's error code. */
+    private interface NativeCall {
+        int call() throws Throwable;
+    }
+
+    /** Makes the call, turning a non-zero MPI error code or a failed downcall into an error naming {@code what}. */
+    private static void invoke(String what, NativeCall c) {
+        int code;
+        try {
+            code = c.call();
+        } catch (RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException("MPI: " + what + ": " + t, t);
+        }
         if (code != 0) throw new IllegalStateException("MPI: " + what + " failed with error code " + code);
     }
 
@@ -114,13 +124,7 @@ public final class MpiCollective implements Collective {
         if (len == 0) return;
         MemorySegment s = stage(len);
         MemorySegment.copy(buf, off, s, ValueLayout.JAVA_FLOAT, 0, len);
-        try {
-            check("MPI_Allreduce", (int) allreduce.invokeExact(IN_PLACE, s, len, floatType, sumOp, commWorld));
-        } catch (RuntimeException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new IllegalStateException("MPI_Allreduce: " + t, t);
-        }
+        invoke("MPI_Allreduce", () -> (int) allreduce.invokeExact(IN_PLACE, s, len, floatType, sumOp, commWorld));
         MemorySegment.copy(s, ValueLayout.JAVA_FLOAT, 0, buf, off, len);
         bytesSent += (long) len * Float.BYTES;
     }
@@ -131,26 +135,14 @@ public final class MpiCollective implements Collective {
         if (len == 0) return;
         MemorySegment s = stage(len);
         if (rank == root) MemorySegment.copy(buf, off, s, ValueLayout.JAVA_FLOAT, 0, len);
-        try {
-            check("MPI_Bcast", (int) bcast.invokeExact(s, len, floatType, root, commWorld));
-        } catch (RuntimeException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new IllegalStateException("MPI_Bcast: " + t, t);
-        }
+        invoke("MPI_Bcast", () -> (int) bcast.invokeExact(s, len, floatType, root, commWorld));
         if (rank != root) MemorySegment.copy(s, ValueLayout.JAVA_FLOAT, 0, buf, off, len);
         if (rank == root) bytesSent += (long) len * Float.BYTES;
     }
 
     @Override public void barrier() {
         checkOpen();
-        try {
-            check("MPI_Barrier", (int) barrier.invokeExact(commWorld));
-        } catch (RuntimeException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new IllegalStateException("MPI_Barrier: " + t, t);
-        }
+        invoke("MPI_Barrier", () -> (int) barrier.invokeExact(commWorld));
     }
 
     private void checkOpen() {
@@ -161,11 +153,7 @@ public final class MpiCollective implements Collective {
         if (closed) return;
         closed = true;
         try {
-            check("MPI_Finalize", (int) finalize.invokeExact());
-        } catch (RuntimeException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new IllegalStateException("MPI_Finalize: " + t, t);
+            invoke("MPI_Finalize", () -> (int) finalize.invokeExact());
         } finally {
             arena.close();
         }

@@ -275,8 +275,8 @@ public final class Layers {
          * (offset 1, weight initialised to 0), LLaMA's the scale itself (offset 0, weight initialised to 1).
          */
         public RmsNorm(int dim, double eps, double weightOffset) {
-            Tensor w = ones(dim);
-            if (weightOffset != 0) w.fill(1.0 - weightOffset);
+            Tensor w = Module.zeros(dim);
+            w.fill(1.0 - weightOffset);   // a scale of 1 to start with
             this.weight = param("weight", w);
             this.eps = eps;
             this.weightOffset = weightOffset;

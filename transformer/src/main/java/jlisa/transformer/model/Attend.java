@@ -12,12 +12,7 @@ import jlisa.tensor.kernels.Attention;
 final class Attend {
     private Attend() {}
 
-    /** Attention of (B, H, T, D) heads q over k, v (B, Hkv, T, D); returns (B, H, T, D). */
-    static Variable attend(Variable q, Variable k, Variable v, KvCache cache, int layer) {
-        return attend(q, k, v, cache, layer, Attention.Spec.of(q.data().size(3)));
-    }
-
-    /** As {@link #attend(Variable, Variable, Variable, KvCache, int)} with the layer's own settings. */
+    /** Attention of (B, H, T, D) heads q over k, v (B, Hkv, T, D) with the layer's scale, soft-cap and window; returns (B, H, T, D). */
     static Variable attend(Variable q, Variable k, Variable v, KvCache cache, int layer, Attention.Spec spec) {
         if (cache == null) return q.causalAttention(k, v, spec);
         checkNoGrad(q, k, v);

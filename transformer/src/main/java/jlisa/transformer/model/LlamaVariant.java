@@ -78,8 +78,7 @@ public record LlamaVariant(String modelType, Optional<RopeScaling> ropeScaling, 
 
     /** The switches of a config.json of model type {@code type}. */
     static LlamaVariant from(String type, ConfigJson c, int layers) {
-        Optional<RopeScaling> scaling = c.has("rope_scaling")
-                ? Optional.ofNullable(RopeScaling.from(c.node("rope_scaling"), c.source())) : Optional.empty();
+        Optional<RopeScaling> scaling = c.has("rope_scaling") ? RopeScaling.from(c.node("rope_scaling"), c.source()) : Optional.empty();
         boolean gemma = type.startsWith("gemma");
         if (type.equals("qwen2") || type.equals("qwen3")) {
             if (c.bool("use_sliding_window", false)) {

@@ -41,10 +41,9 @@ public final class Models {
         String name = dir.toString();
         CausalLM model = switch (type) {
             case "gpt2" -> new GPT2(GPT2.Config.from(cfg), null, name);
-            case "llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3_text" ->
-                    new Llama(Llama.Config.from(cfg), null, name);
             case "gemma3" -> throw new IllegalArgumentException(configFile + ": model_type 'gemma3' is the multimodal "
                     + "Gemma-3 (a vision tower beside the text model); only its text model, model_type gemma3_text, loads");
+            case String t when LlamaVariant.TYPES.contains(t) -> new Llama(Llama.Config.from(cfg), null, name);
             default -> throw new IllegalArgumentException(configFile + ": model_type '" + type
                     + "' is not supported (gpt2, " + String.join(", ", LlamaVariant.TYPES) + ")");
         };

@@ -2,6 +2,7 @@ package jlisa.transformer.model;
 
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.Optional;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import jlisa.tensor.kernels.Rope;
@@ -40,20 +41,20 @@ public record RopeScaling(String type, double factor, double lowFreqFactor, doub
         return new RopeScaling("llama3", factor, low, high, originalMaxPositions);
     }
 
-    /** The {@code rope_scaling} object of a config.json (key {@code rope_type}, or the older {@code type}). */
-    static RopeScaling from(JsonNode n, String source) {
+    /** The {@code rope_scaling} object of a config.json (key {@code rope_type}, or the older {@code type}); empty for "default". */
+    static Optional<RopeScaling> from(JsonNode n, String source) {
         if (!n.isObject()) throw new IllegalArgumentException(source + ": rope_scaling must be an object, got " + n);
         JsonNode t = n.hasNonNull("rope_type") ? n.get("rope_type") : n.get("type");
         String type = t == null ? "<missing>" : t.asText();
-        if (type.equals("default")) return null;
+        if (type.equals("default")) return Optional.empty();
         if (!type.equals("linear") && !type.equals("llama3")) {
             throw new IllegalArgumentException(source + ": rope_scaling type '" + type + "' is not supported (linear and "
                     + "llama3 are; dynamic, yarn and longrope change the attention scale or depend on the sequence length)");
         }
         double factor = number(n, "factor", source);
-        if (type.equals("linear")) return linear(factor);
-        return llama3(factor, number(n, "low_freq_factor", source), number(n, "high_freq_factor", source),
-                (int) number(n, "original_max_position_embeddings", source));
+        if (type.equals("linear")) return Optional.of(linear(factor));
+        return Optional.of(llama3(factor, number(n, "low_freq_factor", source), number(n, "high_freq_factor", source),
+                (int) number(n, "original_max_position_embeddings", source)));
     }
 
     private static double number(JsonNode n, String key, String source) {
