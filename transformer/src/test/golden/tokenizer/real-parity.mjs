@@ -4,15 +4,8 @@
 // and with special tokens, and its decode of the plain ids.
 import fs from 'node:fs';
 import path from 'node:path';
-import { createRequire } from 'node:module';
 
-const deps = process.env.TOKDEPS;
-if (!deps) throw new Error('set TOKDEPS to the folder whose node_modules holds the packages');
-const require = createRequire(path.join(deps, 'package.json'));
-const tjs = await import(require.resolve('@huggingface/transformers'));
-const PreTrainedTokenizer = tjs.PreTrainedTokenizer ?? tjs.default.PreTrainedTokenizer;
-const tjsVersion = JSON.parse(fs.readFileSync(
-    path.join(deps, 'node_modules/@huggingface/transformers/package.json'), 'utf8')).version;
+import { deps, PreTrainedTokenizer, tjsVersion } from './transformers-js.mjs';
 
 const [out, ...wanted] = process.argv.slice(2);
 const models = wanted.length ? wanted : ['llama2', 'gemma3', 'llama3', 'qwen3'];

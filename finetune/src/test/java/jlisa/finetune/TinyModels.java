@@ -15,21 +15,16 @@ final class TinyModels {
     private TinyModels() {}
 
     /** llama-tiny (256 byte-level ids, 4 layers) with random weights, saved to {@code dir}. */
-    static Path llamaDirectory(Path dir) throws IOException {
-        try (Llama lm = new Llama(Llama.Config.preset("llama-tiny"), new Rng(3))) {
-            Models.save(lm, dir);
-        }
-        return dir;
-    }
+    static Path llamaDirectory(Path dir) throws IOException { return familyDirectory(dir, "llama"); }
 
     /**
-     * llama-tiny's sizes in family {@code modelType} (qwen3, gemma, gemma2, gemma3_text: HF's defaults for that
+     * llama-tiny's sizes in family {@code modelType} (llama, qwen3, gemma, gemma2, gemma3_text: HF's defaults for that
      * family, so Gemma-2 soft-caps and slides a 4096 window on alternate layers) with random weights, saved to {@code dir}.
      */
     static Path familyDirectory(Path dir, String modelType) throws IOException {
         Llama.Config t = Llama.Config.preset("llama-tiny");
         Llama.Config c = new Llama.Config(t.vocabSize(), t.hiddenSize(), t.intermediateSize(), t.numLayers(), t.numHeads(),
-                t.numKvHeads(), t.headDim(), t.rmsNormEps(), t.ropeTheta(), t.maxPositions(), true, false, t.initStd(),
+                t.numKvHeads(), t.headDim(), t.rmsNormEps(), t.ropeTheta(), t.maxPositions(), t.tieWordEmbeddings(), t.qkvBias(), t.initStd(),
                 jlisa.transformer.model.LlamaVariant.defaults(modelType, t.numLayers()));
         try (Llama lm = new Llama(c, new Rng(3))) {
             Models.save(lm, dir);

@@ -59,7 +59,7 @@ class FamiliesTest {
     }
 
     @Test
-    void aNullSoftcapTurnsItOff(@TempDir Path tmp) throws Exception {
+    void aNullSoftcapTurnsItOff() throws Exception {
         ObjectNode c = config("gemma2-tiny");
         c.putNull("attn_logit_softcapping");
         c.putNull("final_logit_softcapping");
