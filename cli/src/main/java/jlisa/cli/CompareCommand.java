@@ -38,6 +38,10 @@ final class CompareCommand implements Callable<Integer> {
 
     @Override public Integer call() throws java.io.IOException {
         train.validate("compare");
+        if (DistributedJob.launchedByMpirun()) {
+            throw new IllegalArgumentException("compare runs in one process (its report compares one machine's memory); "
+                    + "run finetune under mpirun for a data-parallel fine-tune");
+        }
         List<Report.MethodResult> results = new ArrayList<>();
         for (String name : List.of("full", "lora", "lisa")) {
             MemoryLedger.collectGarbage();

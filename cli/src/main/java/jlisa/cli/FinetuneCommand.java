@@ -55,7 +55,7 @@ class FinetuneCommand implements Callable<Integer> {
         try (TrainingOptions.BarListener bar = new TrainingOptions.BarListener(m.name(), !train.verbose())) {
             r = train.run(m, train.verbose() ? List.of(bar, new TrainingOptions.Lines()) : List.of(bar), more);
         }
-        if (train.json) System.out.println(json(r));
+        if (train.json && train.leader()) System.out.println(json(r));
         return 0;
     }
 

@@ -34,7 +34,9 @@ public final class Main implements Runnable {
     }
 
     public static void main(String[] args) {
-        System.exit(run(args));
+        int code = run(args);
+        DistributedJob.finish(code);
+        System.exit(code);
     }
 
     /** The command tree; with {@code noColor} (NO_COLOR set) help is plain text, else picocli decides by terminal. */
@@ -56,7 +58,8 @@ public final class Main implements Runnable {
             if (!debug && (e instanceof IllegalArgumentException || e instanceof IllegalStateException
                     || e instanceof java.io.IOException || e instanceof java.io.UncheckedIOException)) {
                 String msg = e instanceof java.nio.file.NoSuchFileException ? "no such file: " + e.getMessage() : e.getMessage();
-                cmd.getErr().println("jlisa: " + msg + " (--debug shows the stack trace)");
+                String rank = DistributedJob.launchedByMpirun() ? "rank " + DistributedJob.rank() + ": " : "";
+                cmd.getErr().println("jlisa: " + rank + msg + " (--debug shows the stack trace)");
                 return 2;
             }
             throw e;

@@ -103,6 +103,14 @@ final class TrainingOptions {
             description = "evaluate every this many steps as well as at the end, 0 = at the end only (default: ${DEFAULT-VALUE})")
     int evalEvery;
 
+    @Option(names = "--rank-timeout", defaultValue = "300", description = "under mpirun: seconds a rank waits for the "
+            + "others in one collective call before it stops the job, naming the call (a rank died or hangs) (default: ${DEFAULT-VALUE})")
+    long rankTimeout;
+
+    @Option(names = "--checksum-every", defaultValue = "100", description = "under mpirun: compare the trained parameters' "
+            + "checksum across ranks every this many steps, 0 = never (default: ${DEFAULT-VALUE})")
+    int checksumEvery;
+
     @Option(names = "--quiet", description = "no per-step lines or progress bar") boolean quiet;
 
     @Option(names = "--json", description = "print one JSON object of results at the end, and nothing else on stdout")
@@ -116,6 +124,8 @@ final class TrainingOptions {
         if ((tokens == null ? 0 : 1) + (text == null ? 0 : 1) + (jsonl == null ? 0 : 1) + (chatJsonl == null ? 0 : 1) != 1) {
             throw new IllegalArgumentException(command + ": give exactly one of --tokens, --text, --jsonl and --chat-jsonl");
         }
+        if (rankTimeout < 1) throw new IllegalArgumentException(command + ": --rank-timeout must be >= 1 second, got " + rankTimeout);
+        if (checksumEvery < 0) throw new IllegalArgumentException(command + ": --checksum-every must be >= 0, got " + checksumEvery);
         if (chatJsonl != null) {
             // the template comes from the model directory (or the --tokenizer file's); say which file lacks it up front
             Path dir = model != null ? model : tokenizer != null ? tokenizer.toAbsolutePath().getParent() : null;
@@ -127,8 +137,11 @@ final class TrainingOptions {
         }
     }
 
-    /** Human output wanted: neither --quiet nor --json. */
-    boolean verbose() { return !quiet && !json; }
+    /** Human output wanted: neither --quiet nor --json, and this is the job's rank 0 (or the only process). */
+    boolean verbose() { return !quiet && !json && leader(); }
+
+    /** Whether this process prints the results: rank 0 of an mpirun job, or the only process. */
+    boolean leader() { return DistributedJob.rank() == 0; }
 
     /**
      * Trains with {@code m} on the device asked for and returns what it measured; {@code more} adds settings of
@@ -139,6 +152,13 @@ final class TrainingOptions {
         try (var device = devices.activate()) {
             if (firstRun && devices.backend() != null && verbose()) System.err.println("device: " + devices.describe());
             FineTune.Builder b = builder(m, listeners);
+            if (DistributedJob.launchedByMpirun()) {
+                if (devices.backend() != null) {
+                    throw new IllegalArgumentException("data-parallel runs under mpirun reduce gradients on the CPU; a --device "
+                            + "run needs NCCL, which jlisa does not have yet");
+                }
+                b.collective(DistributedJob.collective(java.time.Duration.ofSeconds(rankTimeout))).checksumEvery(checksumEvery);
+            }
             more.accept(b);
             if (model != null) return b.model(model).build().run();
             try (CausalLM lm = MemoryTable.build(preset)) {
@@ -245,6 +265,7 @@ final class TrainingOptions {
                 sb.append(String.format(Locale.ROOT, " device %.1f/%.1f", mib(MemoryLedger.liveDeviceTotal()),
                         mib(MemoryLedger.peakDeviceTotal())));
             }
+            if (log.bytesSentPerStep() > 0) sb.append(String.format(Locale.ROOT, " sent/step %.3f MiB", mib((long) log.bytesSentPerStep())));
             System.out.println(sb);
         }
 

@@ -7,6 +7,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.SymbolLookup;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
+import java.time.Duration;
 import java.util.Objects;
 
 /**
@@ -14,6 +15,11 @@ import java.util.Objects;
  * handles are addresses of global symbols ({@code ompi_mpi_comm_world}, {@code ompi_mpi_float},
  * {@code ompi_mpi_op_sum}), so no header or native build is needed. The library is opened with RTLD_GLOBAL, as Open
  * MPI's plug-ins expect to find its symbols. Payloads go through one off-heap staging buffer, grown as needed.
+ *
+ * <p>A watchdog thread bounds every blocking call: MPI itself waits forever for a rank that hangs (a rank that
+ * exits is noticed by mpirun, which stops the job), so a call still waiting after the timeout prints what it waited
+ * for and halts this process, and mpirun then stops the others. Halting between two collective calls is never in the
+ * middle of a checkpoint, which is written between them (and renamed into place whole).
  *
  * <p>Not thread-safe (MPI_THREAD_SINGLE): one thread per process calls it.
  */
@@ -27,11 +33,17 @@ public final class MpiCollective implements Collective {
     private final MemorySegment commWorld, floatType, sumOp;
     private final MethodHandle allreduce, bcast, barrier, finalize;
     private final int rank, size;
+    private final Duration timeout;
+    /** The blocking call in progress and when it began (read by the watchdog). */
+    private volatile String waitingIn;
+    private volatile long waitingSince;
     private MemorySegment staging;
     private long bytesSent;
-    private boolean closed;
+    private volatile boolean closed, finalized;
 
-    private MpiCollective(SymbolLookup mpi) {
+    private MpiCollective(SymbolLookup mpi, Duration timeout) {
+        if (timeout.isNegative() || timeout.isZero()) throw new IllegalArgumentException("MPI: the timeout must be > 0, got " + timeout);
+        this.timeout = timeout;
         commWorld = symbol(mpi, "ompi_mpi_comm_world");
         floatType = symbol(mpi, "ompi_mpi_float");
         sumOp = symbol(mpi, "ompi_mpi_op_sum");
@@ -55,12 +67,54 @@ public final class MpiCollective implements Collective {
             invoke("MPI_Comm_size", () -> (int) commSize.invokeExact(commWorld, out));
             size = out.get(I, 0);
         }
+        String launched = System.getenv("OMPI_COMM_WORLD_SIZE");
+        if (launched != null && !launched.equals(String.valueOf(size))) {
+            throw new IllegalStateException("MPI: mpirun started " + launched + " processes but MPI_COMM_WORLD has " + size
+                    + ": start every rank with one mpirun -np N (a process started alone is a job of its own)");
+        }
         staging = arena.allocate(ValueLayout.JAVA_FLOAT, 1 << 16);
+        Thread watchdog = new Thread(this::watch, "jlisa-mpi-watchdog");
+        watchdog.setDaemon(true);
+        watchdog.start();
     }
 
     /** Joins the MPI job this process was started in (by mpirun); a clear error when Open MPI is not installed. */
-    public static MpiCollective init() {
-        return new MpiCollective(openLibrary());
+    public static MpiCollective init(Duration timeout) {
+        return new MpiCollective(openLibrary(), timeout);
+    }
+
+    /** The timeout of each blocking call. */
+    public Duration timeout() { return timeout; }
+
+    private void watch() {
+        long limit = timeout.toNanos();
+        while (!finalized) {
+            String what = waitingIn;
+            long waited = System.nanoTime() - waitingSince;
+            if (what != null && waited > limit) {
+                System.err.printf(java.util.Locale.ROOT, "jlisa: rank %d of %d: %s has waited %.0f s for the other ranks "
+                        + "(timeout %d s): a rank has died or hangs. Stopping this process; checkpoints already written are "
+                        + "intact.%n", rank, size, what, waited / 1e9, timeout.toSeconds());
+                System.err.flush();
+                Runtime.getRuntime().halt(3);
+            }
+            try {
+                Thread.sleep(Math.min(500, Math.max(1, limit / 4_000_000)));
+            } catch (InterruptedException e) {
+                return;
+            }
+        }
+    }
+
+    /** {@link #invoke} of a call that waits for the other ranks, watched by the watchdog. */
+    private void collective(String what, NativeCall c) {
+        waitingSince = System.nanoTime();
+        waitingIn = what;
+        try {
+            invoke(what, c);
+        } finally {
+            waitingIn = null;
+        }
     }
 
     private static SymbolLookup openLibrary() {
@@ -124,7 +178,7 @@ public final class MpiCollective implements Collective {
         if (len == 0) return;
         MemorySegment s = stage(len);
         MemorySegment.copy(buf, off, s, ValueLayout.JAVA_FLOAT, 0, len);
-        invoke("MPI_Allreduce", () -> (int) allreduce.invokeExact(IN_PLACE, s, len, floatType, sumOp, commWorld));
+        collective("MPI_Allreduce", () -> (int) allreduce.invokeExact(IN_PLACE, s, len, floatType, sumOp, commWorld));
         MemorySegment.copy(s, ValueLayout.JAVA_FLOAT, 0, buf, off, len);
         bytesSent += (long) len * Float.BYTES;
     }
@@ -135,14 +189,14 @@ public final class MpiCollective implements Collective {
         if (len == 0) return;
         MemorySegment s = stage(len);
         if (rank == root) MemorySegment.copy(buf, off, s, ValueLayout.JAVA_FLOAT, 0, len);
-        invoke("MPI_Bcast", () -> (int) bcast.invokeExact(s, len, floatType, root, commWorld));
+        collective("MPI_Bcast", () -> (int) bcast.invokeExact(s, len, floatType, root, commWorld));
         if (rank != root) MemorySegment.copy(s, ValueLayout.JAVA_FLOAT, 0, buf, off, len);
         if (rank == root) bytesSent += (long) len * Float.BYTES;
     }
 
     @Override public void barrier() {
         checkOpen();
-        invoke("MPI_Barrier", () -> (int) barrier.invokeExact(commWorld));
+        collective("MPI_Barrier", () -> (int) barrier.invokeExact(commWorld));
     }
 
     private void checkOpen() {
@@ -153,8 +207,9 @@ public final class MpiCollective implements Collective {
         if (closed) return;
         closed = true;
         try {
-            invoke("MPI_Finalize", () -> (int) finalize.invokeExact());
+            collective("MPI_Finalize", () -> (int) finalize.invokeExact());
         } finally {
+            finalized = true;
             arena.close();
         }
     }

@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
@@ -13,9 +14,11 @@ import java.util.function.Consumer;
 import java.util.function.DoubleSupplier;
 
 import jlisa.autograd.GradMode;
+import jlisa.autograd.Parameter;
 import jlisa.autograd.Variable;
 import jlisa.chat.ChatData;
 import jlisa.chat.ChatTemplate;
+import jlisa.distributed.Collective;
 import jlisa.optim.Schedules;
 import jlisa.optim.data.Batch;
 import jlisa.optim.data.DataLoader;
@@ -28,6 +31,7 @@ import jlisa.tensor.Backend;
 import jlisa.tensor.Backends;
 import jlisa.tensor.MemoryKind;
 import jlisa.tensor.MemoryLedger;
+import jlisa.tensor.Tensor;
 import jlisa.transformer.lora.Lora;
 import jlisa.transformer.model.CausalLM;
 import jlisa.transformer.model.Models;
@@ -80,6 +84,8 @@ public final class FineTune {
     private final Optional<Path> checkpointDir, saveTo, saveMergedTo;
     private final Optional<Backend> backend;
     private final List<FineTuneListener> listeners;
+    private final Collective collective;
+    private final int checksumEvery;
 
     private FineTune(Builder b) {
         modelDir = b.modelDir;
@@ -109,6 +115,8 @@ public final class FineTune {
         saveMergedTo = b.saveMergedTo;
         backend = b.backend;
         listeners = List.copyOf(b.listeners);
+        collective = b.collective;
+        checksumEvery = b.checksumEvery;
     }
 
     /** A fine-tune with every setting at its default; give at least the data and, for {@link #run()}, the model. */
@@ -168,8 +176,11 @@ public final class FineTune {
             throw new IllegalArgumentException("fine-tune: block size " + block + " must be in [1, " + lm.maxPositions()
                     + "] (the model's positions)" + (blockSize.isEmpty() ? "; the longest example has " + longest + " tokens" : ""));
         }
-        DataLoader.Options options = (padded ? DataLoader.Options.padded(block, batchSize, 0, seed)
-                : DataLoader.Options.packed(block, batchSize, seed)).withShuffle(shuffle);
+        // Data parallel: every rank draws the job's batch (its batch size × ranks rows, in the same order from the same
+        // seed) and trains on its own share of the rows, as torch's DistributedSampler shares out one permutation.
+        int jobBatch = batchSize == WHOLE_DATASET ? WHOLE_DATASET : Math.multiplyExact(batchSize, collective.size());
+        DataLoader.Options options = (padded ? DataLoader.Options.padded(block, jobBatch, 0, seed)
+                : DataLoader.Options.packed(block, jobBatch, seed)).withShuffle(shuffle);
         DataLoader loader = new DataLoader(split.train(), options);
 
         try (TrainingSetup setup = TrainingSetup.of(lm, method, optimizer, learningRate, weightDecay, seed)) {
@@ -199,14 +210,14 @@ public final class FineTune {
                 Batch b = loader.next();
                 lastTokens[0] = b.targetCount();
                 try (var scope = MemoryLedger.scope(MemoryKind.ACTIVATION)) {
-                    return batchLoss(lm, b);
+                    return collective.size() == 1 ? batchLoss(lm, b) : shareOfLoss(lm, b, collective);
                 }
             }
 
             @Override public long lastTokens() { return lastTokens[0]; }
         };
         Optional<DoubleSupplier> eval = evalSplit.isEmpty() ? Optional.empty()
-                : Optional.of(() -> evalLoss(lm, evalSplit, block));
+                : Optional.of(() -> evalLoss(lm, evalSplit, block, collective));
         List<Double> losses = new ArrayList<>();
         long[] start = {0};
         long[] t0 = {System.nanoTime()};   // reset when the first step starts
@@ -236,13 +247,37 @@ public final class FineTune {
                     }
                 });
         setup.lisa().ifPresent(tb::lisa);
+        // The job's size is part of what a checkpoint continues: another count of ranks would change the batch.
+        tb.state("ranks", new Stateful() {
+            @Override public long[] state() { return new long[] {collective.size()}; }
+
+            @Override public void restore(long[] s) {
+                if (s.length != 1 || s[0] != collective.size()) {
+                    throw new IllegalArgumentException("fine-tune: the checkpoint was written by a job of " + Arrays.toString(s)
+                            + " process(es); this one has " + collective.size() + ", which would change the batch; resume "
+                            + "with mpirun -np " + (s.length == 1 ? s[0] : "N") + " (or without mpirun for 1)");
+                }
+            }
+        });
+        if (collective.size() > 1) {
+            checkRanksAgree(lm, loader, block);
+            tb.dataParallel(new GradientAllReduce(collective, setup.trainable(), checksumEvery));
+        }
         eval.ifPresent(e -> tb.eval(e, evalEvery));
         checkpointDir.ifPresent(d -> tb.checkpoints(new Checkpoints(d, SafeTensorsStore.INSTANCE), setup.trainable(),
                 checkpointEvery));
         Trainer trainer = tb.build();
         if (resume) {
             start[0] = trainer.resume();
+            collective.checkSame("the step resumed from (every rank must read the same checkpoint directory)", start[0]);
             if (start[0] > 0) for (FineTuneListener l : listeners) l.onResume(start[0], checkpointDir.orElseThrow());
+        }
+        if (collective.size() > 1) {
+            // identical already when the checks above passed; the broadcast makes it so by construction
+            for (Parameter p : setup.trainable().values()) {
+                Tensor t = p.data();
+                if (t.isDense() && t.dtype() == jlisa.tensor.DType.F32) collective.broadcast(t.floatArray(), t.offset(), (int) t.numel(), 0);
+            }
         }
         for (FineTuneListener l : listeners) l.onStart(start[0], steps);
         long runStart = System.nanoTime();
@@ -255,6 +290,7 @@ public final class FineTune {
     }
 
     private Optional<Path> save(CausalLM lm) throws IOException {
+        if (collective.rank() != 0) return saveTo.or(() -> saveMergedTo);   // rank 0 alone writes the job's result
         if (saveTo.isPresent()) {
             Path dir = saveTo.get();
             if (method instanceof Method.Lora) Lora.save(lm, dir, modelDir.map(Path::toString).orElse("jlisa"));
@@ -291,16 +327,70 @@ public final class FineTune {
         return lm.loss(b.inputs(), b.targets(), Batch.IGNORE);
     }
 
-    /** The held-out loss: every eval example in one packed batch, without grad and in eval mode. */
-    private static double evalLoss(CausalLM lm, List<Example> eval, int block) {
+    /**
+     * One rank's share of the job's mean loss over {@code job}: the mean over its rows weighted by its share of the
+     * counted targets, so that the ranks' losses (and gradients) sum to those of the whole batch in one process.
+     */
+    static Variable shareOfLoss(CausalLM lm, Batch job, Collective collective) {
+        int rows = job.batchSize(), r = collective.rank(), n = collective.size();
+        Batch mine = job.rows(rows * r / n, rows * (r + 1) / n);
+        int counted = mine.batchSize() == 0 ? 0 : mine.targetCount(), total = job.targetCount();
+        if (counted == 0) {
+            // nothing of ours counts (fewer rows than ranks at an epoch's end, or all masked): still run a finite loss
+            // with weight 0, so this rank sends zero gradients of the same shapes as the others
+            int[] in = job.rows(0, 1).inputs().intArray().clone(), targets = new int[in.length];
+            Arrays.fill(targets, Batch.IGNORE);
+            targets[0] = in[0];
+            mine = new Batch(Tensor.of(in, 1, in.length), Tensor.of(targets, 1, in.length));
+        }
+        return batchLoss(lm, mine).mul(total == 0 ? 0 : (double) counted / total);
+    }
+
+    /**
+     * The held-out loss: every eval example in one packed batch, without grad and in eval mode; data parallel, each
+     * rank scores its share of the rows and the sums of losses and counted targets are added up.
+     */
+    private static double evalLoss(CausalLM lm, List<Example> eval, int block, Collective collective) {
         DataLoader loader = new DataLoader(eval, DataLoader.Options.packed(block, DataLoader.ALL, 0).withShuffle(false));
         boolean wasTraining = lm.isTraining();
         lm.eval();
         try (var noGrad = GradMode.disabled()) {
-            return batchLoss(lm, loader.next()).data().item();
+            Batch all = loader.next();
+            if (collective.size() == 1) return batchLoss(lm, all).data().item();
+            int rows = all.batchSize(), r = collective.rank(), n = collective.size();
+            Batch mine = all.rows(rows * r / n, rows * (r + 1) / n);
+            int counted = mine.batchSize() == 0 ? 0 : mine.targetCount();
+            double sum = counted == 0 ? 0 : batchLoss(lm, mine).data().item() * counted;
+            float[] sums = {(float) sum, (float) (sum - (float) sum), counted};
+            collective.allReduceSum(sums, 0, 3);
+            return ((double) sums[0] + sums[1]) / sums[2];
         } finally {
             lm.train(wasTraining);
         }
+    }
+
+    /**
+     * A bad launch fails here, on every rank at once, before the first step: ranks given other settings, other data
+     * or another model than rank 0's.
+     */
+    private void checkRanksAgree(CausalLM lm, DataLoader loader, int block) {
+        String settings = String.join("|", method.toString(), optimizer.name(), Double.toString(learningRate),
+                Double.toString(weightDecay), Double.toString(clipGradNorm), Double.toString(evalFraction), schedule.name(),
+                Long.toString(warmupSteps), Long.toString(steps), Long.toString(seed), Integer.toString(batchSize),
+                Integer.toString(gradientAccumulation), Integer.toString(block), Boolean.toString(padded),
+                Boolean.toString(shuffle), Boolean.toString(resume), Integer.toString(checkpointEvery),
+                Integer.toString(checksumEvery), Integer.toString(loader.rowsPerEpoch()));
+        collective.checkSame("the fine-tune's settings (method, optimizer, schedule, steps, seed, batch and block size)",
+                fnv(settings.getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+        collective.checkSame("the training data (rows per epoch " + loader.rowsPerEpoch() + ")", loader.fingerprint());
+        collective.checkSame("the model's parameters (" + lm.namedParameters().size() + " tensors)",
+                GradientAllReduce.checksum(lm.namedParameters().values()));
+    }
+
+    private static long fnv(byte[] bytes) {
+        long h = 0xcbf29ce484222325L;
+        for (byte b : bytes) h = (h ^ (b & 0xff)) * 0x100000001b3L;
+        return h;
     }
 
     // Package-private so tests can check the loss masks the data gives.
@@ -376,6 +466,8 @@ public final class FineTune {
         private Optional<Path> checkpointDir = Optional.empty(), saveTo = Optional.empty(), saveMergedTo = Optional.empty();
         private Optional<Backend> backend = Optional.empty();
         private final List<FineTuneListener> listeners = new ArrayList<>();
+        private Collective collective = Collective.single();
+        private int checksumEvery = 100;
 
         private Builder() {}
 
@@ -518,6 +610,22 @@ public final class FineTune {
 
         /** Run on this device backend (e.g. the gpu module's CUDA backend); default the CPU. */
         public Builder backend(Backend backend) { this.backend = Optional.of(backend); return this; }
+
+        /**
+         * Train as one rank of a data-parallel job (default: {@link Collective#single() alone}); e.g.
+         * {@code Collective.fromEnvironment()} in a process that mpirun started. Every rank runs the same fine-tune:
+         * {@link #batchSize} is per rank (the job's batch is that × ranks, shared out by rows; {@link #WHOLE_DATASET} shares out the whole split), gradients are summed
+         * over the ranks each step, only rank 0 writes checkpoints and saves, and every rank's listeners hear the
+         * job's losses. Settings, data and model are checked to agree across ranks before the first step.
+         */
+        public Builder collective(Collective collective) { this.collective = Objects.requireNonNull(collective, "collective"); return this; }
+
+        /** Data parallel: compare the trained parameters' checksum across ranks every this many steps (default 100; 0 = never). */
+        public Builder checksumEvery(int steps) {
+            if (steps < 0) throw new IllegalArgumentException("fine-tune: checksumEvery must be >= 0, got " + steps);
+            checksumEvery = steps;
+            return this;
+        }
 
         /** Hear progress, logs, evals, checkpoints and saves; several listeners are called in order. */
         public Builder listener(FineTuneListener listener) { listeners.add(Objects.requireNonNull(listener, "listener")); return this; }

@@ -24,4 +24,17 @@ public record Batch(Tensor inputs, Tensor targets) {
         for (int t : targets.intArray()) if (t != IGNORE) n++;
         return n;
     }
+
+    /** Rows {@code [from, to)} as a batch of their own (copied): one process's share of a data-parallel batch. */
+    public Batch rows(int from, int to) {
+        java.util.Objects.checkFromToIndex(from, to, batchSize());
+        int t = blockSize();
+        return new Batch(Tensor.of(rowsOf(inputs, from, to), to - from, t), Tensor.of(rowsOf(targets, from, to), to - from, t));
+    }
+
+    private static int[] rowsOf(Tensor ids, int from, int to) {
+        Tensor c = ids.contiguous();
+        int t = ids.size(1);
+        return java.util.Arrays.copyOfRange(c.intArray(), c.offset() + from * t, c.offset() + to * t);
+    }
 }

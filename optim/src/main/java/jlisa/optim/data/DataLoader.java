@@ -108,6 +108,16 @@ public final class DataLoader {
 
     public Options options() { return options; }
 
+    /** A hash of the examples' tokens and loss masks, in order: processes that must train on the same data compare it. */
+    public long fingerprint() {
+        long h = 1469598103934665603L;
+        for (Example e : examples) {
+            h = h * 1099511628211L + e.length();
+            for (int i = 0; i < e.length(); i++) h = (h * 1099511628211L + e.ids()[i]) * 3 + (e.lossMask()[i] ? 1 : 0);
+        }
+        return h;
+    }
+
     /** Rows (sequences of T + 1 tokens) in one epoch. */
     public int rowsPerEpoch() { return rowsPerEpoch; }
 

@@ -38,9 +38,35 @@ public final class Trainer {
         default long lastTokens() { return 0; }
     }
 
-    /** What a log line reports. */
+    /**
+     * What a log line reports; {@code bytesSentPerStep} is what this process handed to the other processes of a
+     * {@link DataParallel data-parallel} job per step since the last log (0 alone).
+     */
     public record Log(long step, double loss, double lr, double tokensPerSecond, List<String> activeLayers,
-                      Map<MemoryKind, long[]> ledger, double gradNorm) {}
+                      Map<MemoryKind, long[]> ledger, double gradNorm, double bytesSentPerStep) {}
+
+    /**
+     * The other processes of a data-parallel job, each running this loop on its own share of every batch. The
+     * trainer calls {@link #allReduce} once per step, after the micro-batches' backward passes and before clipping,
+     * so clipping and the update see the job's gradients; each process's losses must already be weighted so that
+     * their sum is the job's loss (jlisa.finetune weights by counted targets).
+     */
+    public interface DataParallel {
+        /**
+         * Replaces the gradients of {@code params} (the same list, in the same order, on every process) and the
+         * step's {@code loss} by their sums over all processes; returns the summed loss.
+         */
+        double allReduce(List<Parameter> params, double loss);
+
+        /** After each update: e.g. check now and then that every process still holds the same parameters. */
+        void afterUpdate(long stepsDone);
+
+        /** Whether this process writes the checkpoints (rank 0; every process reads them to resume). */
+        boolean writesCheckpoints();
+
+        /** Bytes this process has sent so far. */
+        long bytesSent();
+    }
 
     /** Receives progress; every method is optional. */
     public interface Listener {
@@ -71,6 +97,7 @@ public final class Trainer {
     private final Map<String, Parameter> savedParams;
     private final Map<String, Stateful> states;
     private final Listener listener;
+    private final DataParallel dataParallel;
     private Path lastCheckpoint;
 
     private Trainer(Builder b) {
@@ -89,6 +116,7 @@ public final class Trainer {
         this.savedParams = Map.copyOf(b.savedParams);
         this.states = new LinkedHashMap<>(b.states);
         this.listener = b.listener;
+        this.dataParallel = b.dataParallel;
     }
 
     /**
@@ -113,6 +141,7 @@ public final class Trainer {
         private Map<String, Parameter> savedParams = Map.of();
         private final Map<String, Stateful> states = new LinkedHashMap<>();
         private Listener listener = new Listener() {};
+        private DataParallel dataParallel;
 
         private Builder(Optimizer optimizer, LossStep lossStep) {
             this.optimizer = Objects.requireNonNull(optimizer, "optimizer");
@@ -193,6 +222,12 @@ public final class Trainer {
             return this;
         }
 
+        /** Train as one process of a data-parallel job (default: alone). */
+        public Builder dataParallel(DataParallel dataParallel) {
+            this.dataParallel = Objects.requireNonNull(dataParallel, "dataParallel");
+            return this;
+        }
+
         public Trainer build() { return new Trainer(this); }
 
         private static int interval(String what, int steps) {
@@ -230,7 +265,7 @@ public final class Trainer {
     /** Runs steps {@code start} … {@code steps - 1}. */
     public void run(long start) {
         long tokens = 0;
-        long windowStart = System.nanoTime();
+        long windowStart = System.nanoTime(), windowBytes = bytesSent(), windowSteps = 0;
         for (long step = start; step < steps; step++) {
             double lr = schedule.lr(step);
             optimizer.setLr(lr);
@@ -257,9 +292,10 @@ public final class Trainer {
                     loss += value / gradAccumulation;
                     tokens += lossStep.lastTokens();
                 }
-                listener.onStep(step + 1, loss);
                 List<Parameter> trainable = new ArrayList<>();
                 for (Parameter p : optimizer.namedParameters().values()) if (p.requiresGrad() && p.grad() != null) trainable.add(p);
+                if (dataParallel != null) loss = dataParallel.allReduce(trainable, loss);
+                listener.onStep(step + 1, loss);
                 gradNorm = clipNorm > 0 ? GradClip.clipGradNorm(trainable, clipNorm) : Double.NaN;
                 optimizer.step();
                 optimizer.zeroGrad();
@@ -268,24 +304,31 @@ public final class Trainer {
             }
             stepAllocations.releaseKinds(MemoryKind.ACTIVATION, MemoryKind.OTHER);
             long done = step + 1;
+            windowSteps++;
+            if (dataParallel != null) dataParallel.afterUpdate(done);
             if (logEvery > 0 && done % logEvery == 0) {
                 double seconds = (System.nanoTime() - windowStart) / 1e9;
                 Map<MemoryKind, long[]> ledger = new EnumMap<>(MemoryKind.class);
                 for (MemoryKind k : MemoryKind.values()) ledger.put(k, new long[] {MemoryLedger.live(k), MemoryLedger.peak(k)});
                 listener.onLog(new Log(done, loss, lr, tokens / Math.max(seconds, 1e-9),
-                        lisa == null ? List.of() : lisa.activeLayers(), ledger, gradNorm));
+                        lisa == null ? List.of() : lisa.activeLayers(), ledger, gradNorm,
+                        (bytesSent() - windowBytes) / (double) windowSteps));
                 tokens = 0;
                 windowStart = System.nanoTime();
+                windowBytes = bytesSent();
+                windowSteps = 0;
             }
             if (eval != null && evalEvery > 0 && done % evalEvery == 0) {
                 listener.onEval(done, eval.getAsDouble());
             }
-            if (checkpoints != null && checkpointEvery > 0
-                    && (done % checkpointEvery == 0 || done == steps)) {
+            if (checkpoints != null && checkpointEvery > 0 && (done % checkpointEvery == 0 || done == steps)
+                    && (dataParallel == null || dataParallel.writesCheckpoints())) {
                 save(done);
             }
         }
     }
+
+    private long bytesSent() { return dataParallel == null ? 0 : dataParallel.bytesSent(); }
 
     private void save(long nextStep) {
         Map<String, long[]> s = new LinkedHashMap<>();
