@@ -223,6 +223,20 @@ public final class FineTune {
         long[] t0 = {System.nanoTime()};   // reset when the first step starts
         Trainer.Builder tb = Trainer.builder(setup.optimizer(), lossStep).steps(steps).gradientAccumulation(gradientAccumulation)
                 .clipGradNorm(clipGradNorm).schedule(schedule()).logEvery(logEvery)
+                // first: the job's size is part of what a checkpoint continues (another count of ranks would change
+                // the batch), and a resume with another says so before the data loader's state disagrees
+                .state("ranks", new Stateful() {
+                    @Override public long[] state() { return new long[] {collective.size()}; }
+
+                    @Override public void restore(long[] s) {
+                        if (s.length != 1 || s[0] != collective.size()) {
+                            throw new IllegalArgumentException("fine-tune: the checkpoint was written by a job of "
+                                    + (s.length == 1 ? String.valueOf(s[0]) : Arrays.toString(s))
+                                    + " process(es); this one has " + collective.size() + ", which would change the batch; resume "
+                                    + "with mpirun -np " + (s.length == 1 ? s[0] : "N") + " (or without mpirun for 1)");
+                        }
+                    }
+                })
                 .state("data", new Stateful() {
                     @Override public long[] state() { return loader.state(); }
 
@@ -247,18 +261,6 @@ public final class FineTune {
                     }
                 });
         setup.lisa().ifPresent(tb::lisa);
-        // The job's size is part of what a checkpoint continues: another count of ranks would change the batch.
-        tb.state("ranks", new Stateful() {
-            @Override public long[] state() { return new long[] {collective.size()}; }
-
-            @Override public void restore(long[] s) {
-                if (s.length != 1 || s[0] != collective.size()) {
-                    throw new IllegalArgumentException("fine-tune: the checkpoint was written by a job of " + Arrays.toString(s)
-                            + " process(es); this one has " + collective.size() + ", which would change the batch; resume "
-                            + "with mpirun -np " + (s.length == 1 ? s[0] : "N") + " (or without mpirun for 1)");
-                }
-            }
-        });
         if (collective.size() > 1) {
             checkRanksAgree(lm, loader, block);
             tb.dataParallel(new GradientAllReduce(collective, setup.trainable(), checksumEvery));
