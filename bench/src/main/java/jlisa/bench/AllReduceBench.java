@@ -8,6 +8,8 @@ import jlisa.distributed.Collective;
  * Open MPI all-reduce through jlisa's {@link Collective}, run under {@code mpirun -np N}: for each size (floats) 3
  * warm-up calls, then 10 timed ones between barriers; rank 0 prints ms per call and the payload's GB/s (bytes of
  * one rank's buffer per second, the figure a data-parallel step's gradient bytes divide by). See bench/data-parallel.sh.
+ *
+ * <p>Not thread-safe: a main that runs once per process, on one thread, as MPI requires.
  */
 public final class AllReduceBench {
     private AllReduceBench() {}

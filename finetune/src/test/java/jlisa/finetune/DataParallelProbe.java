@@ -65,6 +65,7 @@ public final class DataParallelProbe {
             case "full" -> Method.full();
             case "lora" -> Method.lora().withRank(4);
             case "lisa" -> Method.lisa().withGamma(1).withPeriod(2);
+            case "lisa-park" -> Method.lisa().withGamma(1).withPeriod(2).withPolicy(jlisa.optim.Lisa.StatePolicy.PARK);
             default -> throw new IllegalArgumentException("method " + o.get("method"));
         };
         FineTune.Builder b = FineTune.builder().jsonl(Path.of(o.get("data"))).method(method).learningRate(2e-3)

@@ -53,7 +53,7 @@ class DataParallelTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"full", "lora", "lisa"})
+    @ValueSource(strings = {"full", "lora", "lisa", "lisa-park"})
     void twoRanksWithBatchBGiveTheLossesOfOneProcessWithBatch2B(String method) throws Exception {
         FineTuneResult one = DataParallelProbe.builder(options(method, 8, 6)).build().run();
         MpiLaunch.Result two = launch(options(method, 4, 6));
