@@ -334,8 +334,7 @@ public final class FineTune {
      * counted targets, so that the ranks' losses (and gradients) sum to those of the whole batch in one process.
      */
     static Variable shareOfLoss(CausalLM lm, Batch job, Collective collective) {
-        int rows = job.batchSize(), r = collective.rank(), n = collective.size();
-        Batch mine = job.rows(rows * r / n, rows * (r + 1) / n);
+        Batch mine = rankShare(job, collective);
         int counted = mine.batchSize() == 0 ? 0 : mine.targetCount(), total = job.targetCount();
         if (counted == 0) {
             // nothing of ours counts (fewer rows than ranks at an epoch's end, or all masked): still run a finite loss
@@ -346,6 +345,12 @@ public final class FineTune {
             mine = new Batch(Tensor.of(in, 1, in.length), Tensor.of(targets, 1, in.length));
         }
         return batchLoss(lm, mine).mul(total == 0 ? 0 : (double) counted / total);
+    }
+
+    /** This rank's rows of a job's batch: the rows shared out as evenly as they go, in rank order. */
+    private static Batch rankShare(Batch job, Collective collective) {
+        int rows = job.batchSize(), r = collective.rank(), n = collective.size();
+        return job.rows(rows * r / n, rows * (r + 1) / n);
     }
 
     /**
@@ -359,8 +364,7 @@ public final class FineTune {
         try (var noGrad = GradMode.disabled()) {
             Batch all = loader.next();
             if (collective.size() == 1) return batchLoss(lm, all).data().item();
-            int rows = all.batchSize(), r = collective.rank(), n = collective.size();
-            Batch mine = all.rows(rows * r / n, rows * (r + 1) / n);
+            Batch mine = rankShare(all, collective);
             int counted = mine.batchSize() == 0 ? 0 : mine.targetCount();
             double sum = counted == 0 ? 0 : batchLoss(lm, mine).data().item() * counted;
             float[] sums = {(float) sum, (float) (sum - (float) sum), counted};
