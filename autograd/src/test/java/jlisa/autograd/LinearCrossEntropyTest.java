@@ -45,8 +45,11 @@ class LinearCrossEntropyTest {
         Variable x2 = new Variable(xs.copy(), true), w2 = new Variable(ws.copy(), true);
         Variable fused = LinearCrossEntropy.apply(x2, w2, targets, IGNORE, 4L * v);   // 10 chunks of 4 rows
         fused.backward();
-        assertThat(fused.data().item()).isEqualTo(unfused.data().item());          // same logits, same row order
-        assertThat(x2.grad().toFloatArray()).containsExactly(x1.grad().toFloatArray());
+        // Chunks of at most 4 rows take the matrix-vector path (decoding's), which sums each dot product in another
+        // order than the packed GEMM of all 37 rows, so the two agree to float rounding, not bit for bit.
+        assertThat(fused.data().item()).isCloseTo(unfused.data().item(), within(1e-6 * Math.abs(unfused.data().item())));
+        float[] dx1 = x1.grad().toFloatArray(), dx2 = x2.grad().toFloatArray();
+        for (int i = 0; i < dx1.length; i++) assertThat(dx2[i]).as("dx[%d]", i).isCloseTo(dx1[i], within(1e-6f + 1e-5f * Math.abs(dx1[i])));
         float[] dw1 = w1.grad().toFloatArray(), dw2 = w2.grad().toFloatArray();
         for (int i = 0; i < dw1.length; i++) assertThat(dw2[i]).as("dW[%d]", i).isCloseTo(dw1[i], within(1e-6f + 1e-5f * Math.abs(dw1[i])));
     }

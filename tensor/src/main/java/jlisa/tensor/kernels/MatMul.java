@@ -95,6 +95,10 @@ public final class MatMul {
             throw new IllegalStateException("gemm: the output is in device memory (" + c.describe()
                     + ") but its backend did not take the product (no active backend took the product)");
         }
+        if (MatVec.takes(a, b, c)) {   // a few rows against a weight (decoding): stream it where it lies, F32 or BF16
+            MatVec.multiply((float) alpha, a, b, (float) beta, c);
+            return;
+        }
         Tensor x = readable(a, dtype), y = readable(b, dtype);
         int[] sa = Shapes.broadcastStrides(batchShape(x), batchStrides(x), batch);
         int[] sb = Shapes.broadcastStrides(batchShape(y), batchStrides(y), batch);

@@ -1,0 +1,241 @@
+package jlisa.tensor.kernels;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorSpecies;
+
+import jlisa.tensor.DType;
+import jlisa.tensor.HeapStorage;
+import jlisa.tensor.Parallel;
+import jlisa.tensor.SegmentStorage;
+import jlisa.tensor.Tensor;
+
+/**
+ * Products of a few rows with a weight matrix, the shape of decoding: C (m × n) = alpha · A (m × k) · B (k × n)
+ * + beta · C for m ≤ {@link #MAX_ROWS}, with B a weight read where it lies — a Java array or a (memory-mapped)
+ * segment, F32 or BF16 — and never packed or copied. Decoding reads every weight once per token and does two flops
+ * per weight read, so its speed is memory bandwidth; packing B for a GEMM (what {@link Gemm} does) would read it
+ * twice and write it once.
+ *
+ * <p>Two layouts of B, the two ways models store weights:
+ * <ul>
+ *   <li><b>rows</b> (B = Wᵀ for W (n × k) row-major, torch.nn.Linear's (out, in)): each C element is the dot product
+ *       of an A row with a W row; {@link #dotRows} streams four W rows at once against the A row, which stays in L1.</li>
+ *   <li><b>columns</b> (B (k × n) row-major, GPT-2's Conv1D (in, out)): {@link #axpyColumns} adds A[i, p] · B[p, :]
+ *       into an accumulator row for p = 0, 1, …, streaming B row by row.</li>
+ * </ul>
+ * BF16 elements are widened to F32 as they are loaded (the top half of a float32), and every sum is F32. Threads
+ * split the n outputs into contiguous chunks; each output is computed by one thread in one fixed order, so results
+ * do not depend on the thread count.
+ *
+ * <p>Stateless; safe to call from any thread on outputs no other thread touches.
+ */
+final class MatVec {
+    private MatVec() {}
+
+    /** Most rows of A this path takes; beyond it a packed GEMM, which reuses each B element across rows, wins. */
+    static final int MAX_ROWS = Integer.getInteger("jlisa.matvec.rows", 4);
+
+    private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    private static final int L = F.length();
+    /** L bf16 values: half of F's bits, widened lane for lane to F's shape. */
+    private static final VectorSpecies<Short> H = VectorSpecies.of(short.class, VectorShape.forBitSize(F.vectorBitSize() / 2));
+    private static final VectorSpecies<Integer> I = VectorSpecies.of(int.class, F.vectorShape());
+    private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+    private static final ValueLayout.OfFloat F32_LE = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(LE);
+    private static final ValueLayout.OfShort BF16_LE = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(LE);
+    /** Bytes of B a thread should stream at least before another thread is worth waking (~10 µs of reading). */
+    private static final long MIN_BYTES_PER_TASK = 1L << 17;
+
+    /**
+     * True when this path takes {@code a · b → c}: all three 2-D, m ≤ {@link #MAX_ROWS}, c a dense F32 heap tensor,
+     * a F32 on the heap, and b F32 or BF16 (heap, or a segment in little-endian order) in the rows or columns layout.
+     */
+    static boolean takes(Tensor a, Tensor b, Tensor c) {
+        if (a.dim() != 2 || b.dim() != 2 || c.dim() != 2 || a.size(0) > MAX_ROWS || a.size(1) == 0) return false;
+        if (c.dtype() != DType.F32 || !(c.storage() instanceof HeapStorage) || !c.isDense()) return false;
+        if (a.dtype() != DType.F32 || !(a.storage() instanceof HeapStorage)) return false;
+        if (b.dtype() != DType.F32 && b.dtype() != DType.BF16) return false;
+        boolean stored = b.storage() instanceof HeapStorage || (b.storage() instanceof SegmentStorage s && s.isNativeOrder());
+        return stored && (b.stride(0) == 1 || b.stride(1) == 1);
+    }
+
+    /** c = alpha · a · b + beta · c for operands {@link #takes} accepts. */
+    static void multiply(float alpha, Tensor a, Tensor b, float beta, Tensor c) {
+        int m = a.size(0), k = a.size(1), n = b.size(1);
+        float[] x = new float[m * k];   // A dense: a few rows, copied once so the kernels read it with unit stride
+        float[] av = a.floatArray();
+        for (int i = 0; i < m; i++) {
+            for (int p = 0; p < k; p++) x[i * k + p] = av[a.offset() + i * a.stride(0) + p * a.stride(1)];
+        }
+        boolean bf16 = b.dtype() == DType.BF16;
+        int esize = bf16 ? 2 : 4;
+        MemorySegment w = segmentOf(b);
+        long base = (long) b.offset() * esize;
+        float[] y = c.floatArray();
+        int yOff = c.offset();
+        Output out = new Output(alpha, beta, y, yOff, n);
+        if (b.stride(0) == 1 && (b.stride(1) != 1 || n == 1)) {   // rows: B(p, j) = W[j, p] at j·ld + p
+            long ld = (long) b.stride(1) * esize;
+            int grain = (int) Math.max(4, MIN_BYTES_PER_TASK / Math.max(1, (long) k * esize));
+            Parallel.forRange(0, n, grain, (lo, hi) -> {
+                if (bf16) dotRowsBf16(w, base, ld, x, m, k, lo, hi, out);
+                else dotRows(w, base, ld, x, m, k, lo, hi, out);
+            });
+        } else {                                                   // columns: B(p, j) at p·ld + j
+            long ld = (long) b.stride(0) * esize;
+            int vectors = (n + L - 1) / L;
+            int grain = (int) Math.max(1, MIN_BYTES_PER_TASK / Math.max(1, (long) k * L * esize));
+            Parallel.forRange(0, vectors, grain, (lo, hi) ->
+                    axpyColumns(w, base, ld, bf16, x, m, k, lo * L, Math.min(n, hi * L), out));
+        }
+    }
+
+    /** Where results go: C[i, j] = alpha · sum + beta · C[i, j] (beta 0 overwrites, ignoring NaNs in the old C). */
+    private record Output(float alpha, float beta, float[] y, int off, int ld) {
+        void put(int i, int j, float sum) {
+            int at = off + i * ld + j;
+            y[at] = beta == 0f ? alpha * sum : alpha * sum + beta * y[at];
+        }
+    }
+
+    /** B's elements as a segment: the mapped or off-heap one, or a view of the Java array. */
+    private static MemorySegment segmentOf(Tensor b) {
+        if (b.storage() instanceof SegmentStorage s) return s.segment();
+        HeapStorage h = (HeapStorage) b.storage();
+        return b.dtype() == DType.BF16 ? MemorySegment.ofArray(h.bf16Bits()) : MemorySegment.ofArray(h.floats());
+    }
+
+    // ------------------------------------------------------------------------------------------ rows layout
+
+    /**
+     * C[i, j] for j in [j0, j1): the dot product of x row i with W row j (F32 at byte w0 + j·ld). Four W rows share
+     * each load of x; each row has its own vector accumulator, reduced once, then the k mod L tail is added.
+     */
+    static void dotRows(MemorySegment w, long w0, long ld, float[] x, int m, int k, int j0, int j1, Output out) {
+        int kv = k - k % L;
+        int j = j0;
+        for (; j + 4 <= j1; j += 4) {
+            long r0 = w0 + j * ld, r1 = r0 + ld, r2 = r1 + ld, r3 = r2 + ld;
+            for (int i = 0; i < m; i++) {
+                int xi = i * k;
+                FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
+                for (int p = 0; p < kv; p += L) {
+                    FloatVector xv = FloatVector.fromArray(F, x, xi + p);
+                    long q = 4L * p;
+                    a0 = FloatVector.fromMemorySegment(F, w, r0 + q, LE).fma(xv, a0);
+                    a1 = FloatVector.fromMemorySegment(F, w, r1 + q, LE).fma(xv, a1);
+                    a2 = FloatVector.fromMemorySegment(F, w, r2 + q, LE).fma(xv, a2);
+                    a3 = FloatVector.fromMemorySegment(F, w, r3 + q, LE).fma(xv, a3);
+                }
+                out.put(i, j, tailF32(w, r0, x, xi, kv, k, a0.reduceLanes(VectorOperators.ADD)));
+                out.put(i, j + 1, tailF32(w, r1, x, xi, kv, k, a1.reduceLanes(VectorOperators.ADD)));
+                out.put(i, j + 2, tailF32(w, r2, x, xi, kv, k, a2.reduceLanes(VectorOperators.ADD)));
+                out.put(i, j + 3, tailF32(w, r3, x, xi, kv, k, a3.reduceLanes(VectorOperators.ADD)));
+            }
+        }
+        for (; j < j1; j++) {   // the last n mod 4 rows, one at a time, in the same order of operations
+            long r0 = w0 + j * ld;
+            for (int i = 0; i < m; i++) {
+                int xi = i * k;
+                FloatVector a0 = FloatVector.zero(F);
+                for (int p = 0; p < kv; p += L) {
+                    a0 = FloatVector.fromMemorySegment(F, w, r0 + 4L * p, LE).fma(FloatVector.fromArray(F, x, xi + p), a0);
+                }
+                out.put(i, j, tailF32(w, r0, x, xi, kv, k, a0.reduceLanes(VectorOperators.ADD)));
+            }
+        }
+    }
+
+    private static float tailF32(MemorySegment w, long row, float[] x, int xi, int from, int k, float sum) {
+        for (int p = from; p < k; p++) sum = Math.fma(w.get(F32_LE, row + 4L * p), x[xi + p], sum);
+        return sum;
+    }
+
+    /** {@link #dotRows} for BF16 W (byte w0 + j·ld), widened as loaded: 2 bytes a weight instead of 4. */
+    static void dotRowsBf16(MemorySegment w, long w0, long ld, float[] x, int m, int k, int j0, int j1, Output out) {
+        int kv = k - k % L;
+        int j = j0;
+        for (; j + 4 <= j1; j += 4) {
+            long r0 = w0 + j * ld, r1 = r0 + ld, r2 = r1 + ld, r3 = r2 + ld;
+            for (int i = 0; i < m; i++) {
+                int xi = i * k;
+                FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
+                for (int p = 0; p < kv; p += L) {
+                    FloatVector xv = FloatVector.fromArray(F, x, xi + p);
+                    long q = 2L * p;
+                    a0 = bf16(w, r0 + q).fma(xv, a0);
+                    a1 = bf16(w, r1 + q).fma(xv, a1);
+                    a2 = bf16(w, r2 + q).fma(xv, a2);
+                    a3 = bf16(w, r3 + q).fma(xv, a3);
+                }
+                out.put(i, j, tailBf16(w, r0, x, xi, kv, k, a0.reduceLanes(VectorOperators.ADD)));
+                out.put(i, j + 1, tailBf16(w, r1, x, xi, kv, k, a1.reduceLanes(VectorOperators.ADD)));
+                out.put(i, j + 2, tailBf16(w, r2, x, xi, kv, k, a2.reduceLanes(VectorOperators.ADD)));
+                out.put(i, j + 3, tailBf16(w, r3, x, xi, kv, k, a3.reduceLanes(VectorOperators.ADD)));
+            }
+        }
+        for (; j < j1; j++) {
+            long r0 = w0 + j * ld;
+            for (int i = 0; i < m; i++) {
+                int xi = i * k;
+                FloatVector a0 = FloatVector.zero(F);
+                for (int p = 0; p < kv; p += L) a0 = bf16(w, r0 + 2L * p).fma(FloatVector.fromArray(F, x, xi + p), a0);
+                out.put(i, j, tailBf16(w, r0, x, xi, kv, k, a0.reduceLanes(VectorOperators.ADD)));
+            }
+        }
+    }
+
+    private static float tailBf16(MemorySegment w, long row, float[] x, int xi, int from, int k, float sum) {
+        for (int p = from; p < k; p++) sum = Math.fma(DType.bf16ToFloat(w.get(BF16_LE, row + 2L * p)), x[xi + p], sum);
+        return sum;
+    }
+
+    /** L bf16 values at byte {@code at}, widened to floats: each 16 bits become the top half of a float32. */
+    private static FloatVector bf16(MemorySegment w, long at) {
+        return ((IntVector) ShortVector.fromMemorySegment(H, w, at, LE).convertShape(VectorOperators.S2I, I, 0))
+                .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+    }
+
+    // --------------------------------------------------------------------------------------- columns layout
+
+    /**
+     * C[i, j] for j in [j0, j1): sum over p of x[i, p] · B[p, j], B's row p at byte w0 + p·ld (F32 or BF16). Rows of B
+     * stream in order; the m partial rows of C live in a small accumulator that stays in L1.
+     */
+    static void axpyColumns(MemorySegment w, long w0, long ld, boolean bf16, float[] x, int m, int k, int j0, int j1,
+                            Output out) {
+        int width = j1 - j0, wv = width - width % L;
+        float[] acc = new float[m * width];
+        for (int p = 0; p < k; p++) {
+            long row = w0 + p * ld + (long) j0 * (bf16 ? 2 : 4);
+            for (int i = 0; i < m; i++) {
+                float xs = x[i * k + p];
+                FloatVector xv = FloatVector.broadcast(F, xs);
+                int ai = i * width;
+                if (bf16) {
+                    for (int v = 0; v < wv; v += L) {
+                        bf16(w, row + 2L * v).fma(xv, FloatVector.fromArray(F, acc, ai + v)).intoArray(acc, ai + v);
+                    }
+                    for (int v = wv; v < width; v++) {
+                        acc[ai + v] = Math.fma(DType.bf16ToFloat(w.get(BF16_LE, row + 2L * v)), xs, acc[ai + v]);
+                    }
+                } else {
+                    for (int v = 0; v < wv; v += L) {
+                        FloatVector.fromMemorySegment(F, w, row + 4L * v, LE).fma(xv, FloatVector.fromArray(F, acc, ai + v))
+                                .intoArray(acc, ai + v);
+                    }
+                    for (int v = wv; v < width; v++) acc[ai + v] = Math.fma(w.get(F32_LE, row + 4L * v), xs, acc[ai + v]);
+                }
+            }
+        }
+        for (int i = 0; i < m; i++) for (int v = 0; v < width; v++) out.put(i, j0 + v, acc[i * width + v]);
+    }
+}
