@@ -21,8 +21,12 @@ import jlisa.tensor.kernels.MatMul;
 public final class Layers {
     private Layers() {}
 
-    /** N(0, std) init into PARAMETER storage; zeros when {@code rng} is null (weights will be loaded). */
+    /**
+     * N(0, std) init into PARAMETER storage; zeros when {@code rng} is null, or inside {@link Module#placeholders}
+     * (weights that will be loaded) a placeholder of the shape that holds no memory.
+     */
     static Tensor normal(Rng rng, double std, int... shape) {
+        if (rng == null && Module.makingPlaceholders()) return Module.placeholder(shape);
         Tensor t = Module.zeros(shape);
         if (rng != null) {
             Tensor init = Tensor.randn(rng, 0, std, DType.F32, shape);

@@ -163,6 +163,28 @@ public abstract class Module {
         return new ArrayList<>(missing);
     }
 
+    private static final ScopedValue<Boolean> PLACEHOLDERS = ScopedValue.newInstance();
+
+    /**
+     * Builds modules whose randomly initialised weights, made without an rng, are placeholders: zeros of the right
+     * shape that hold no memory (one zero seen through zero strides), for weights that {@link #loadStateDict} will
+     * replace at once. A loader builds its model this way, so loading costs the weights' size once, not twice (real
+     * zeros first, the file's tensors after). A placeholder must not be written; LayerNorm weights, biases and
+     * weights meant to start at zero (a LoRA adapter's) stay real zeros.
+     */
+    public static <M extends Module> M placeholders(java.util.function.Supplier<M> build) {
+        return ScopedValue.where(PLACEHOLDERS, Boolean.TRUE).call(build::get);
+    }
+
+    static boolean makingPlaceholders() { return PLACEHOLDERS.orElse(Boolean.FALSE); }
+
+    /** The placeholder {@link #placeholders} makes: one PARAMETER zero expanded to {@code shape}. */
+    static Tensor placeholder(int... shape) {
+        int[] one = new int[shape.length];
+        java.util.Arrays.fill(one, 1);
+        return zeros(one).expand(shape);
+    }
+
     /** Zero-filled (then initialised) parameter tensors are allocated here, counted as PARAMETER. */
     protected static Tensor zeros(int... shape) {
         return Tensor.zeros(jlisa.tensor.DType.F32, MemoryKind.PARAMETER, shape);

@@ -39,14 +39,15 @@ public final class Models {
         String type = cfg.string("model_type", null);
         if (type == null) throw new IllegalArgumentException(configFile + ": config field 'model_type' is missing");
         String name = dir.toString();
-        CausalLM model = switch (type) {
+        // placeholders: the parameters hold no memory until the checkpoint's tensors replace them below
+        CausalLM model = jlisa.nn.Module.placeholders(() -> switch (type) {
             case "gpt2" -> new GPT2(GPT2.Config.from(cfg), null, name);
             case "gemma3" -> throw new IllegalArgumentException(configFile + ": model_type 'gemma3' is the multimodal "
                     + "Gemma-3 (a vision tower beside the text model); only its text model, model_type gemma3_text, loads");
             case String t when LlamaVariant.TYPES.contains(t) -> new Llama(Llama.Config.from(cfg), null, name);
             default -> throw new IllegalArgumentException(configFile + ": model_type '" + type
                     + "' is not supported (gpt2, " + String.join(", ", LlamaVariant.TYPES) + ")");
-        };
+        });
         TensorSource source;
         try {
             source = SafeTensors.openModel(dir);
