@@ -5,6 +5,7 @@ import java.util.Locale;
 import java.util.concurrent.Callable;
 
 import jlisa.bench.GemmTiming;
+import jlisa.bench.GenerationTiming;
 import jlisa.cli.demo.Progress;
 import jlisa.gpu.CudaBackend;
 import jlisa.gpu.GpuBenchmarks;
@@ -17,6 +18,7 @@ import picocli.CommandLine.Option;
 @Command(name = "bench", description = "Quick benchmarks (JMH suites: java -jar bench/target/benchmarks.jar).",
         mixinStandardHelpOptions = true,
         subcommands = {BenchCommand.Gemm.class, BenchCommand.Memory.class, BenchCommand.Train.class, BenchCommand.Adamw.class,
+                BenchCommand.Generate.class,
                 LisaSweepCommand.class})
 final class BenchCommand implements Runnable {
     @picocli.CommandLine.Spec picocli.CommandLine.Model.CommandSpec spec;
@@ -248,6 +250,87 @@ final class BenchCommand implements Runnable {
             System.out.printf(Locale.ROOT, "adamw n=%d device=%s ms=%.3f tb_per_s=%.3f%n", n,
                     devices.backend() == null ? "cpu" : "cuda", seconds * 1e3, tbs);
             return 0;
+        }
+    }
+
+    @Command(name = "generate", mixinStandardHelpOptions = true,
+            description = {"Greedy generation from a model directory: prefill and decode tokens per second (median of the "
+                    + "rounds after the first), beside the bandwidth floor of decoding measured on this machine (read "
+                    + "bandwidth over the weight bytes a token reads) and the process's resident memory against the "
+                    + "weights' size. bench/vs-jlama.sh runs it beside Jlama on the same directory.",
+                    "The prompt is token ids, not text (id i = 1 + 7919·i mod (vocab − 1)), so no tokenizer is needed."})
+    static final class Generate implements Callable<Integer> {
+        @Option(names = "--model", required = true, description = "Hugging Face model directory (required)")
+        java.nio.file.Path model;
+
+        @Option(names = "--prompt-tokens", defaultValue = "64", description = "prompt length (default: ${DEFAULT-VALUE})")
+        int promptTokens;
+
+        @Option(names = "--new-tokens", defaultValue = "32", description = "decode steps per round (default: ${DEFAULT-VALUE})")
+        int newTokens;
+
+        @Option(names = "--threads", split = ",", description = "compute threads, a comma-separated list to run each "
+                + "(default: -Djlisa.threads, else all processors)")
+        List<Integer> threads;
+
+        @Option(names = "--rounds", defaultValue = "4", description = "rounds per thread count, the first is warm-up "
+                + "(default: ${DEFAULT-VALUE})")
+        int rounds;
+
+        @Mixin JsonOut.Flag json = new JsonOut.Flag();
+
+        @Override public Integer call() {
+            if (promptTokens < 1 || newTokens < 1 || rounds < 2) {
+                throw new IllegalArgumentException("bench generate: --prompt-tokens and --new-tokens must be ≥ 1 and "
+                        + "--rounds ≥ 2 (the first is warm-up)");
+            }
+            List<Integer> counts = threads == null ? List.of(Parallel.defaultThreads()) : threads;
+            for (int t : counts) if (t < 1) throw new IllegalArgumentException("bench generate: --threads must be ≥ 1, got " + t);
+            try (jlisa.transformer.model.CausalLM m = jlisa.transformer.model.Models.load(model)) {
+                if (promptTokens + newTokens > m.maxPositions()) {
+                    throw new IllegalArgumentException("bench generate: " + promptTokens + " + " + newTokens
+                            + " tokens exceed the model's " + m.maxPositions() + " positions");
+                }
+                String dtype = m.checkpointDType().toString();
+                long weights = m.weightBytes(), perToken = m.weightBytesPerToken();
+                List<com.fasterxml.jackson.databind.node.ObjectNode> runs = new java.util.ArrayList<>();
+                for (int t : counts) {
+                    List<GenerationTiming.Round> all = GenerationTiming.rounds(m, promptTokens, newTokens, t, rounds);
+                    List<GenerationTiming.Round> timed = all.subList(1, all.size());
+                    double prefill = GenerationTiming.median(timed.stream().mapToDouble(GenerationTiming.Round::prefillTokensPerSecond).toArray());
+                    double decode = GenerationTiming.median(timed.stream().mapToDouble(GenerationTiming.Round::decodeTokensPerSecond).toArray());
+                    var o = JsonOut.object().put("threads", t).put("prefill_tok_s", prefill).put("decode_tok_s", decode);
+                    o.putPOJO("tokens", all.get(0).tokens());
+                    runs.add(o);
+                }
+                long[] rss = GenerationTiming.residentBytes();   // before the bandwidth probe's array
+                for (var o : runs) {
+                    double bandwidth = GenerationTiming.readBandwidth(o.get("threads").asInt());
+                    double floor = bandwidth / perToken;
+                    o.put("read_gb_s", bandwidth / 1e9).put("floor_tok_s", floor)
+                            .put("of_floor", o.get("decode_tok_s").asDouble() / floor);
+                }
+                var doc = JsonOut.object().put("engine", "jlisa").put("model", model.toString()).put("dtype", dtype)
+                        .put("prompt_tokens", promptTokens).put("new_tokens", newTokens)
+                        .put("weight_bytes", weights).put("weight_bytes_per_token", perToken)
+                        .put("rss_bytes", rss[0]).put("peak_rss_bytes", rss[1])
+                        .put("peak_rss_of_weights", rss[1] < 0 ? Double.NaN : (double) rss[1] / weights);
+                doc.putArray("runs").addAll(runs);
+                if (json.on) {
+                    JsonOut.print(doc);
+                    return 0;
+                }
+                System.out.printf(Locale.ROOT, "generate model=%s dtype=%s prompt=%d new=%d weights=%.1fMB per_token=%.1fMB "
+                        + "peak_rss=%.1fMB (%.2f× the weights)%n", model, dtype, promptTokens, newTokens, weights / 1e6,
+                        perToken / 1e6, rss[1] / 1e6, (double) rss[1] / weights);
+                for (var o : runs) {
+                    System.out.printf(Locale.ROOT, "  threads=%d prefill_tok_s=%.1f decode_tok_s=%.2f floor_tok_s=%.2f "
+                            + "of_floor=%.0f%% read_gb_s=%.1f%n", o.get("threads").asInt(), o.get("prefill_tok_s").asDouble(),
+                            o.get("decode_tok_s").asDouble(), o.get("floor_tok_s").asDouble(),
+                            100 * o.get("of_floor").asDouble(), o.get("read_gb_s").asDouble());
+                }
+                return 0;
+            }
         }
     }
 }

@@ -45,9 +45,8 @@ public final class Decoder implements AutoCloseable {
             throw new IllegalStateException("decoder: " + cache.length() + " cached + " + tokens.length
                     + " new tokens exceed the capacity " + cache.maxLength() + " (model positions " + model.maxPositions() + ")");
         }
-        int t = tokens.length;
-        Tensor logits = model.logitsNoGrad(Tensor.of(tokens.clone(), 1, t), cache);   // (1, t, V)
-        return logits.narrow(1, t - 1, 1).toDoubleArray();
+        // the head multiplies the last position only: the others' logits would be thrown away
+        return model.lastLogitsNoGrad(Tensor.of(tokens.clone(), 1, tokens.length), cache).toDoubleArray();
     }
 
     /** Releases the cache; a second call does nothing. */

@@ -146,8 +146,7 @@ public final class Generator {
         for (int i = 0; i < rows.length; i++) {
             if (rows[i].stop != null) continue;
             int[] p = rows[i].prompt;
-            Tensor logits = model.logitsNoGrad(Tensor.of(p.clone(), 1, p.length), cache.rows(i));   // (1, T, V)
-            rows[i].logits = logits.narrow(1, p.length - 1, 1).toDoubleArray();
+            rows[i].logits = model.lastLogitsNoGrad(Tensor.of(p.clone(), 1, p.length), cache.rows(i)).toDoubleArray();
         }
         while (true) {
             int[] active = new int[rows.length];
@@ -166,7 +165,7 @@ public final class Generator {
             if (a == 0) return;
             int[] picked = Arrays.copyOf(active, a), next = new int[a];
             for (int j = 0; j < a; j++) next[j] = rows[picked[j]].out[rows[picked[j]].n - 1];
-            Tensor logits = model.logitsNoGrad(Tensor.of(next, a, 1), cache.rows(picked));   // (a, 1, V): one step of all rows
+            Tensor logits = model.lastLogitsNoGrad(Tensor.of(next, a, 1), cache.rows(picked));   // (a, V): one step of all rows
             for (int j = 0; j < a; j++) rows[picked[j]].logits = logits.narrow(0, j, 1).toDoubleArray();
         }
     }

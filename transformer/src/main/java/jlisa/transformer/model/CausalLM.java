@@ -273,4 +273,50 @@ public abstract class CausalLM extends Module implements AutoCloseable {
             return forward(ids, cache).data();
         }
     }
+
+    /**
+     * The logits (B, V) of the last position of each row of {@code ids} (B, T), no grad: what generation needs after
+     * a prompt. Every position runs through the blocks (the cache advances by T), but the LM head multiplies only
+     * the last one, so a prompt of T tokens pays for one row of the V × C head, not T.
+     */
+    public final Tensor lastLogitsNoGrad(Tensor ids, KvCache cache) {
+        checkOpen("forward");
+        int T = ids.dim() == 2 ? ids.size(1) : 0;
+        if (T < 1) throw new IllegalArgumentException("forward: ids must be (B, T) with T ≥ 1, got " + Shapes.str(ids.shape()));
+        try (var noGrad = GradMode.disabled(); var charge = memory.charge()) {
+            Variable hidden = hiddenStates(ids, cache);
+            if (T > 1) hidden = hidden.narrow(1, T - 1, 1);
+            return head(hidden).data().reshape(ids.size(0), vocabSize());
+        }
+    }
+
+    /**
+     * The bytes of weights one decode step reads, as stored (a BF16 weight counts 2 bytes an element): every
+     * parameter once, except the embedding tables, of which a step reads only the rows it looks up (not counted),
+     * unless a table is also the LM head ({@link #tiedHead()}), which reads it whole. Weight bytes over this
+     * is the bandwidth floor of decoding: no engine that streams its weights each token can go faster.
+     */
+    public final long weightBytesPerToken() {
+        long bytes = 0;
+        for (Map.Entry<String, Parameter> e : namedParameters().entrySet()) {
+            Tensor w = e.getValue().data();
+            if (!isEmbedding(e.getKey()) || (tiedHead() && e.getValue() == tokenEmbedding())) {
+                bytes += (long) w.numel() * w.dtype().byteSize();
+            }
+        }
+        return bytes;
+    }
+
+    /** The bytes of all parameters as stored (the weights' size in memory). */
+    public final long weightBytes() {
+        long bytes = 0;
+        for (Parameter p : namedParameters().values()) bytes += (long) p.data().numel() * p.data().dtype().byteSize();
+        return bytes;
+    }
+
+    /** True when the LM head is the token embedding table itself (tied weights). */
+    protected abstract boolean tiedHead();
+
+    /** The token embedding table (V, C). */
+    public abstract Parameter tokenEmbedding();
 }

@@ -117,7 +117,9 @@ public final class GPT2 extends CausalLM {
     public Config config() { return config; }
 
     /** The tied token embedding. */
-    public Parameter tokenEmbedding() { return transformer.wte.weight; }
+    @Override public Parameter tokenEmbedding() { return transformer.wte.weight; }
+
+    @Override protected boolean tiedHead() { return true; }
 
     @Override protected Variable hiddenStates(Tensor ids, KvCache cache) {
         int[] starts = startPositions(ids, cache);   // per row: the rows of a batched cache may be at different positions

@@ -207,6 +207,10 @@ public final class Llama extends CausalLM {
 
     @Override protected boolean isEmbedding(String name) { return name.equals("model.embed_tokens.weight"); }
 
+    @Override public Parameter tokenEmbedding() { return model.embedTokens.weight; }
+
+    @Override protected boolean tiedHead() { return lmHead == null; }
+
     /**
      * The rotary tables of one forward pass. When every row starts at the same position, one table of T positions
      * serves all rows. When they differ (a batched KV cache whose prompts had different lengths), the table holds
