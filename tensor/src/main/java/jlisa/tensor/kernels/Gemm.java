@@ -100,6 +100,33 @@ public final class Gemm {
                 bArr, bArr == null ? b : null, bBase, bRowStride, bColStride, beta, c, cOff, ldc);
     }
 
+    /**
+     * As the segment {@link #sgemm(int, int, int, float, MemorySegment, long, int, int, MemorySegment, long, int, int,
+     * float, float[], int, int) sgemm}, with B in bfloat16 (raw bits, little-endian: a BF16 checkpoint's weight, mapped
+     * or on the heap), widened to float32 as it is packed: no F32 copy of B is made.
+     */
+    public static void sgemmBf16B(int m, int n, int k, float alpha,
+                                  MemorySegment a, long aOff, int aRowStride, int aColStride,
+                                  MemorySegment b, long bOff, int bRowStride, int bColStride,
+                                  float beta, float[] c, int cOff, int ldc) {
+        checkSizes("sgemm", m, n, k);
+        boolean reads = alpha != 0f && k > 0 && m > 0 && n > 0;
+        if (reads) {
+            checkOperand("sgemm", "A", a == null ? -1 : a.byteSize() / 4, aOff, m, k, aRowStride, aColStride);
+            checkOperand("sgemm", "B", b == null ? -1 : b.byteSize() / 2, bOff, k, n, bRowStride, bColStride);
+        }
+        checkC("sgemm", c == null ? -1 : c.length, cOff, m, n, ldc);
+        if (m == 0 || n == 0) return;
+        if (!reads) {
+            scale(m, n, beta, c, cOff, ldc);
+            return;
+        }
+        float[] aArr = heapArray(a, aOff);
+        long aBase = aArr == null ? aOff : a.address() / 4 + aOff;
+        run(m, n, k, alpha, aArr, aArr == null ? a : null, aBase, aRowStride, aColStride,
+                null, b, true, bOff, bRowStride, bColStride, beta, c, cOff, ldc);
+    }
+
     private static float[] heapArray(MemorySegment s, long off) {
         if (s.heapBase().orElse(null) instanceof float[] arr && s.address() % 4 == 0) return arr;
         return null;
@@ -141,6 +168,14 @@ public final class Gemm {
                     float[] aArr, MemorySegment aSeg, long aOff, int ars, int acs,
                     float[] bArr, MemorySegment bSeg, long bOff, int brs, int bcs,
                     float beta, float[] c, int cOff, int ldc) {
+        run(m, n, k, alpha, aArr, aSeg, aOff, ars, acs, bArr, bSeg, false, bOff, brs, bcs, beta, c, cOff, ldc);
+    }
+
+    /** {@link #run} with {@code bBf16}: bSeg holds bfloat16 bits, widened to float32 as B is packed. */
+    static void run(int m, int n, int k, float alpha,
+                    float[] aArr, MemorySegment aSeg, long aOff, int ars, int acs,
+                    float[] bArr, MemorySegment bSeg, boolean bBf16, long bOff, int brs, int bcs,
+                    float beta, float[] c, int cOff, int ldc) {
         if (n <= GemmKernel.L && aArr != null && bArr != null) {
             narrow(m, n, k, alpha, aArr, (int) aOff, ars, acs, bArr, (int) bOff, brs, bcs, beta, c, cOff, ldc);
             return;
@@ -159,7 +194,7 @@ public final class Gemm {
                 m0 = lo * MR;
                 m1 = Math.min(m, hi * MR);
             }
-            blocked(m0, m1, n0, n1, k, alpha, aArr, aSeg, aOff, ars, acs, bArr, bSeg, bOff, brs, bcs,
+            blocked(m0, m1, n0, n1, k, alpha, aArr, aSeg, aOff, ars, acs, bArr, bSeg, bBf16, bOff, brs, bcs,
                     beta, c, cOff, ldc);
         });
     }
@@ -232,7 +267,7 @@ public final class Gemm {
      */
     private static void blocked(int m0, int m1, int n0, int n1, int k, float alpha,
                                 float[] aArr, MemorySegment aSeg, long aOff, int ars, int acs,
-                                float[] bArr, MemorySegment bSeg, long bOff, int brs, int bcs,
+                                float[] bArr, MemorySegment bSeg, boolean bBf16, long bOff, int brs, int bcs,
                                 float beta, float[] c, int cOff, int ldc) {
         // Equal blocks no larger than KC / NC: k = 1536 is two depth blocks of 768, not 1024 + 512.
         // The depth blocking depends on k alone, so each C element sees the same fma sequence for any thread split.
@@ -251,7 +286,7 @@ public final class Gemm {
                 float betaBlock = pc == 0 ? beta : 1f;
                 long bBase = bOff + (long) pc * brs + (long) jc * bcs;
                 if (bArr != null) GemmPack.packB(bArr, (int) bBase, brs, bcs, kcb, ncb, bp);
-                else GemmPack.packB(bSeg, bBase, brs, bcs, kcb, ncb, bp);
+                else GemmPack.packB(bSeg, bBf16, bBase, brs, bcs, kcb, ncb, bp);
                 for (int ic = m0; ic < m1; ic += MC) {
                     int mcb = Math.min(MC, m1 - ic);
                     long aBase = aOff + (long) ic * ars + (long) pc * acs;

@@ -6,6 +6,8 @@ import static jlisa.tensor.kernels.GemmKernel.NR;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 
+import jlisa.tensor.DType;
+
 /**
  * Packing for {@link Gemm}: copies a block of op(A) or op(B), read through its strides, into the contiguous
  * micro-panel order the microkernel streams, zero-padding the last micro-panel.
@@ -23,6 +25,7 @@ final class GemmPack {
     private GemmPack() {}
 
     private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED;
+    private static final ValueLayout.OfShort BF16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN);
 
     /** Packs A[i, p] = a[base + i·rs + p·cs], i < mcb, p < kcb. */
     static void packA(float[] a, int base, int rs, int cs, int mcb, int kcb, float[] ap) {
@@ -100,23 +103,48 @@ final class GemmPack {
         }
     }
 
-    /** Segment version of {@link #packB(float[], int, int, int, int, int, float[])}; base in elements. */
-    static void packB(MemorySegment b, long base, int rs, int cs, int kcb, int ncb, float[] bp) {
+    /**
+     * Segment version of {@link #packB(float[], int, int, int, int, int, float[])}, base in elements, F32 or (with
+     * {@code bf16}) bfloat16 bits widened as they are packed. Runs of B that are contiguous in the segment — a row
+     * of NR columns, or a weight's column over the block's depth (B = Wᵀ) — are copied in bulk first: reading them
+     * element by element paid a bounds check per float.
+     */
+    static void packB(MemorySegment b, boolean bf16, long base, int rs, int cs, int kcb, int ncb, float[] bp) {
+        long esize = bf16 ? 2 : 4;
+        float[] run = new float[Math.max(kcb, NR)];
+        short[] bits = bf16 ? new short[run.length] : null;
         for (int jr = 0; jr < ncb; jr += NR) {
             int cols = Math.min(NR, ncb - jr), dst = jr * kcb;
             long src = base + (long) jr * cs;
             if (cols == NR && cs == 1) {
-                for (int p = 0; p < kcb; p++) {
-                    MemorySegment.copy(b, F32, (src + (long) p * rs) * 4, bp, dst + p * NR, NR);
+                for (int p = 0; p < kcb; p++) read(b, bf16, (src + (long) p * rs) * esize, NR, bits, bp, dst + p * NR);
+            } else if (rs == 1) {
+                for (int j = 0; j < cols; j++) {
+                    read(b, bf16, (src + (long) j * cs) * esize, kcb, bits, run, 0);
+                    for (int p = 0; p < kcb; p++) bp[dst + p * NR + j] = run[p];
                 }
+                for (int p = 0; p < kcb; p++) for (int j = cols; j < NR; j++) bp[dst + p * NR + j] = 0f;
             } else {
                 for (int p = 0; p < kcb; p++) {
                     int d = dst + p * NR;
                     long s = src + (long) p * rs;
-                    for (int j = 0; j < cols; j++) bp[d + j] = b.getAtIndex(F32, s + (long) j * cs);
+                    for (int j = 0; j < cols; j++) {
+                        long at = s + (long) j * cs;
+                        bp[d + j] = bf16 ? DType.bf16ToFloat(b.getAtIndex(BF16, at)) : b.getAtIndex(F32, at);
+                    }
                     for (int j = cols; j < NR; j++) bp[d + j] = 0f;
                 }
             }
         }
+    }
+
+    /** {@code count} floats from byte {@code at} of {@code b} (F32, or BF16 widened through {@code bits}) into dst[off..]. */
+    private static void read(MemorySegment b, boolean bf16, long at, int count, short[] bits, float[] dst, int off) {
+        if (!bf16) {
+            MemorySegment.copy(b, F32, at, dst, off, count);
+            return;
+        }
+        MemorySegment.copy(b, BF16, at, bits, 0, count);
+        for (int i = 0; i < count; i++) dst[off + i] = Float.intBitsToFloat(bits[i] << 16);
     }
 }

@@ -99,7 +99,10 @@ public final class MatMul {
             MatVec.multiply((float) alpha, a, b, (float) beta, c);
             return;
         }
-        Tensor x = readable(a, dtype), y = readable(b, dtype);
+        Tensor x = readable(a, dtype);
+        // a BF16 B (a BF16 checkpoint's weight) is widened as GEMM packs it, not copied to F32 first
+        Tensor y = dtype == DType.F32 && b.dtype() == DType.BF16 && b.storage().isCpu() && !(b.storage() instanceof DeviceStorage)
+                ? b : readable(b, dtype);
         int[] sa = Shapes.broadcastStrides(batchShape(x), batchStrides(x), batch);
         int[] sb = Shapes.broadcastStrides(batchShape(y), batchStrides(y), batch);
         int count = Shapes.numel(batch);
@@ -114,6 +117,9 @@ public final class MatMul {
             if (dtype == DType.F64) {
                 Gemm.dgemm(m, n, k, alpha, x.doubleArray(), offA, xRow, xCol, y.doubleArray(), offB, yRow, yCol,
                         beta, c.doubleArray(), offC, n);
+            } else if (y.dtype() == DType.BF16) {
+                Gemm.sgemmBf16B(m, n, k, (float) alpha, segment(x), offA, xRow, xCol, segment(y), offB, yRow, yCol,
+                        (float) beta, c.floatArray(), offC, n);
             } else if (x.storage() instanceof HeapStorage && y.storage() instanceof HeapStorage) {
                 Gemm.sgemm(m, n, k, (float) alpha, x.floatArray(), offA, xRow, xCol, y.floatArray(), offB, yRow, yCol,
                         (float) beta, c.floatArray(), offC, n);
@@ -134,7 +140,9 @@ public final class MatMul {
 
     private static java.lang.foreign.MemorySegment segment(Tensor t) {
         if (t.storage() instanceof SegmentStorage s) return s.segment();
-        return java.lang.foreign.MemorySegment.ofArray(t.floatArray());
+        HeapStorage h = (HeapStorage) t.storage();
+        return t.dtype() == DType.BF16 ? java.lang.foreign.MemorySegment.ofArray(h.bf16Bits())
+                : java.lang.foreign.MemorySegment.ofArray(h.floats());
     }
 
     private static int[] batchShape(Tensor t) {

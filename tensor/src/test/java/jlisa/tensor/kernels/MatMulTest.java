@@ -118,4 +118,24 @@ class MatMulTest {
         assertThatThrownBy(() -> MatMul.gemm(1, Tensor.zeros(2, 3), Tensor.zeros(3, 4), 0, Tensor.zeros(2, 5)))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("(2, 5)");
     }
+
+    @Test
+    void bf16WeightsHeapOrInASegmentMultiplyAsTheirWideningInBothLayouts() {
+        Rng rng = new Rng(21);
+        try (Arena arena = Arena.ofConfined()) {
+            for (int[] mkn : new int[][] {{7, 67, 45}, {130, 33, 200}, {5, 1030, 70}}) {
+                int m = mkn[0], k = mkn[1], n = mkn[2];
+                Tensor x = Tensor.randn(rng, m, k);
+                for (boolean rows : new boolean[] {true, false}) {
+                    Tensor w = Tensor.randn(rng, rows ? n : k, rows ? k : n).to(DType.BF16);   // (out, in) or (in, out)
+                    SegmentStorage s = SegmentStorage.allocate(DType.BF16, w.numel(), arena, MemoryKind.OTHER);
+                    Tensor mapped = new Tensor(s, w.shape(), new int[] {w.size(1), 1}, 0).copyFrom(w);
+                    for (Tensor b : new Tensor[] {w, mapped}) {
+                        Tensor op = rows ? b.t() : b;
+                        assertClose(x.matmul(op), reference(x, op), 1e-4);
+                    }
+                }
+            }
+        }
+    }
 }
