@@ -35,6 +35,8 @@ import jlisa.tensor.Tensor;
  * split the n outputs into contiguous chunks; each output is computed by one thread in one fixed order, so results
  * do not depend on the thread count.
  *
+ * <p>Heap F32 weights have kernels of their own, on the float[] (see {@link #multiply} for why).
+ *
  * <p>Stateless; safe to call from any thread on outputs no other thread touches.
  */
 final class MatVec {
@@ -77,24 +79,31 @@ final class MatVec {
         }
         boolean bf16 = b.dtype() == DType.BF16;
         int esize = bf16 ? 2 : 4;
-        MemorySegment w = segmentOf(b);
+        // A heap F32 weight (a model built or trained in memory) has kernels of its own on the float[]: run through
+        // the segment kernels as a heap segment, it made their segment accesses see three classes (heap, mapped,
+        // off-heap), and C2 then stops inlining the vector loads: decoding ran at half speed (measured).
+        float[] array = !bf16 && b.storage() instanceof HeapStorage h ? h.floats() : null;
+        MemorySegment w = array == null ? segmentOf(b) : null;
         long base = (long) b.offset() * esize;
-        float[] y = c.floatArray();
-        int yOff = c.offset();
-        Output out = new Output(alpha, beta, y, yOff, n);
+        Output out = new Output(alpha, beta, c.floatArray(), c.offset(), n);
         if (b.stride(0) == 1 && (b.stride(1) != 1 || n == 1)) {   // rows: B(p, j) = W[j, p] at j·ld + p
-            long ld = (long) b.stride(1) * esize;
+            int ldElements = b.stride(1);
+            long ld = (long) ldElements * esize;
             int grain = (int) Math.max(4, MIN_BYTES_PER_TASK / Math.max(1, (long) k * esize));
             Parallel.forRange(0, n, grain, (lo, hi) -> {
-                if (bf16) dotRowsBf16(w, base, ld, x, m, k, lo, hi, out);
+                if (array != null) dotRows(array, b.offset(), ldElements, x, m, k, lo, hi, out);
+                else if (bf16) dotRowsBf16(w, base, ld, x, m, k, lo, hi, out);
                 else dotRows(w, base, ld, x, m, k, lo, hi, out);
             });
         } else {                                                   // columns: B(p, j) at p·ld + j
-            long ld = (long) b.stride(0) * esize;
+            int ldElements = b.stride(0);
+            long ld = (long) ldElements * esize;
             int vectors = (n + L - 1) / L;
             int grain = (int) Math.max(1, MIN_BYTES_PER_TASK / Math.max(1, (long) k * L * esize));
-            Parallel.forRange(0, vectors, grain, (lo, hi) ->
-                    axpyColumns(w, base, ld, bf16, x, m, k, lo * L, Math.min(n, hi * L), out));
+            Parallel.forRange(0, vectors, grain, (lo, hi) -> {
+                if (array != null) axpyColumns(array, b.offset(), ldElements, x, m, k, lo * L, Math.min(n, hi * L), out);
+                else axpyColumns(w, base, ld, bf16, x, m, k, lo * L, Math.min(n, hi * L), out);
+            });
         }
     }
 
@@ -106,11 +115,10 @@ final class MatVec {
         }
     }
 
-    /** B's elements as a segment: the mapped or off-heap one, or a view of the Java array. */
+    /** B's elements as a segment: the mapped or off-heap one, or a view of a heap BF16 array (heap F32 has its own kernels). */
     private static MemorySegment segmentOf(Tensor b) {
         if (b.storage() instanceof SegmentStorage s) return s.segment();
-        HeapStorage h = (HeapStorage) b.storage();
-        return b.dtype() == DType.BF16 ? MemorySegment.ofArray(h.bf16Bits()) : MemorySegment.ofArray(h.floats());
+        return MemorySegment.ofArray(((HeapStorage) b.storage()).bf16Bits());
     }
 
     // ------------------------------------------------------------------------------------------ rows layout
@@ -118,6 +126,8 @@ final class MatVec {
     /**
      * C[i, j] for j in [j0, j1): the dot product of x row i with W row j (F32 at byte w0 + j·ld). Four W rows share
      * each load of x; each row has its own vector accumulator, reduced once, then the k mod L tail is added.
+     * (Peeling each row to a 64-byte boundary, since a mapped checkpoint's rows usually start off one, made it
+     * slower, measured: the scalar head cost more than the loads that span two cache lines.)
      */
     static void dotRows(MemorySegment w, long w0, long ld, float[] x, int m, int k, int j0, int j1, Output out) {
         int kv = k - k % L;
@@ -156,6 +166,44 @@ final class MatVec {
 
     private static float tailF32(MemorySegment w, long row, float[] x, int xi, int from, int k, float sum) {
         for (int p = from; p < k; p++) sum = Math.fma(w.get(F32_LE, row + 4L * p), x[xi + p], sum);
+        return sum;
+    }
+
+    /** {@link #dotRows(MemorySegment, long, long, float[], int, int, int, int, Output)} for a heap F32 W at w[w0 + j·ld]. */
+    static void dotRows(float[] w, int w0, int ld, float[] x, int m, int k, int j0, int j1, Output out) {
+        int kv = k - k % L;
+        int j = j0;
+        for (; j + 4 <= j1; j += 4) {
+            int r0 = w0 + j * ld, r1 = r0 + ld, r2 = r1 + ld, r3 = r2 + ld;
+            for (int i = 0; i < m; i++) {
+                int xi = i * k;
+                FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
+                for (int p = 0; p < kv; p += L) {
+                    FloatVector xv = FloatVector.fromArray(F, x, xi + p);
+                    a0 = FloatVector.fromArray(F, w, r0 + p).fma(xv, a0);
+                    a1 = FloatVector.fromArray(F, w, r1 + p).fma(xv, a1);
+                    a2 = FloatVector.fromArray(F, w, r2 + p).fma(xv, a2);
+                    a3 = FloatVector.fromArray(F, w, r3 + p).fma(xv, a3);
+                }
+                out.put(i, j, tail(w, r0, x, xi, kv, k, a0.reduceLanes(VectorOperators.ADD)));
+                out.put(i, j + 1, tail(w, r1, x, xi, kv, k, a1.reduceLanes(VectorOperators.ADD)));
+                out.put(i, j + 2, tail(w, r2, x, xi, kv, k, a2.reduceLanes(VectorOperators.ADD)));
+                out.put(i, j + 3, tail(w, r3, x, xi, kv, k, a3.reduceLanes(VectorOperators.ADD)));
+            }
+        }
+        for (; j < j1; j++) {
+            int r0 = w0 + j * ld;
+            for (int i = 0; i < m; i++) {
+                int xi = i * k;
+                FloatVector a0 = FloatVector.zero(F);
+                for (int p = 0; p < kv; p += L) a0 = FloatVector.fromArray(F, w, r0 + p).fma(FloatVector.fromArray(F, x, xi + p), a0);
+                out.put(i, j, tail(w, r0, x, xi, kv, k, a0.reduceLanes(VectorOperators.ADD)));
+            }
+        }
+    }
+
+    private static float tail(float[] w, int row, float[] x, int xi, int from, int k, float sum) {
+        for (int p = from; p < k; p++) sum = Math.fma(w[row + p], x[xi + p], sum);
         return sum;
     }
 
@@ -234,6 +282,25 @@ final class MatVec {
                     }
                     for (int v = wv; v < width; v++) acc[ai + v] = Math.fma(w.get(F32_LE, row + 4L * v), xs, acc[ai + v]);
                 }
+            }
+        }
+        for (int i = 0; i < m; i++) for (int v = 0; v < width; v++) out.put(i, j0 + v, acc[i * width + v]);
+    }
+
+    /** {@link #axpyColumns(MemorySegment, long, long, boolean, float[], int, int, int, int, Output)} for a heap F32 B. */
+    static void axpyColumns(float[] w, int w0, int ld, float[] x, int m, int k, int j0, int j1, Output out) {
+        int width = j1 - j0, wv = width - width % L;
+        float[] acc = new float[m * width];
+        for (int p = 0; p < k; p++) {
+            int row = w0 + p * ld + j0;
+            for (int i = 0; i < m; i++) {
+                float xs = x[i * k + p];
+                FloatVector xv = FloatVector.broadcast(F, xs);
+                int ai = i * width;
+                for (int v = 0; v < wv; v += L) {
+                    FloatVector.fromArray(F, w, row + v).fma(xv, FloatVector.fromArray(F, acc, ai + v)).intoArray(acc, ai + v);
+                }
+                for (int v = wv; v < width; v++) acc[ai + v] = Math.fma(w[row + v], xs, acc[ai + v]);
             }
         }
         for (int i = 0; i < m; i++) for (int v = 0; v < width; v++) out.put(i, j0 + v, acc[i * width + v]);

@@ -14,18 +14,20 @@ import org.junit.jupiter.api.Test;
 
 /** The decoding path of {@link MatMul#gemm}: few rows against a weight read in place (F32, BF16; heap, segment). */
 class MatVecTest {
-    private static final int[] KS = {1, 3, 16, 17, 100, 257};
+    private static final int[] KS = {1, 3, 16, 17, 64, 100, 257};
     private static final int[] NS = {1, 4, 5, 33, 130};
 
     /** Where a weight lies: on the heap, or in an off-heap segment as a mapped checkpoint's. */
-    private enum Place { HEAP, SEGMENT }
+    private enum Place { HEAP, SEGMENT, SEGMENT_OFF_ALIGNMENT }
 
     /** W (rows, cols) of {@code dtype} in {@code place}, with the values of {@code w} (rounded to BF16 for BF16). */
     private static Tensor stored(Tensor w, DType dtype, Place place, Arena arena) {
         Tensor heap = w.to(dtype);
         if (place == Place.HEAP) return heap;
-        SegmentStorage s = SegmentStorage.allocate(dtype, w.numel(), arena, MemoryKind.OTHER);
-        return new Tensor(s, w.shape(), new int[] {w.size(1), 1}, 0).copyFrom(heap);
+        // 3 elements in: the rows start off the vector boundary, as a mapped checkpoint's usually do
+        int at = place == Place.SEGMENT ? 0 : 3;
+        SegmentStorage s = SegmentStorage.allocate(dtype, w.numel() + at, arena, MemoryKind.OTHER);
+        return new Tensor(s, w.shape(), new int[] {w.size(1), 1}, at).copyFrom(heap);
     }
 
     /** alpha · x · b + beta · c0 in float64, b read element by element (BF16 widened exactly). */
