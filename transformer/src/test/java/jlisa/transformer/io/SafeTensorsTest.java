@@ -271,9 +271,11 @@ class SafeTensorsTest {
     void writtenBytesMatchTheSpecByteForByte() throws IOException {
         Path file = dir.resolve("golden.safetensors");
         SafeTensors.write(file, Map.of("a", Tensor.of(new float[] {1f, -2f}, 2)), Map.of("format", "pt"));
-        // 85 bytes of JSON, padded with 3 spaces to 88 = 0x58; then 1.0f and -2.0f, little-endian.
-        String json = "{\"__metadata__\":{\"format\":\"pt\"},\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}   ";
-        byte[] expected = concat(HexFormat.of().parseHex("5800000000000000"), json.getBytes(StandardCharsets.UTF_8),
+        // 85 bytes of JSON, padded with 35 spaces to 120 = 0x78 (8 + 120 = 128: the data on a cache line); then 1.0f
+        // and -2.0f, little-endian.
+        String json = "{\"__metadata__\":{\"format\":\"pt\"},\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}"
+                + " ".repeat(35);
+        byte[] expected = concat(HexFormat.of().parseHex("7800000000000000"), json.getBytes(StandardCharsets.UTF_8),
                 HexFormat.of().parseHex("0000803f000000c0"));
         assertThat(Files.readAllBytes(file)).containsExactly(expected);
     }
@@ -294,11 +296,12 @@ class SafeTensorsTest {
     }
 
     @Test
-    void headerIsPaddedToAMultipleOfEightAndDataIsInSortedNameOrder() throws IOException {
+    void headerIsPaddedToAMultipleOfEightWithTheDataOnACacheLineAndDataIsInSortedNameOrder() throws IOException {
         Path file = dir.resolve("order.safetensors");
         SafeTensors.write(file, Map.of("zeta", Tensor.ones(3), "alpha", Tensor.zeros(2), "mid", Tensor.scalar(1)), null);
         long headerLength = ByteBuffer.wrap(Files.readAllBytes(file), 0, 8).order(ByteOrder.LITTLE_ENDIAN).getLong();
         assertThat(headerLength % 8).isZero();
+        assertThat((8 + headerLength) % 64).as("the data starts on a cache line").isZero();
         try (SafeTensorsFile f = SafeTensors.open(file)) {
             assertThat(f.info("alpha").begin()).isZero();
             assertThat(f.info("mid").begin()).isEqualTo(8);
