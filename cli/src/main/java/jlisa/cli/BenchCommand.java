@@ -277,9 +277,45 @@ final class BenchCommand implements Runnable {
                 + "(default: ${DEFAULT-VALUE})")
         int rounds;
 
+        @Option(names = "--random", description = "first write a random-weight model of this shape to --model, when it "
+                + "has no config.json yet: smollm-135m (SmolLM-135M: 30 layers, 576 wide, tied 49152 vocab) or "
+                + "tinyllama-8l (TinyLlama-1.1B with 8 of its 22 layers: 2048 wide, 32000 vocab); that run's resident memory "
+                + "includes writing it, so measure with the next run (default: none)")
+        String random;
+
+        @Option(names = "--dtype", defaultValue = "f32", description = "with --random: f32 or bf16 (default: ${DEFAULT-VALUE})")
+        String dtype;
+
         @Mixin JsonOut.Flag json = new JsonOut.Flag();
 
-        @Override public Integer call() {
+        /** The shapes of the comparison with Jlama (bench/vs-jlama.sh), as HF configs. */
+        static jlisa.transformer.model.Llama.Config shape(String name) {
+            return switch (name) {
+                case "smollm-135m" -> new jlisa.transformer.model.Llama.Config(49152, 576, 1536, 30, 9, 3, 64, 1e-5, 10000.0,
+                        2048, true, false, 0.02);
+                case "tinyllama-8l" -> new jlisa.transformer.model.Llama.Config(32000, 2048, 5632, 8, 32, 4, 64, 1e-5, 10000.0,
+                        2048, false, false, 0.02);
+                default -> throw new IllegalArgumentException("bench generate: --random must be smollm-135m or tinyllama-8l, got '"
+                        + name + "'");
+            };
+        }
+
+        private void writeRandom() throws java.io.IOException {
+            jlisa.tensor.DType type = switch (dtype.toLowerCase(Locale.ROOT)) {
+                case "f32" -> jlisa.tensor.DType.F32;
+                case "bf16" -> jlisa.tensor.DType.BF16;
+                default -> throw new IllegalArgumentException("bench generate: --dtype must be f32 or bf16, got '" + dtype + "'");
+            };
+            jlisa.transformer.model.Llama.Config config = shape(random);
+            if (java.nio.file.Files.exists(model.resolve("config.json"))) return;
+            System.err.println("bench generate: writing a random " + random + " (" + type + ") to " + model);
+            try (var m = new jlisa.transformer.model.Llama(config, new jlisa.tensor.Rng(1))) {
+                jlisa.transformer.model.Models.save(m, model, type);
+            }
+        }
+
+        @Override public Integer call() throws java.io.IOException {
+            if (random != null) writeRandom();
             if (promptTokens < 1 || newTokens < 1 || rounds < 2) {
                 throw new IllegalArgumentException("bench generate: --prompt-tokens and --new-tokens must be ≥ 1 and "
                         + "--rounds ≥ 2 (the first is warm-up)");
