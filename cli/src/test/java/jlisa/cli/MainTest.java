@@ -42,6 +42,28 @@ class MainTest {
     }
 
     @Test
+    void benchGenerateReportsDecodeBesideTheFloorAndTheSameTokensEveryRound() {
+        java.nio.file.Path dir = java.nio.file.Path.of("../transformer/src/test/resources/golden/llama-gqa");
+        String[] r = run("bench", "generate", "--model", dir.toString(), "--threads", "1,2", "--rounds", "2",
+                "--prompt-tokens", "5", "--new-tokens", "6", "--json");
+        assertThat(r[0]).as(r[2]).isEqualTo("0");
+        var doc = json(r);
+        assertThat(doc.get("engine").asText()).isEqualTo("jlisa");
+        assertThat(doc.get("weight_bytes_per_token").asLong()).isPositive().isLessThanOrEqualTo(doc.get("weight_bytes").asLong());
+        assertThat(doc.get("runs")).hasSize(2);
+        for (var run : doc.get("runs")) {
+            assertThat(run.get("decode_tok_s").asDouble()).isPositive();
+            assertThat(run.get("floor_tok_s").asDouble()).isPositive();
+            assertThat(run.get("tokens")).hasSize(7);   // one from the prompt, one per decode step
+        }
+        // greedy picks do not depend on the thread count
+        assertThat(doc.get("runs").get(1).get("tokens")).isEqualTo(doc.get("runs").get(0).get("tokens"));
+        r = run("bench", "generate", "--model", dir.toString(), "--random", "gpt3");
+        assertThat(r[0]).isNotEqualTo("0");
+        assertThat(r[2]).contains("--random must be smollm-135m or tinyllama-8l, got 'gpt3'");
+    }
+
+    @Test
     void versionComesFromTheBuild() {
         String[] r = run("--version");
         assertThat(r[0]).isEqualTo("0");
