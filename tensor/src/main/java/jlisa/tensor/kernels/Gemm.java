@@ -80,24 +80,7 @@ public final class Gemm {
                              MemorySegment a, long aOff, int aRowStride, int aColStride,
                              MemorySegment b, long bOff, int bRowStride, int bColStride,
                              float beta, float[] c, int cOff, int ldc) {
-        checkSizes("sgemm", m, n, k);
-        boolean reads = alpha != 0f && k > 0 && m > 0 && n > 0;
-        if (reads) {
-            checkOperand("sgemm", "A", a == null ? -1 : a.byteSize() / 4, aOff, m, k, aRowStride, aColStride);
-            checkOperand("sgemm", "B", b == null ? -1 : b.byteSize() / 4, bOff, k, n, bRowStride, bColStride);
-        }
-        checkC("sgemm", c == null ? -1 : c.length, cOff, m, n, ldc);
-        if (m == 0 || n == 0) return;
-        if (!reads) {
-            scale(m, n, beta, c, cOff, ldc);
-            return;
-        }
-        // A segment over a float[] is read as the array itself (the fast packing paths).
-        float[] aArr = heapArray(a, aOff), bArr = heapArray(b, bOff);
-        long aBase = aArr == null ? aOff : a.address() / 4 + aOff;
-        long bBase = bArr == null ? bOff : b.address() / 4 + bOff;
-        run(m, n, k, alpha, aArr, aArr == null ? a : null, aBase, aRowStride, aColStride,
-                bArr, bArr == null ? b : null, bBase, bRowStride, bColStride, beta, c, cOff, ldc);
+        segments(m, n, k, alpha, a, aOff, aRowStride, aColStride, b, false, bOff, bRowStride, bColStride, beta, c, cOff, ldc);
     }
 
     /**
@@ -109,11 +92,18 @@ public final class Gemm {
                                   MemorySegment a, long aOff, int aRowStride, int aColStride,
                                   MemorySegment b, long bOff, int bRowStride, int bColStride,
                                   float beta, float[] c, int cOff, int ldc) {
+        segments(m, n, k, alpha, a, aOff, aRowStride, aColStride, b, true, bOff, bRowStride, bColStride, beta, c, cOff, ldc);
+    }
+
+    /** The two segment entry points: B is F32, or BF16 bits when {@code bBf16}. */
+    private static void segments(int m, int n, int k, float alpha, MemorySegment a, long aOff, int aRowStride, int aColStride,
+                                 MemorySegment b, boolean bBf16, long bOff, int bRowStride, int bColStride,
+                                 float beta, float[] c, int cOff, int ldc) {
         checkSizes("sgemm", m, n, k);
         boolean reads = alpha != 0f && k > 0 && m > 0 && n > 0;
         if (reads) {
             checkOperand("sgemm", "A", a == null ? -1 : a.byteSize() / 4, aOff, m, k, aRowStride, aColStride);
-            checkOperand("sgemm", "B", b == null ? -1 : b.byteSize() / 2, bOff, k, n, bRowStride, bColStride);
+            checkOperand("sgemm", "B", b == null ? -1 : b.byteSize() / (bBf16 ? 2 : 4), bOff, k, n, bRowStride, bColStride);
         }
         checkC("sgemm", c == null ? -1 : c.length, cOff, m, n, ldc);
         if (m == 0 || n == 0) return;
@@ -121,10 +111,12 @@ public final class Gemm {
             scale(m, n, beta, c, cOff, ldc);
             return;
         }
-        float[] aArr = heapArray(a, aOff);
+        // A segment over a float[] is read as the array itself (the fast packing paths).
+        float[] aArr = heapArray(a, aOff), bArr = bBf16 ? null : heapArray(b, bOff);
         long aBase = aArr == null ? aOff : a.address() / 4 + aOff;
+        long bBase = bArr == null ? bOff : b.address() / 4 + bOff;
         run(m, n, k, alpha, aArr, aArr == null ? a : null, aBase, aRowStride, aColStride,
-                null, b, true, bOff, bRowStride, bColStride, beta, c, cOff, ldc);
+                bArr, bArr == null ? b : null, bBf16, bBase, bRowStride, bColStride, beta, c, cOff, ldc);
     }
 
     private static float[] heapArray(MemorySegment s, long off) {
