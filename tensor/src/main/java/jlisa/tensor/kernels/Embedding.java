@@ -3,7 +3,6 @@ package jlisa.tensor.kernels;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
 import jlisa.tensor.DType;
-import jlisa.tensor.HeapStorage;
 import jlisa.tensor.DeviceKernels;
 import jlisa.tensor.Parallel;
 import jlisa.tensor.Shapes;
@@ -95,16 +94,15 @@ public final class Embedding {
         }
         int[] outShape = append(idsShape, C);
         Tensor out = Tensor.zeros(dt, outShape);
-        if (!(weight.storage() instanceof HeapStorage && weight.dtype() == dt && weight.isDense())) {
+        if (!weight.isDense()) {
             // a mapped or BF16 table: copy (and widen) only the rows looked up, never the whole table
             checkIds(ids, 0, ids.length, V, op);
             Tensor rows = out.view(ids.length, C);
             for (int i = 0; i < ids.length; i++) rows.narrow(0, i, 1).copyFrom(weight.narrow(0, ids[i], 1));
             return out;
         }
-        Tensor w = weight;
-        if (dt == DType.F64) forward(out.doubleArray(), 0, w.doubleArray(), w.offset(), ids, 0, ids.length, V, C);
-        else forward(out.floatArray(), 0, w.floatArray(), w.offset(), ids, 0, ids.length, V, C);
+        if (dt == DType.F64) forward(out.doubleArray(), 0, weight.doubleArray(), weight.offset(), ids, 0, ids.length, V, C);
+        else forward(out.floatArray(), 0, weight.floatArray(), weight.offset(), ids, 0, ids.length, V, C);
         return out;
     }
 

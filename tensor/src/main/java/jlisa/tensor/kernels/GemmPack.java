@@ -145,6 +145,6 @@ final class GemmPack {
             return;
         }
         MemorySegment.copy(b, BF16, at, bits, 0, count);
-        for (int i = 0; i < count; i++) dst[off + i] = Float.intBitsToFloat(bits[i] << 16);
+        for (int i = 0; i < count; i++) dst[off + i] = DType.bf16ToFloat(bits[i]);
     }
 }
