@@ -72,10 +72,5 @@ public final class BatchGeneration {
         }
     }
 
-    static double median(List<Double> xs) {
-        List<Double> s = new ArrayList<>(xs);
-        java.util.Collections.sort(s);
-        int n = s.size();
-        return n % 2 == 1 ? s.get(n / 2) : (s.get(n / 2 - 1) + s.get(n / 2)) / 2;
-    }
+    static double median(List<Double> xs) { return GenerationTiming.median(xs.stream().mapToDouble(Double::doubleValue).toArray()); }
 }

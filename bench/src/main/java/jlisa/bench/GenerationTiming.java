@@ -16,6 +16,7 @@ import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 import jlisa.tensor.Parallel;
 import jlisa.transformer.generate.Decoder;
+import jlisa.transformer.generate.Sampler;
 import jlisa.transformer.model.CausalLM;
 
 /**
@@ -50,9 +51,9 @@ public final class GenerationTiming {
             int[] tokens = new int[newTokens + 1];
             try (Decoder decoder = new Decoder(model, prompt.length + newTokens)) {
                 long t0 = System.nanoTime();
-                tokens[0] = argmax(decoder.feed(prompt));
+                tokens[0] = Sampler.argmax(decoder.feed(prompt));
                 long t1 = System.nanoTime();
-                for (int s = 1; s <= newTokens; s++) tokens[s] = argmax(decoder.feed(tokens[s - 1]));
+                for (int s = 1; s <= newTokens; s++) tokens[s] = Sampler.argmax(decoder.feed(tokens[s - 1]));
                 long t2 = System.nanoTime();
                 out[0] = new Round(prompt.length / ((t1 - t0) / 1e9), newTokens / ((t2 - t1) / 1e9), tokens);
             }
@@ -73,13 +74,6 @@ public final class GenerationTiming {
         double[] v = values.clone();
         Arrays.sort(v);
         return v.length % 2 == 1 ? v[v.length / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
-    }
-
-    /** The highest logit's index (the first of equal ones, as torch.argmax). */
-    public static int argmax(double[] logits) {
-        int best = 0;
-        for (int i = 1; i < logits.length; i++) if (logits[i] > logits[best]) best = i;
-        return best;
     }
 
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;

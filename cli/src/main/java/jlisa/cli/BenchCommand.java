@@ -288,16 +288,12 @@ final class BenchCommand implements Runnable {
 
         @Mixin JsonOut.Flag json = new JsonOut.Flag();
 
-        /** The shapes of the comparison with Jlama (bench/vs-jlama.sh), as HF configs. */
+        /** The shapes of the comparison with Jlama (bench/vs-jlama.sh): two of Llama's presets. */
         static jlisa.transformer.model.Llama.Config shape(String name) {
-            return switch (name) {
-                case "smollm-135m" -> new jlisa.transformer.model.Llama.Config(49152, 576, 1536, 30, 9, 3, 64, 1e-5, 10000.0,
-                        2048, true, false, 0.02);
-                case "tinyllama-8l" -> new jlisa.transformer.model.Llama.Config(32000, 2048, 5632, 8, 32, 4, 64, 1e-5, 10000.0,
-                        2048, false, false, 0.02);
-                default -> throw new IllegalArgumentException("bench generate: --random must be smollm-135m or tinyllama-8l, got '"
-                        + name + "'");
-            };
+            if (!name.equals("smollm-135m") && !name.equals("tinyllama-8l")) {
+                throw new IllegalArgumentException("bench generate: --random must be smollm-135m or tinyllama-8l, got '" + name + "'");
+            }
+            return jlisa.transformer.model.Llama.Config.preset(name);
         }
 
         private void writeRandom() throws java.io.IOException {
@@ -327,7 +323,7 @@ final class BenchCommand implements Runnable {
                     throw new IllegalArgumentException("bench generate: " + promptTokens + " + " + newTokens
                             + " tokens exceed the model's " + m.maxPositions() + " positions");
                 }
-                String dtype = m.checkpointDType().toString();
+                String stored = m.checkpointDType().toString();
                 long weights = m.weightBytes(), perToken = m.weightBytesPerToken();
                 List<com.fasterxml.jackson.databind.node.ObjectNode> runs = new java.util.ArrayList<>();
                 for (int t : counts) {
@@ -346,7 +342,7 @@ final class BenchCommand implements Runnable {
                     o.put("read_gb_s", bandwidth / 1e9).put("floor_tok_s", floor)
                             .put("of_floor", o.get("decode_tok_s").asDouble() / floor);
                 }
-                var doc = JsonOut.object().put("engine", "jlisa").put("model", model.toString()).put("dtype", dtype)
+                var doc = JsonOut.object().put("engine", "jlisa").put("model", model.toString()).put("dtype", stored)
                         .put("prompt_tokens", promptTokens).put("new_tokens", newTokens)
                         .put("weight_bytes", weights).put("weight_bytes_per_token", perToken)
                         .put("rss_bytes", rss[0]).put("peak_rss_bytes", rss[1])
@@ -357,7 +353,7 @@ final class BenchCommand implements Runnable {
                     return 0;
                 }
                 System.out.printf(Locale.ROOT, "generate model=%s dtype=%s prompt=%d new=%d weights=%.1fMB per_token=%.1fMB "
-                        + "peak_rss=%.1fMB (%.2f× the weights)%n", model, dtype, promptTokens, newTokens, weights / 1e6,
+                        + "peak_rss=%.1fMB (%.2f× the weights)%n", model, stored, promptTokens, newTokens, weights / 1e6,
                         perToken / 1e6, rss[1] / 1e6, (double) rss[1] / weights);
                 for (var o : runs) {
                     System.out.printf(Locale.ROOT, "  threads=%d prefill_tok_s=%.1f decode_tok_s=%.2f floor_tok_s=%.2f "

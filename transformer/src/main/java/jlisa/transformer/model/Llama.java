@@ -124,12 +124,19 @@ public final class Llama extends CausalLM {
             return m;
         }
 
-        /** Presets: llama-thin has many thin layers for LISA memory studies (32 layers, 256 wide, GQA 8/2, byte vocab). */
+        /**
+         * Presets: llama-thin has many thin layers for LISA memory studies (32 layers, 256 wide, GQA 8/2, byte vocab);
+         * smollm-135m is SmolLM-135M's shape, tinyllama-8l TinyLlama-1.1B's with 8 of its 22 layers.
+         */
         public static Config preset(String name) {
             return switch (name) {
                 case "llama-thin" -> new Config(256, 256, 688, 32, 8, 2, 32, 1e-6, 10000.0, 2048, true, false, 0.02);
                 case "llama-tiny" -> new Config(256, 128, 344, 4, 4, 2, 32, 1e-6, 10000.0, 1024, true, false, 0.02);
-                default -> throw new IllegalArgumentException("unknown LLaMA preset '" + name + "' (expected llama-thin, llama-tiny)");
+                // the shapes generation is measured on beside Jlama (bench generate --random, bench/vs-jlama.sh)
+                case "smollm-135m" -> new Config(49152, 576, 1536, 30, 9, 3, 64, 1e-5, 10000.0, 2048, true, false, 0.02);
+                case "tinyllama-8l" -> new Config(32000, 2048, 5632, 8, 32, 4, 64, 1e-5, 10000.0, 2048, false, false, 0.02);
+                default -> throw new IllegalArgumentException("unknown LLaMA preset '" + name
+                        + "' (expected llama-thin, llama-tiny, smollm-135m, tinyllama-8l)");
             };
         }
     }
