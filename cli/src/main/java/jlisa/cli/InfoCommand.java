@@ -12,6 +12,7 @@ import jdk.incubator.vector.FloatVector;
 import jlisa.autograd.Parameter;
 import jlisa.gpu.Cuda;
 import jlisa.gpu.CudaDevice;
+import jlisa.tensor.GemmPlan;
 import jlisa.tensor.Parallel;
 import jlisa.transformer.lora.Lora;
 import jlisa.transformer.lora.LoraConfig;
@@ -48,6 +49,7 @@ final class InfoCommand implements java.util.concurrent.Callable<Integer> {
         jvm.put("java", Runtime.version().toString()).put("vendor", System.getProperty("java.vendor"))
                 .put("simd_bits", FloatVector.SPECIES_PREFERRED.vectorBitSize())
                 .put("simd_floats", FloatVector.SPECIES_PREFERRED.length())
+                .put("gemm", GemmPlan.CHOSEN.describe())
                 .put("threads", Parallel.defaultThreads())
                 .put("max_heap_mib", Runtime.getRuntime().maxMemory() / (1024 * 1024));
         if (device) info.set("gpu", gpu());
@@ -113,6 +115,7 @@ final class InfoCommand implements java.util.concurrent.Callable<Integer> {
         JsonNode m = info.get("machine");
         System.out.println("java      " + m.get("java").asText() + " (" + m.get("vendor").asText() + ")");
         System.out.println("simd      " + m.get("simd_bits").asInt() + "-bit, " + m.get("simd_floats").asInt() + " floats per vector");
+        System.out.println("gemm      " + m.get("gemm").asText());
         System.out.println("threads   " + m.get("threads").asInt() + " (set with -Djlisa.threads or JLISA_THREADS)");
         System.out.println("max heap  " + m.get("max_heap_mib").asLong() + " MiB");
         JsonNode g = info.get("gpu");

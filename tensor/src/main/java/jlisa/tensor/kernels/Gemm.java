@@ -1,5 +1,7 @@
 package jlisa.tensor.kernels;
 
+import jlisa.tensor.GemmPlan;
+
 import java.lang.foreign.MemorySegment;
 
 import jlisa.tensor.Parallel;
@@ -19,7 +21,8 @@ import jlisa.tensor.Parallel;
  * buffers are thread-local scratch, reused across calls.
  * Every element of C is computed by the same sequence of fmas whatever the thread count or its position in a
  * tile, so results are bitwise identical for any parallelism. Products with at most one vector's width of columns
- * (a LoRA adapter's, at rank ≤ 16 with AVX-512) take a narrow kernel instead, see {@link #narrow}.
+ * (a LoRA adapter's, at rank ≤ 16 with AVX-512) take a narrow kernel instead, see {@link #narrow}. The tile's shape,
+ * the block sizes and the loop order are chosen for the CPU by {@link GemmPlan}.
  *
  * <p>float64 ({@link #dgemm}) is a plain i-p-j loop, the reference-quality path used by gradient checks.
  */
@@ -28,15 +31,19 @@ public final class Gemm {
 
     static final int MR = GemmKernel.MR;
     static final int NR = GemmKernel.NR;
-    // Block sizes, measured on Zen 4 (1 MiB L2 per core, 32 MiB L3) with the 6 × 64 kernel; see bench/RESULTS.md.
+    // Block sizes for this CPU: see GemmPlan (and bench/RESULTS.md for the measurements behind them).
     /** Largest depth of a packed block. A deep block writes C back rarely: k ≤ KC is one pass over C. */
-    static final int KC = Integer.getInteger("jlisa.gemm.kc", 1024);
-    /** Rows of the packed A block (MC × KC floats, 384 KiB, live in L2 beside one B micro-panel). Multiple of MR. */
-    static final int MC = roundUp(Integer.getInteger("jlisa.gemm.mc", 96), MR);
+    static final int KC = GemmPlan.CHOSEN.kc();
+    /** Rows of the packed A block (MC × KC floats live in L2 beside one B micro-panel). Multiple of MR. */
+    static final int MC = roundUp(GemmPlan.CHOSEN.mc(), MR);
     /** Columns of the packed B panel (KC × NC floats live in L3). Multiple of NR. */
-    static final int NC = roundUp(Integer.getInteger("jlisa.gemm.nc", 2048), NR);
+    static final int NC = roundUp(GemmPlan.CHOSEN.nc(), NR);
     /** Largest span (floats) of a depth block of a transposed A read in place: 8 MiB, 2048 pages, inside the L2 TLB. */
     static final long IN_PLACE_SPAN = 1L << 21;
+    /** Whether an array A with a unit stride is read where it lies (see {@link #blocked}); packed otherwise. */
+    static final boolean A_IN_PLACE = GemmPlan.CHOSEN.aInPlace();
+    /** The macro-kernel's order: each A micro-panel along the B panel, or each B micro-panel down the A block. */
+    static final boolean A_PANEL_OUTER = GemmPlan.CHOSEN.aPanelOuter();
     /** Below this many flops a thread is not worth waking. */
     private static final long MIN_FLOPS_PER_TASK = 1L << 22;
 
@@ -250,8 +257,8 @@ public final class Gemm {
     /**
      * The Goto loops over the rows [m0, m1) and columns [n0, n1) of C.
      *
-     * <p>An A held in an array with unit column stride (row-major) or unit row stride (transposed) is not packed:
-     * the microkernel reads it where it lies. Packing would copy every element of A once per thread and column
+     * <p>Where the plan says so ({@link GemmPlan#aInPlace()}: the 6 × 4 kernel), an A held in an array with unit
+     * column stride (row-major) or unit row stride (transposed) is not packed: the microkernel reads it where it lies. Packing would copy every element of A once per thread and column
      * block, which in products with a long inner dimension and few columns (dx = dlogits · W, k = 50257) costs a
      * fifth of the product; read in place, the same elements stream from L2 as fast as a packed block would.
      * A transposed A is read in place only while a depth block spans at most {@link #IN_PLACE_SPAN} floats: each
@@ -266,8 +273,8 @@ public final class Gemm {
         int kcStep = ceilDiv(k, ceilDiv(k, KC));
         int ncStep = roundUp(ceilDiv(n1 - n0, ceilDiv(n1 - n0, NC)), NR);
         int mcStep = Math.min(MC, roundUp(m1 - m0, MR));
-        boolean rowsInPlace = aArr != null && acs == 1;
-        boolean columnsInPlace = aArr != null && !rowsInPlace && ars == 1 && (long) kcStep * acs <= IN_PLACE_SPAN;
+        boolean rowsInPlace = A_IN_PLACE && aArr != null && acs == 1;
+        boolean columnsInPlace = A_IN_PLACE && aArr != null && !rowsInPlace && ars == 1 && (long) kcStep * acs <= IN_PLACE_SPAN;
         Scratch s = SCRATCH.get();
         float[] ap = rowsInPlace || columnsInPlace ? null : s.a(mcStep * kcStep), bp = s.b(kcStep * ncStep);
         float[] edge = columnsInPlace ? s.edge(MR * kcStep) : null;
@@ -302,23 +309,33 @@ public final class Gemm {
     }
 
     /**
-     * All MR × NR tiles of one A block times one packed B panel. A's micro-panel ir starts at
-     * {@code a[ao + (ir/MR)·panelStep]} with depth step {@code aStep}; a partial last micro-panel comes from
-     * {@code edge} (packed, depth step MR) when given.
+     * All MR × NR tiles of one A block times one packed B panel, in the plan's order ({@link #A_PANEL_OUTER}). A's
+     * micro-panel ir starts at {@code a[ao + (ir/MR)·panelStep]} with depth step {@code aStep}; a partial last
+     * micro-panel comes from {@code edge} (packed, depth step MR) when given.
      */
     private static void macro(int mcb, int ncb, int kcb, float alpha, float[] a, int ao, int panelStep, int aStep,
                               float[] edge, float[] bp, float beta, float[] c, int co, int ldc, float[] tile) {
-        for (int jr = 0; jr < ncb; jr += NR) {
-            int cols = Math.min(NR, ncb - jr);
-            for (int ir = 0; ir < mcb; ir += MR) {
-                int rows = Math.min(MR, mcb - ir), cij = co + ir * ldc + jr;
-                if (rows < MR && edge != null) {
-                    GemmKernel.tile(kcb, edge, 0, MR, bp, jr * kcb, alpha, beta, c, cij, ldc, rows, cols, tile);
-                } else {
-                    GemmKernel.tile(kcb, a, ao + ir / MR * panelStep, aStep, bp, jr * kcb, alpha, beta, c, cij, ldc,
-                            rows, cols, tile);
-                }
-            }
+        if (A_PANEL_OUTER) {
+            for (int ir = 0; ir < mcb; ir += MR)
+                for (int jr = 0; jr < ncb; jr += NR)
+                    macroTile(ir, jr, mcb, ncb, kcb, alpha, a, ao, panelStep, aStep, edge, bp, beta, c, co, ldc, tile);
+        } else {
+            for (int jr = 0; jr < ncb; jr += NR)
+                for (int ir = 0; ir < mcb; ir += MR)
+                    macroTile(ir, jr, mcb, ncb, kcb, alpha, a, ao, panelStep, aStep, edge, bp, beta, c, co, ldc, tile);
+        }
+    }
+
+    /** The tile of {@link #macro} at row ir, column jr of the block. */
+    private static void macroTile(int ir, int jr, int mcb, int ncb, int kcb, float alpha, float[] a, int ao,
+                                  int panelStep, int aStep, float[] edge, float[] bp, float beta, float[] c, int co,
+                                  int ldc, float[] tile) {
+        int rows = Math.min(MR, mcb - ir), cols = Math.min(NR, ncb - jr), cij = co + ir * ldc + jr;
+        if (rows < MR && edge != null) {
+            GemmKernel.tile(kcb, edge, 0, MR, bp, jr * kcb, alpha, beta, c, cij, ldc, rows, cols, tile);
+        } else {
+            GemmKernel.tile(kcb, a, ao + ir / MR * panelStep, aStep, bp, jr * kcb, alpha, beta, c, cij, ldc,
+                    rows, cols, tile);
         }
     }
 

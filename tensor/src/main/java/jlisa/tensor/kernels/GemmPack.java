@@ -54,12 +54,7 @@ final class GemmPack {
             int s = base + p * cs;
             for (int ir = 0; ir < full; ir += MR) {
                 int d = ir * kcb + p * MR, si = s + ir;
-                ap[d] = a[si];
-                ap[d + 1] = a[si + 1];
-                ap[d + 2] = a[si + 2];
-                ap[d + 3] = a[si + 3];
-                ap[d + 4] = a[si + 4];
-                ap[d + 5] = a[si + 5];
+                for (int r = 0; r < MR; r++) ap[d + r] = a[si + r];   // MR is a constant: C2 unrolls this
             }
             if (full < mcb) {
                 int d = full * kcb + p * MR;
