@@ -87,8 +87,12 @@ public final class GemmTiming {
 
     public static void main(String[] args) {
         if (args.length < 1) {
-            System.err.println("usage: GemmTiming N [NN|NT|TN|TT][,...] [threads]");
+            System.err.println("usage: GemmTiming N [NN|NT|TN|TT][,...] [threads]   or   GemmTiming --plan");
             System.exit(2);
+        }
+        if (args[0].equals("--plan")) {                      // the micro-kernel and blocking chosen for this CPU
+            System.out.println(jlisa.tensor.GemmPlan.CHOSEN.describe());
+            return;
         }
         int n = Integer.parseInt(args[0]);
         String layouts = args.length > 1 ? args[1].toUpperCase(Locale.ROOT) : "NN";

@@ -135,7 +135,8 @@ class MainTest {
     void infoNamesTheJvmAndSimdWidth() {
         String[] r = run("info");
         assertThat(r[0]).isEqualTo("0");
-        assertThat(r[1]).contains("java").contains("simd").contains("threads");
+        assertThat(r[1]).contains("java").contains("simd").contains("threads").contains("gemm      ")
+                .contains("vector registers");
     }
 
     @Test
@@ -143,6 +144,7 @@ class MainTest {
         java.nio.file.Path dir = java.nio.file.Path.of("../transformer/src/test/resources/golden/llama-gqa");
         var info = json(run("info", "--model", dir.toString(), "--json"));
         assertThat(info.get("machine").get("simd_bits").asInt()).isPositive();
+        assertThat(info.get("machine").get("gemm").asText()).contains("tile").contains("KC ");
         assertThat(info.has("gpu")).isFalse();                       // not looked for without --device
         assertThat(info.get("model").get("model_type").asText()).isEqualTo("llama");
         assertThat(info.get("model").get("parameters").asLong()).isEqualTo(25_248);

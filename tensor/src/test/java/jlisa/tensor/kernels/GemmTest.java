@@ -11,6 +11,7 @@ import java.lang.foreign.ValueLayout;
 import java.util.Arrays;
 import java.util.SplittableRandom;
 
+import jlisa.tensor.GemmPlan;
 import jlisa.tensor.Parallel;
 import org.junit.jupiter.api.Test;
 
@@ -362,5 +363,14 @@ class GemmTest {
             if (lo > 0) throw new IllegalStateException("chunk " + lo);
         }))).isInstanceOf(IllegalStateException.class).hasMessage("chunk 50");
         assertThatThrownBy(() -> Parallel.withThreads(0, () -> {})).isInstanceOf(IllegalArgumentException.class);
+    }
+
+    /** The pom runs this class again with each kernel forced: check that the force took, or that run tests nothing new. */
+    @Test
+    void theKernelInUseIsTheOneForced() {
+        String forced = System.getProperty("jlisa.gemm.kernel");
+        assertThat(GemmKernel.MR + "x" + GemmKernel.NV)
+                .isEqualTo(forced != null ? forced : GemmPlan.CHOSEN.rows() + "x" + GemmPlan.CHOSEN.vectorsPerRow());
+        assertThat(GemmKernel.NR).isEqualTo(GemmKernel.NV * GemmKernel.L);
     }
 }
