@@ -200,7 +200,7 @@ public final class Gemm {
 
     /**
      * C for a product with at most {@link GemmKernel#L} columns, in {@link GemmKernel#narrowTile}s of MRN rows × one
-     * vector: a LoRA adapter's x · Aᵀ, g · B and gᵀ · h at rank 8 would otherwise compute 64 columns per tile to keep 8,
+     * vector: a LoRA adapter's x · Aᵀ, g · B and gᵀ · h at rank 8 would otherwise compute NR columns per tile to keep 8,
      * and pay for packing A besides. B (k × n, small) is packed once into k rows of L floats, zero past n, and shared
      * read-only by the threads, which split C's rows; A is read where it lies. Each element is one fma chain over
      * p = 0 … k − 1 whatever the thread count.
