@@ -145,10 +145,10 @@ final class MatVec {
                     a2 = FloatVector.fromMemorySegment(F, w, r2 + q, LE).fma(xv, a2);
                     a3 = FloatVector.fromMemorySegment(F, w, r3 + q, LE).fma(xv, a3);
                 }
-                out.put(i, j, tailF32(w, r0, x, xi, kv, k, a0.reduceLanes(VectorOperators.ADD)));
-                out.put(i, j + 1, tailF32(w, r1, x, xi, kv, k, a1.reduceLanes(VectorOperators.ADD)));
-                out.put(i, j + 2, tailF32(w, r2, x, xi, kv, k, a2.reduceLanes(VectorOperators.ADD)));
-                out.put(i, j + 3, tailF32(w, r3, x, xi, kv, k, a3.reduceLanes(VectorOperators.ADD)));
+                out.put(i, j, tailF32(w, r0, x, xi, kv, k, Softmax.sumLanes(a0)));
+                out.put(i, j + 1, tailF32(w, r1, x, xi, kv, k, Softmax.sumLanes(a1)));
+                out.put(i, j + 2, tailF32(w, r2, x, xi, kv, k, Softmax.sumLanes(a2)));
+                out.put(i, j + 3, tailF32(w, r3, x, xi, kv, k, Softmax.sumLanes(a3)));
             }
         }
         for (; j < j1; j++) {   // the last n mod 4 rows, one at a time, in the same order of operations
@@ -159,7 +159,7 @@ final class MatVec {
                 for (int p = 0; p < kv; p += L) {
                     a0 = FloatVector.fromMemorySegment(F, w, r0 + 4L * p, LE).fma(FloatVector.fromArray(F, x, xi + p), a0);
                 }
-                out.put(i, j, tailF32(w, r0, x, xi, kv, k, a0.reduceLanes(VectorOperators.ADD)));
+                out.put(i, j, tailF32(w, r0, x, xi, kv, k, Softmax.sumLanes(a0)));
             }
         }
     }
@@ -185,10 +185,10 @@ final class MatVec {
                     a2 = FloatVector.fromArray(F, w, r2 + p).fma(xv, a2);
                     a3 = FloatVector.fromArray(F, w, r3 + p).fma(xv, a3);
                 }
-                out.put(i, j, tail(w, r0, x, xi, kv, k, a0.reduceLanes(VectorOperators.ADD)));
-                out.put(i, j + 1, tail(w, r1, x, xi, kv, k, a1.reduceLanes(VectorOperators.ADD)));
-                out.put(i, j + 2, tail(w, r2, x, xi, kv, k, a2.reduceLanes(VectorOperators.ADD)));
-                out.put(i, j + 3, tail(w, r3, x, xi, kv, k, a3.reduceLanes(VectorOperators.ADD)));
+                out.put(i, j, tail(w, r0, x, xi, kv, k, Softmax.sumLanes(a0)));
+                out.put(i, j + 1, tail(w, r1, x, xi, kv, k, Softmax.sumLanes(a1)));
+                out.put(i, j + 2, tail(w, r2, x, xi, kv, k, Softmax.sumLanes(a2)));
+                out.put(i, j + 3, tail(w, r3, x, xi, kv, k, Softmax.sumLanes(a3)));
             }
         }
         for (; j < j1; j++) {
@@ -197,7 +197,7 @@ final class MatVec {
                 int xi = i * k;
                 FloatVector a0 = FloatVector.zero(F);
                 for (int p = 0; p < kv; p += L) a0 = FloatVector.fromArray(F, w, r0 + p).fma(FloatVector.fromArray(F, x, xi + p), a0);
-                out.put(i, j, tail(w, r0, x, xi, kv, k, a0.reduceLanes(VectorOperators.ADD)));
+                out.put(i, j, tail(w, r0, x, xi, kv, k, Softmax.sumLanes(a0)));
             }
         }
     }
@@ -224,10 +224,10 @@ final class MatVec {
                     a2 = bf16(w, r2 + q).fma(xv, a2);
                     a3 = bf16(w, r3 + q).fma(xv, a3);
                 }
-                out.put(i, j, tailBf16(w, r0, x, xi, kv, k, a0.reduceLanes(VectorOperators.ADD)));
-                out.put(i, j + 1, tailBf16(w, r1, x, xi, kv, k, a1.reduceLanes(VectorOperators.ADD)));
-                out.put(i, j + 2, tailBf16(w, r2, x, xi, kv, k, a2.reduceLanes(VectorOperators.ADD)));
-                out.put(i, j + 3, tailBf16(w, r3, x, xi, kv, k, a3.reduceLanes(VectorOperators.ADD)));
+                out.put(i, j, tailBf16(w, r0, x, xi, kv, k, Softmax.sumLanes(a0)));
+                out.put(i, j + 1, tailBf16(w, r1, x, xi, kv, k, Softmax.sumLanes(a1)));
+                out.put(i, j + 2, tailBf16(w, r2, x, xi, kv, k, Softmax.sumLanes(a2)));
+                out.put(i, j + 3, tailBf16(w, r3, x, xi, kv, k, Softmax.sumLanes(a3)));
             }
         }
         for (; j < j1; j++) {
@@ -236,7 +236,7 @@ final class MatVec {
                 int xi = i * k;
                 FloatVector a0 = FloatVector.zero(F);
                 for (int p = 0; p < kv; p += L) a0 = bf16(w, r0 + 2L * p).fma(FloatVector.fromArray(F, x, xi + p), a0);
-                out.put(i, j, tailBf16(w, r0, x, xi, kv, k, a0.reduceLanes(VectorOperators.ADD)));
+                out.put(i, j, tailBf16(w, r0, x, xi, kv, k, Softmax.sumLanes(a0)));
             }
         }
     }

@@ -188,7 +188,7 @@ public final class Reductions {
             s3 = s3.add(FloatVector.fromArray(S, a, off + i + 3 * step));
         }
         for (int bound = S.loopBound(n); i < bound; i += step) s0 = s0.add(FloatVector.fromArray(S, a, off + i));
-        float s = s0.add(s1).add(s2.add(s3)).reduceLanes(VectorOperators.ADD);
+        float s = Softmax.sumLanes(s0.add(s1).add(s2.add(s3)));   // lane order: reduceLanes(ADD)'s depends on the JIT
         for (; i < n; i++) s += a[off + i];
         return s;
     }

@@ -120,4 +120,33 @@ class MatVecTest {
         assertThat(MatVec.takes(many, w.t(), Tensor.zeros(MatVec.MAX_ROWS + 1, 8))).isFalse();
         assertThat(MatVec.takes(x, w.t().to(DType.F64), Tensor.zeros(1, 8))).isFalse();
     }
+
+    /**
+     * The bits are the lane-order sum of the per-lane fma chains plus the scalar tail, whether the interpreter or C2 runs
+     * the kernel: reduceLanes(ADD) leaves its order to the implementation, and C2's differs from the interpreter's.
+     */
+    @Test void bitsAreTheLaneOrderSumInEveryJitTier() {
+        int lanes = jdk.incubator.vector.FloatVector.SPECIES_PREFERRED.length();
+        int m = 2, n = 6, k = 3 * lanes + 5;
+        Rng rng = new Rng(11);
+        Tensor x = Tensor.randn(rng, m, k), w = Tensor.randn(rng, n, k);
+        float[] xs = x.toFloatArray(), ws = w.toFloatArray();
+        float[] want = new float[m * n];
+        int kv = k - k % lanes;
+        for (int i = 0; i < m; i++) {
+            for (int j = 0; j < n; j++) {
+                float[] acc = new float[lanes];
+                for (int p = 0; p < kv; p++) acc[p % lanes] = Math.fma(ws[j * k + p], xs[i * k + p], acc[p % lanes]);
+                float sum = 0f;
+                for (float a : acc) sum += a;
+                for (int p = kv; p < k; p++) sum = Math.fma(ws[j * k + p], xs[i * k + p], sum);
+                want[i * n + j] = sum;
+            }
+        }
+        for (int call = 0; call < 30000; call++) {   // the first calls interpreted, the last compiled by C2 (by 30000 here)
+            Tensor c = Tensor.zeros(m, n);
+            MatMul.gemm(1f, x, w.transpose(0, 1), 0f, c);
+            if (call == 0 || call == 29999) assertThat(c.toFloatArray()).as("call %d", call).containsExactly(want);
+        }
+    }
 }
