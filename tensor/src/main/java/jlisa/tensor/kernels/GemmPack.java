@@ -69,23 +69,32 @@ final class GemmPack {
 
     /**
      * A stored transposed (unit row stride, e.g. xᵀ in dW = xᵀ·dy): for each p the block's mcb elements are one
-     * contiguous run, dealt out MR at a time to the micro-panels. (Panel by panel instead, each p read MR floats
-     * from a different cache line and copied them with a System.arraycopy call: 8.6 % of a d6 step.)
+     * contiguous run. The depth is taken {@value #DEPTH_BLOCK} steps at a time, and within such a block panel by panel,
+     * so each panel's writes stay together while the reads are {@value #DEPTH_BLOCK} sequential streams. One p at a
+     * time across all panels (writes kcb·MR floats apart) measured 1.14–1.17 ns a float on Zen 3, this 0.51–0.73;
+     * panel by panel over the whole depth (each p a different cache line per MR floats) was 8.6 % of a d6 step on Zen 4.
      */
     private static void packTransposedA(float[] a, int base, int cs, int mcb, int kcb, float[] ap) {
         int full = mcb - mcb % MR;
-        for (int p = 0; p < kcb; p++) {
-            int s = base + p * cs;
+        for (int p0 = 0; p0 < kcb; p0 += DEPTH_BLOCK) {
+            int p1 = Math.min(kcb, p0 + DEPTH_BLOCK);
             for (int ir = 0; ir < full; ir += MR) {
-                int d = ir * kcb + p * MR, si = s + ir;
-                for (int r = 0; r < MR; r++) ap[d + r] = a[si + r];   // MR is a constant: C2 unrolls this
+                for (int p = p0; p < p1; p++) {
+                    int d = ir * kcb + p * MR, si = base + p * cs + ir;
+                    for (int r = 0; r < MR; r++) ap[d + r] = a[si + r];   // MR is a constant: C2 unrolls this
+                }
             }
             if (full < mcb) {
-                int d = full * kcb + p * MR;
-                for (int r = 0; r < MR; r++) ap[d + r] = full + r < mcb ? a[s + full + r] : 0f;
+                for (int p = p0; p < p1; p++) {
+                    int d = full * kcb + p * MR, s = base + p * cs;
+                    for (int r = 0; r < MR; r++) ap[d + r] = full + r < mcb ? a[s + full + r] : 0f;
+                }
             }
         }
     }
+
+    /** Depth steps per block of {@link #packTransposedA}. */
+    private static final int DEPTH_BLOCK = 16;
 
     /** Packs B[p, j] = b[base + p·rs + j·cs], p < kcb, j < ncb. */
     static void packB(float[] b, int base, int rs, int cs, int kcb, int ncb, float[] bp) {
