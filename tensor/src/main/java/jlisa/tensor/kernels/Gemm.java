@@ -1,9 +1,8 @@
 package jlisa.tensor.kernels;
 
-import jlisa.tensor.GemmPlan;
-
 import java.lang.foreign.MemorySegment;
 
+import jlisa.tensor.GemmPlan;
 import jlisa.tensor.Parallel;
 
 /**
@@ -258,8 +257,8 @@ public final class Gemm {
      * The Goto loops over the rows [m0, m1) and columns [n0, n1) of C.
      *
      * <p>Where the plan says so ({@link GemmPlan#aInPlace()}: the 6 × 4 kernel), an A held in an array with unit
-     * column stride (row-major) or unit row stride (transposed) is not packed: the microkernel reads it where it lies. Packing would copy every element of A once per thread and column
-     * block, which in products with a long inner dimension and few columns (dx = dlogits · W, k = 50257) costs a
+     * column stride (row-major) or unit row stride (transposed) is not packed: the microkernel reads it where it lies.
+     * Packing would copy every element of A once per thread and column block, which in products with a long inner dimension and few columns (dx = dlogits · W, k = 50257) costs a
      * fifth of the product; read in place, the same elements stream from L2 as fast as a packed block would.
      * A transposed A is read in place only while a depth block spans at most {@link #IN_PLACE_SPAN} floats: each
      * depth step reads another row, and rows 200 KB apart (dW of the LM head) would miss the TLB at every step.

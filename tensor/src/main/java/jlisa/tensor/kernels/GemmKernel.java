@@ -1,10 +1,9 @@
 package jlisa.tensor.kernels;
 
-import jlisa.tensor.GemmPlan;
-
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorSpecies;
+import jlisa.tensor.GemmPlan;
 
 /**
  * The register-tiled microkernel of {@link Gemm}: one MR × NR tile of C from packed panels (L = lanes of the
@@ -45,12 +44,6 @@ final class GemmKernel {
         else tile5x2(kc, ap, ao, aStep, bp, bo, alpha, beta, c, co, ldc, rows, cols, tile);
     }
 
-    /** One MR × NR tile reading a row-major A in place (see {@link #tileRowsA6x4}). */
-    static void tileRowsA(int kc, float[] a, int ao, int lda, float[] bp, int bo, float alpha, float beta,
-                          float[] c, int co, int ldc, int rows, int cols, float[] tile) {
-        if (NV == 4) tileRowsA6x4(kc, a, ao, lda, bp, bo, alpha, beta, c, co, ldc, rows, cols, tile);
-        else tileRowsA5x2(kc, a, ao, lda, bp, bo, alpha, beta, c, co, ldc, rows, cols, tile);
-    }
 
     /**
      * @param kc    depth of this block
@@ -137,10 +130,12 @@ final class GemmKernel {
     }
 
     /**
-     * {@link #tile} reading a row-major A in place: element (r, p) at {@code a[ao + r·lda + p]}. Same fmas in the same
-     * order, so the same bits as the packed path. Unrolled apart from {@link #tile} for the reason in the class comment.
+     * {@link #tile6x4} reading a row-major A in place: element (r, p) at {@code a[ao + r·lda + p]}. Same fmas in the
+     * same order, so the same bits as the packed path. Unrolled apart from {@link #tile6x4} for the reason in the class
+     * comment. Only the 6 × 4 plan reads A in place ({@link GemmPlan} refuses any other with {@code aInPlace}), so
+     * there is no 5 × 2 twin.
      */
-    private static void tileRowsA6x4(int kc, float[] a, int ao, int lda, float[] bp, int bo, float alpha, float beta,
+    static void tileRowsA(int kc, float[] a, int ao, int lda, float[] bp, int bo, float alpha, float beta,
                      float[] c, int co, int ldc, int rows, int cols, float[] tile) {
         FloatVector c00 = FloatVector.zero(S); FloatVector c01 = FloatVector.zero(S); FloatVector c02 = FloatVector.zero(S); FloatVector c03 = FloatVector.zero(S);
         FloatVector c10 = FloatVector.zero(S); FloatVector c11 = FloatVector.zero(S); FloatVector c12 = FloatVector.zero(S); FloatVector c13 = FloatVector.zero(S);
@@ -243,64 +238,6 @@ final class GemmKernel {
             FloatVector a3 = FloatVector.broadcast(S, ap[ai + 3]);
             c30 = a3.fma(b0, c30); c31 = a3.fma(b1, c31);
             FloatVector a4 = FloatVector.broadcast(S, ap[ai + 4]);
-            c40 = a4.fma(b0, c40); c41 = a4.fma(b1, c41);
-        }
-        if (rows == MR && cols == NR) {
-            FloatVector va = FloatVector.broadcast(S, alpha);
-            if (beta == 0f) {
-                c00.mul(va).intoArray(c, co); c01.mul(va).intoArray(c, co + L);
-                c10.mul(va).intoArray(c, co + ldc); c11.mul(va).intoArray(c, co + ldc + L);
-                c20.mul(va).intoArray(c, co + 2 * ldc); c21.mul(va).intoArray(c, co + 2 * ldc + L);
-                c30.mul(va).intoArray(c, co + 3 * ldc); c31.mul(va).intoArray(c, co + 3 * ldc + L);
-                c40.mul(va).intoArray(c, co + 4 * ldc); c41.mul(va).intoArray(c, co + 4 * ldc + L);
-            } else {
-                FloatVector vb = FloatVector.broadcast(S, beta);
-                c00.fma(va, FloatVector.fromArray(S, c, co).mul(vb)).intoArray(c, co);
-                c01.fma(va, FloatVector.fromArray(S, c, co + L).mul(vb)).intoArray(c, co + L);
-                c10.fma(va, FloatVector.fromArray(S, c, co + ldc).mul(vb)).intoArray(c, co + ldc);
-                c11.fma(va, FloatVector.fromArray(S, c, co + ldc + L).mul(vb)).intoArray(c, co + ldc + L);
-                c20.fma(va, FloatVector.fromArray(S, c, co + 2 * ldc).mul(vb)).intoArray(c, co + 2 * ldc);
-                c21.fma(va, FloatVector.fromArray(S, c, co + 2 * ldc + L).mul(vb)).intoArray(c, co + 2 * ldc + L);
-                c30.fma(va, FloatVector.fromArray(S, c, co + 3 * ldc).mul(vb)).intoArray(c, co + 3 * ldc);
-                c31.fma(va, FloatVector.fromArray(S, c, co + 3 * ldc + L).mul(vb)).intoArray(c, co + 3 * ldc + L);
-                c40.fma(va, FloatVector.fromArray(S, c, co + 4 * ldc).mul(vb)).intoArray(c, co + 4 * ldc);
-                c41.fma(va, FloatVector.fromArray(S, c, co + 4 * ldc + L).mul(vb)).intoArray(c, co + 4 * ldc + L);
-            }
-        } else {
-            c00.intoArray(tile, 0); c01.intoArray(tile, L);
-            c10.intoArray(tile, NR); c11.intoArray(tile, NR + L);
-            c20.intoArray(tile, 2 * NR); c21.intoArray(tile, 2 * NR + L);
-            c30.intoArray(tile, 3 * NR); c31.intoArray(tile, 3 * NR + L);
-            c40.intoArray(tile, 4 * NR); c41.intoArray(tile, 4 * NR + L);
-            writeEdge(tile, alpha, beta, c, co, ldc, rows, cols);
-        }
-    }
-
-    /** {@link #tileRowsA6x4} in {@link #tile5x2}'s shape. */
-    private static void tileRowsA5x2(int kc, float[] a, int ao, int lda, float[] bp, int bo, float alpha, float beta,
-                                     float[] c, int co, int ldc, int rows, int cols, float[] tile) {
-        FloatVector c00 = FloatVector.zero(S); FloatVector c01 = FloatVector.zero(S);
-        FloatVector c10 = FloatVector.zero(S); FloatVector c11 = FloatVector.zero(S);
-        FloatVector c20 = FloatVector.zero(S); FloatVector c21 = FloatVector.zero(S);
-        FloatVector c30 = FloatVector.zero(S); FloatVector c31 = FloatVector.zero(S);
-        FloatVector c40 = FloatVector.zero(S); FloatVector c41 = FloatVector.zero(S);
-        // Rows past the edge repeat the last row: their sums are computed and never written.
-        int last = Math.max(0, rows - 1);
-        int r0 = ao, r1 = ao + Math.min(1, last) * lda, r2 = ao + Math.min(2, last) * lda;
-        int r3 = ao + Math.min(3, last) * lda, r4 = ao + Math.min(4, last) * lda;
-        for (int p = 0; p < kc; p++) {
-            int bi = bo + p * NR;
-            FloatVector b0 = FloatVector.fromArray(S, bp, bi);
-            FloatVector b1 = FloatVector.fromArray(S, bp, bi + L);
-            FloatVector a0 = FloatVector.broadcast(S, a[r0 + p]);
-            c00 = a0.fma(b0, c00); c01 = a0.fma(b1, c01);
-            FloatVector a1 = FloatVector.broadcast(S, a[r1 + p]);
-            c10 = a1.fma(b0, c10); c11 = a1.fma(b1, c11);
-            FloatVector a2 = FloatVector.broadcast(S, a[r2 + p]);
-            c20 = a2.fma(b0, c20); c21 = a2.fma(b1, c21);
-            FloatVector a3 = FloatVector.broadcast(S, a[r3 + p]);
-            c30 = a3.fma(b0, c30); c31 = a3.fma(b1, c31);
-            FloatVector a4 = FloatVector.broadcast(S, a[r4 + p]);
             c40 = a4.fma(b0, c40); c41 = a4.fma(b1, c41);
         }
         if (rows == MR && cols == NR) {
