@@ -48,8 +48,18 @@ public record GemmPlan(int rows, int vectorsPerRow, int kc, int mc, int nc, bool
 
     /** The plan in use, fixed when this class loads. */
     public static final GemmPlan CHOSEN = choose(FloatVector.SPECIES_PREFERRED.vectorBitSize(),
-            System.getProperty("os.arch", ""), cacheBytes(1, "Data"), cacheBytes(2, "Unified"), cacheBytes(3, "Unified"))
-            .withOverrides(System.getProperties());
+            System.getProperty("os.arch", ""), cacheBytes(1, "Data"), cacheBytes(2, "Unified"), cacheBytes(3, "Unified"),
+            System.getProperties());
+
+    /** Only the two kernels exist, and only the 6 × 4 one has a twin that reads A in place. */
+    public GemmPlan {
+        if (!(rows == 6 && vectorsPerRow == 4) && !(rows == 5 && vectorsPerRow == 2))
+            throw new IllegalArgumentException("GemmPlan: the kernel is 6 × 4 or 5 × 2 vectors, got " + rows + " × "
+                    + vectorsPerRow);
+        if (aInPlace && rows != 6)
+            throw new IllegalArgumentException("GemmPlan: only the 6 × 4 kernel reads A in place, got " + rows + " × "
+                    + vectorsPerRow + " with aInPlace");
+    }
 
     /** One line for {@code jlisa info}: the tile, the blocks and why. */
     public String describe() {
@@ -61,10 +71,33 @@ public record GemmPlan(int rows, int vectorsPerRow, int kc, int mc, int nc, bool
 
     /** The plan for a CPU with this preferred vector width, architecture and cache sizes (bytes, 0 when unknown). */
     static GemmPlan choose(int vectorBits, String arch, long l1d, long l2, long l3) {
+        return choose(vectorBits, arch, l1d, l2, l3, new Properties());
+    }
+
+    /**
+     * As {@link #choose(int, String, long, long, long)}, with {@code jlisa.gemm.kernel}, {@code .kc}, {@code .mc} and
+     * {@code .nc} from {@code props} applied (a forced kernel brings its own blocks and order; the reason says what was
+     * forced).
+     */
+    static GemmPlan choose(int vectorBits, String arch, long l1d, long l2, long l3, Properties props) {
         int registers = vectorBits >= 512 || arch.equals("aarch64") ? 32 : 16;
         String facts = vectorBits + "-bit vectors, " + registers + " vector registers (" + (arch.isEmpty() ? "?" : arch)
                 + "), L1d " + size(l1d) + ", L2 " + size(l2) + ", L3 " + size(l3);
-        return registers == 32 ? wide(facts) : narrow(vectorBits, l3, facts);
+        String kernel = props.getProperty("jlisa.gemm.kernel", registers == 32 ? "6x4" : "5x2");
+        GemmPlan p = switch (kernel) {
+            case "6x4" -> wide(facts);
+            case "5x2" -> narrow(vectorBits, l3, facts);
+            default -> throw new IllegalArgumentException("jlisa.gemm.kernel must be 6x4 or 5x2, got " + kernel);
+        };
+        String forced = (registers == 32) == kernel.equals("6x4") ? "" : " kernel=" + kernel;
+        int kc = positive(props, "jlisa.gemm.kc", p.kc), mc = positive(props, "jlisa.gemm.mc", p.mc);
+        int nc = positive(props, "jlisa.gemm.nc", p.nc);
+        if (kc != p.kc) forced += " kc=" + kc;
+        if (mc != p.mc) forced += " mc=" + mc;
+        if (nc != p.nc) forced += " nc=" + nc;
+        if (forced.isEmpty()) return p;
+        return new GemmPlan(p.rows, p.vectorsPerRow, kc, mc, nc, p.aInPlace, p.aPanelOuter,
+                p.reason + "; forced by -Djlisa.gemm.*:" + forced);
     }
 
     private static GemmPlan wide(String facts) {
@@ -77,30 +110,6 @@ public record GemmPlan(int rows, int vectorsPerRow, int kc, int mc, int nc, bool
         int nc = (int) Math.max(256, Math.min(4096, panel / (4L * kc))) / nr * nr;
         return new GemmPlan(5, 2, kc, 250, nc, false, true,
                 facts + " → 5 × 2 kernel (6 × 4 would spill), B panel in a quarter of L3, blocks measured on Zen 3");
-    }
-
-    /** This plan with {@code jlisa.gemm.kernel}, {@code .kc}, {@code .mc}, {@code .nc} from {@code props} applied. */
-    GemmPlan withOverrides(Properties props) {
-        GemmPlan p = this;
-        String forced = "";
-        String kernel = props.getProperty("jlisa.gemm.kernel");
-        if (kernel != null && !kernel.equals(rows + "x" + vectorsPerRow)) {
-            String facts = reason.substring(0, reason.indexOf(" → "));
-            p = switch (kernel) {
-                case "6x4" -> wide(facts);
-                case "5x2" -> narrow(FloatVector.SPECIES_PREFERRED.vectorBitSize(), cacheBytes(3, "Unified"), facts);
-                default -> throw new IllegalArgumentException("jlisa.gemm.kernel must be 6x4 or 5x2, got " + kernel);
-            };
-            forced += " kernel=" + kernel;
-        }
-        int kc = positive(props, "jlisa.gemm.kc", p.kc), mc = positive(props, "jlisa.gemm.mc", p.mc);
-        int nc = positive(props, "jlisa.gemm.nc", p.nc);
-        if (kc != p.kc) forced += " kc=" + kc;
-        if (mc != p.mc) forced += " mc=" + mc;
-        if (nc != p.nc) forced += " nc=" + nc;
-        if (forced.isEmpty()) return p;
-        return new GemmPlan(p.rows, p.vectorsPerRow, kc, mc, nc, p.aInPlace, p.aPanelOuter,
-                p.reason + "; forced by -Djlisa.gemm.*:" + forced);
     }
 
     private static int positive(Properties props, String key, int fallback) {

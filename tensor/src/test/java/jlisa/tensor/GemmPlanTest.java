@@ -44,22 +44,35 @@ class GemmPlanTest {
     void propertiesForceTheKernelAndBlocksAndTheReasonSaysSo() {
         GemmPlan wide = GemmPlan.choose(512, "amd64", 32 * KIB, MIB, 32 * MIB);
         Properties props = new Properties();
-        assertThat(wide.withOverrides(props)).isEqualTo(wide);
+        assertThat(force(props)).isEqualTo(wide);
         props.setProperty("jlisa.gemm.kernel", "5x2");
         props.setProperty("jlisa.gemm.kc", "300");
-        GemmPlan forced = wide.withOverrides(props);
+        GemmPlan forced = force(props);
         assertThat(forced.rows()).isEqualTo(5);
         assertThat(forced.aInPlace()).isFalse();
         assertThat(forced.kc()).isEqualTo(300);
         assertThat(forced.reason()).contains("512-bit").contains("forced by -Djlisa.gemm.*: kernel=5x2 kc=300");
 
         props.setProperty("jlisa.gemm.kernel", "8x3");
-        assertThatThrownBy(() -> wide.withOverrides(props)).isInstanceOf(IllegalArgumentException.class)
+        assertThatThrownBy(() -> force(props)).isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("6x4 or 5x2").hasMessageContaining("8x3");
         props.setProperty("jlisa.gemm.kernel", "6x4");
         props.setProperty("jlisa.gemm.kc", "0");
-        assertThatThrownBy(() -> wide.withOverrides(props)).isInstanceOf(IllegalArgumentException.class)
+        assertThatThrownBy(() -> force(props)).isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("jlisa.gemm.kc").hasMessageContaining("'0'");
+    }
+
+    /** The plan of the 512-bit CPU above, with these properties. */
+    private static GemmPlan force(Properties props) {
+        return GemmPlan.choose(512, "amd64", 32 * KIB, MIB, 32 * MIB, props);
+    }
+
+    @Test
+    void onlyTheSixByFourKernelReadsAInPlace() {
+        assertThatThrownBy(() -> new GemmPlan(5, 2, 1024, 250, 2048, true, true, "test"))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("only the 6 × 4 kernel reads A in place");
+        assertThatThrownBy(() -> new GemmPlan(4, 3, 1024, 250, 2048, false, true, "test"))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("6 × 4 or 5 × 2");
     }
 
     @Test
