@@ -33,12 +33,11 @@ import sys, re, statistics, collections
 log, cpu, plan, alt = sys.argv[1:5]
 runs = collections.defaultdict(list)
 for line in open(log):
-    m = re.match(r'(\w+) n=(\d+)(?: layout=(\w+))? threads=(\d+).* gflops=([\d.]+)', line) or \
-        re.match(r'(\w+) n=(\d+) threads=(\d+) round=\d+ gflops=([\d.]+)', line)
+    # "openblas n=N threads=T round=R gflops=G" and "gemm n=N layout=L threads=T gflops=G round=R"
+    m = re.match(r'(\w+) n=(\d+)(?: layout=(\w+))? threads=(\d+).* gflops=([\d.]+)', line)
     if not m: continue
-    g = m.groups()
-    if g[0] == 'openblas': runs[(int(g[1]), int(g[3]) if len(g) == 5 else int(g[2]), 'OB')].append(float(g[-1]))
-    else: runs[(int(g[1]), int(g[3]), g[2])].append(float(g[4]))
+    who, n, layout, t, g = m.groups()
+    runs[(int(n), int(t), 'OB' if who == 'openblas' else layout)].append(float(g))
 print(f"\nCPU: {cpu}\n\njlisa's GEMM plan: {plan}\n")
 cols = ['NN', 'NT', 'TN'] + (['ALT'] if alt else [])
 print("| n | threads | OpenBLAS NN | " + " | ".join(f"jlisa {c}" if c != 'ALT' else f"NN with {alt}" for c in cols)
