@@ -27,7 +27,8 @@ import jlisa.tensor.Tensor;
  * <p>Two layouts of B, the two ways models store weights:
  * <ul>
  *   <li><b>rows</b> (B = Wᵀ for W (n × k) row-major, torch.nn.Linear's (out, in)): each C element is the dot product
- *       of an A row with a W row; {@link #dotRows} streams four W rows at once against the A row, which stays in L1.</li>
+ *       of an A row with a W row; {@link #dotRows} streams four W rows at once, a quarter of the range apart, against
+ *       the A row, which stays in L1.</li>
  *   <li><b>columns</b> (B (k × n) row-major, GPT-2's Conv1D (in, out)): {@link #axpyColumns} adds A[i, p] · B[p, :]
  *       into an accumulator row for p = 0, 1, …, streaming B row by row.</li>
  * </ul>
@@ -125,15 +126,18 @@ final class MatVec {
 
     /**
      * C[i, j] for j in [j0, j1): the dot product of x row i with W row j (F32 at byte w0 + j·ld). Four W rows share
-     * each load of x; each row has its own vector accumulator, reduced once, then the k mod L tail is added.
-     * (Peeling each row to a 64-byte boundary, since a mapped checkpoint's rows usually start off one, made it
-     * slower, measured: the scalar head cost more than the loads that span two cache lines.)
+     * each load of x; each row has its own vector accumulator, reduced once, then the k mod L tail is added. The four
+     * rows are a quarter of the range apart (j, j + q, j + 2q, j + 3q for q a quarter of the range), so the loop reads
+     * four long sequential streams, which the hardware prefetchers follow. Four adjacent rows of a short-row matrix
+     * read as four streams of a few cache lines each, restarted every row: SmolLM's 576-wide rows streamed from memory
+     * at 6.3 GB/s that way and at 11.3 GB/s this way, as fast as a plain sum (Zen 3, one thread; 2048-wide rows
+     * 11.1 → 13.0 GB/s). The rows after the last four-row group run one at a time, in the same order of operations.
      */
     static void dotRows(MemorySegment w, long w0, long ld, float[] x, int m, int k, int j0, int j1, Output out) {
-        int kv = k - k % L;
-        int j = j0;
-        for (; j + 4 <= j1; j += 4) {
-            long r0 = w0 + j * ld, r1 = r0 + ld, r2 = r1 + ld, r3 = r2 + ld;
+        int kv = k - k % L, quarter = (j1 - j0) / 4;
+        long apart = quarter * ld;
+        for (int j = j0; j < j0 + quarter; j++) {   // four long streams: rows j, j + q, j + 2q, j + 3q
+            long r0 = w0 + j * ld, r1 = r0 + apart, r2 = r1 + apart, r3 = r2 + apart;
             for (int i = 0; i < m; i++) {
                 int xi = i * k;
                 FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
@@ -146,12 +150,12 @@ final class MatVec {
                     a3 = FloatVector.fromMemorySegment(F, w, r3 + q, LE).fma(xv, a3);
                 }
                 out.put(i, j, tailF32(w, r0, x, xi, kv, k, Softmax.sumLanes(a0)));
-                out.put(i, j + 1, tailF32(w, r1, x, xi, kv, k, Softmax.sumLanes(a1)));
-                out.put(i, j + 2, tailF32(w, r2, x, xi, kv, k, Softmax.sumLanes(a2)));
-                out.put(i, j + 3, tailF32(w, r3, x, xi, kv, k, Softmax.sumLanes(a3)));
+                out.put(i, j + quarter, tailF32(w, r1, x, xi, kv, k, Softmax.sumLanes(a1)));
+                out.put(i, j + 2 * quarter, tailF32(w, r2, x, xi, kv, k, Softmax.sumLanes(a2)));
+                out.put(i, j + 3 * quarter, tailF32(w, r3, x, xi, kv, k, Softmax.sumLanes(a3)));
             }
         }
-        for (; j < j1; j++) {   // the last n mod 4 rows, one at a time, in the same order of operations
+        for (int j = j0 + 4 * quarter; j < j1; j++) {
             long r0 = w0 + j * ld;
             for (int i = 0; i < m; i++) {
                 int xi = i * k;
@@ -171,10 +175,9 @@ final class MatVec {
 
     /** {@link #dotRows(MemorySegment, long, long, float[], int, int, int, int, Output)} for a heap F32 W at w[w0 + j·ld]. */
     static void dotRows(float[] w, int w0, int ld, float[] x, int m, int k, int j0, int j1, Output out) {
-        int kv = k - k % L;
-        int j = j0;
-        for (; j + 4 <= j1; j += 4) {
-            int r0 = w0 + j * ld, r1 = r0 + ld, r2 = r1 + ld, r3 = r2 + ld;
+        int kv = k - k % L, quarter = (j1 - j0) / 4, apart = quarter * ld;
+        for (int j = j0; j < j0 + quarter; j++) {
+            int r0 = w0 + j * ld, r1 = r0 + apart, r2 = r1 + apart, r3 = r2 + apart;
             for (int i = 0; i < m; i++) {
                 int xi = i * k;
                 FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
@@ -186,12 +189,12 @@ final class MatVec {
                     a3 = FloatVector.fromArray(F, w, r3 + p).fma(xv, a3);
                 }
                 out.put(i, j, tail(w, r0, x, xi, kv, k, Softmax.sumLanes(a0)));
-                out.put(i, j + 1, tail(w, r1, x, xi, kv, k, Softmax.sumLanes(a1)));
-                out.put(i, j + 2, tail(w, r2, x, xi, kv, k, Softmax.sumLanes(a2)));
-                out.put(i, j + 3, tail(w, r3, x, xi, kv, k, Softmax.sumLanes(a3)));
+                out.put(i, j + quarter, tail(w, r1, x, xi, kv, k, Softmax.sumLanes(a1)));
+                out.put(i, j + 2 * quarter, tail(w, r2, x, xi, kv, k, Softmax.sumLanes(a2)));
+                out.put(i, j + 3 * quarter, tail(w, r3, x, xi, kv, k, Softmax.sumLanes(a3)));
             }
         }
-        for (; j < j1; j++) {
+        for (int j = j0 + 4 * quarter; j < j1; j++) {
             int r0 = w0 + j * ld;
             for (int i = 0; i < m; i++) {
                 int xi = i * k;
@@ -209,10 +212,10 @@ final class MatVec {
 
     /** {@link #dotRows} for BF16 W (byte w0 + j·ld), widened as loaded: 2 bytes a weight instead of 4. */
     static void dotRowsBf16(MemorySegment w, long w0, long ld, float[] x, int m, int k, int j0, int j1, Output out) {
-        int kv = k - k % L;
-        int j = j0;
-        for (; j + 4 <= j1; j += 4) {
-            long r0 = w0 + j * ld, r1 = r0 + ld, r2 = r1 + ld, r3 = r2 + ld;
+        int kv = k - k % L, quarter = (j1 - j0) / 4;
+        long apart = quarter * ld;
+        for (int j = j0; j < j0 + quarter; j++) {
+            long r0 = w0 + j * ld, r1 = r0 + apart, r2 = r1 + apart, r3 = r2 + apart;
             for (int i = 0; i < m; i++) {
                 int xi = i * k;
                 FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
@@ -225,12 +228,12 @@ final class MatVec {
                     a3 = bf16(w, r3 + q).fma(xv, a3);
                 }
                 out.put(i, j, tailBf16(w, r0, x, xi, kv, k, Softmax.sumLanes(a0)));
-                out.put(i, j + 1, tailBf16(w, r1, x, xi, kv, k, Softmax.sumLanes(a1)));
-                out.put(i, j + 2, tailBf16(w, r2, x, xi, kv, k, Softmax.sumLanes(a2)));
-                out.put(i, j + 3, tailBf16(w, r3, x, xi, kv, k, Softmax.sumLanes(a3)));
+                out.put(i, j + quarter, tailBf16(w, r1, x, xi, kv, k, Softmax.sumLanes(a1)));
+                out.put(i, j + 2 * quarter, tailBf16(w, r2, x, xi, kv, k, Softmax.sumLanes(a2)));
+                out.put(i, j + 3 * quarter, tailBf16(w, r3, x, xi, kv, k, Softmax.sumLanes(a3)));
             }
         }
-        for (; j < j1; j++) {
+        for (int j = j0 + 4 * quarter; j < j1; j++) {
             long r0 = w0 + j * ld;
             for (int i = 0; i < m; i++) {
                 int xi = i * k;
