@@ -1,0 +1,108 @@
+package jlisa.bench;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
+import java.util.Arrays;
+import java.util.Locale;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * Why decoding's matrix-vector product reads four rows a quarter of the range apart (jlisa.tensor.kernels.MatVec):
+ * read bandwidth from memory, one thread, of three ways through one 256 MiB F32 matrix of k-wide rows, in calls of
+ * 1536 rows (a decoding product's size), alternating, median of the rounds after three warm-up ones:
+ * <ul>
+ *   <li>{@code sum}: a plain vector sum of the bytes, the floor's own loop;</li>
+ *   <li>{@code adjacent}: dot products with x, four adjacent rows at a time (what MatVec did);</li>
+ *   <li>{@code quarter}: the same with rows j, j + q, j + 2q, j + 3q (what it does now).</li>
+ * </ul>
+ * Command line: {@code RowStreams K [ROUNDS]} prints one line per way. The two dot-product loops are copies of the
+ * kernel's inner loop, kept here so the comparison can be rerun after the kernel has changed.
+ */
+public final class RowStreams {
+    private RowStreams() {}
+
+    private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    private static final int L = F.length();
+    private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+
+    public static void main(String[] args) {
+        if (args.length < 1) throw new IllegalArgumentException("usage: RowStreams K [ROUNDS]");
+        int k = Integer.parseInt(args[0]), rounds = args.length > 1 ? Integer.parseInt(args[1]) : 11;
+        if (k < L || k % L != 0) throw new IllegalArgumentException("RowStreams: K must be a multiple of " + L + ", got " + k);
+        if (rounds < 4) throw new IllegalArgumentException("RowStreams: ROUNDS must be ≥ 4 (three are warm-up), got " + rounds);
+        int rows = 1536, calls = (int) ((256L << 20) / (4L * k * rows));
+        long callBytes = 4L * k * rows, bytes = callBytes * calls;
+        float[] x = new float[k], y = new float[rows];
+        Arrays.fill(x, 0.5f);
+        String[] ways = {"sum", "adjacent", "quarter"};
+        double[][] gbs = new double[ways.length][rounds];
+        double sink = 0;
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment w = arena.allocate(bytes, 64);
+            for (long at = 0; at < bytes; at += 4) w.set(java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED, at, 1f);
+            for (int r = 0; r < rounds; r++) {
+                for (int v = 0; v < ways.length; v++) {
+                    long t0 = System.nanoTime();
+                    for (int c = 0; c < calls; c++) {
+                        MemorySegment m = w.asSlice(c * callBytes, callBytes);
+                        switch (v) {
+                            case 0 -> sink += sum(m);
+                            case 1 -> adjacent(m, 4L * k, x, k, rows, y);
+                            default -> quarter(m, 4L * k, x, k, rows, y);
+                        }
+                    }
+                    gbs[v][r] = bytes / ((System.nanoTime() - t0) / 1e9) / 1e9;
+                    sink += y[0];
+                }
+            }
+        }
+        for (int v = 0; v < ways.length; v++) {
+            double[] timed = Arrays.copyOfRange(gbs[v], 3, rounds);
+            Arrays.sort(timed);
+            System.out.printf(Locale.ROOT, "rows k=%d way=%s gb_s=%.2f (min %.2f, max %.2f)%n", k, ways[v],
+                    timed[timed.length / 2], timed[0], timed[timed.length - 1]);
+        }
+        if (!(sink > 0)) throw new IllegalStateException("RowStreams: the sums came out wrong: " + sink);
+    }
+
+    private static float sum(MemorySegment w) {
+        FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
+        for (long at = 0, end = w.byteSize(); at < end; at += 16L * L) {
+            a0 = a0.add(FloatVector.fromMemorySegment(F, w, at, LE));
+            a1 = a1.add(FloatVector.fromMemorySegment(F, w, at + 4L * L, LE));
+            a2 = a2.add(FloatVector.fromMemorySegment(F, w, at + 8L * L, LE));
+            a3 = a3.add(FloatVector.fromMemorySegment(F, w, at + 12L * L, LE));
+        }
+        return a0.add(a1).add(a2).add(a3).lane(0);
+    }
+
+    private static void adjacent(MemorySegment w, long ld, float[] x, int k, int n, float[] y) {
+        for (int j = 0; j + 4 <= n; j += 4) four(w, j * ld, ld, x, k, y, j, 1);
+    }
+
+    private static void quarter(MemorySegment w, long ld, float[] x, int k, int n, float[] y) {
+        int q = n / 4;
+        for (int j = 0; j < q; j++) four(w, j * ld, q * ld, x, k, y, j, q);
+    }
+
+    /** Rows at r0, r0 + apart, r0 + 2·apart, r0 + 3·apart against x, into y[j], y[j + step], …: MatVec's loop. */
+    private static void four(MemorySegment w, long r0, long apart, float[] x, int k, float[] y, int j, int step) {
+        long r1 = r0 + apart, r2 = r1 + apart, r3 = r2 + apart;
+        FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
+        for (int p = 0; p < k; p += L) {
+            FloatVector xv = FloatVector.fromArray(F, x, p);
+            long q = 4L * p;
+            a0 = FloatVector.fromMemorySegment(F, w, r0 + q, LE).fma(xv, a0);
+            a1 = FloatVector.fromMemorySegment(F, w, r1 + q, LE).fma(xv, a1);
+            a2 = FloatVector.fromMemorySegment(F, w, r2 + q, LE).fma(xv, a2);
+            a3 = FloatVector.fromMemorySegment(F, w, r3 + q, LE).fma(xv, a3);
+        }
+        y[j] = a0.lane(0);
+        y[j + step] = a1.lane(0);
+        y[j + 2 * step] = a2.lane(0);
+        y[j + 3 * step] = a3.lane(0);
+    }
+}
