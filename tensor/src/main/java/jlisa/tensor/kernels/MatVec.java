@@ -130,8 +130,10 @@ final class MatVec {
      * rows are a quarter of the range apart (j, j + q, j + 2q, j + 3q for q a quarter of the range), so the loop reads
      * four long sequential streams, which the hardware prefetchers follow. Four adjacent rows of a short-row matrix
      * read as four streams of a few cache lines each, restarted every row: SmolLM's 576-wide rows streamed from memory
-     * at 6.3 GB/s that way and at 11.3 GB/s this way, as fast as a plain sum (Zen 3, one thread; 2048-wide rows
-     * 11.1 → 13.0 GB/s). The rows after the last four-row group run one at a time, in the same order of operations.
+     * at 6.8 GB/s that way and at 13.0 GB/s this way, a plain sum at 10.9 (jlisa.bench.RowStreams, Zen 3, one thread).
+     * The rows after the last four-row group run one at a time, in the same order of operations. (Peeling each row to
+     * a 64-byte boundary, since a mapped checkpoint's rows usually start off one, made it slower, measured: the scalar
+     * head cost more than the loads that span two cache lines.)
      */
     static void dotRows(MemorySegment w, long w0, long ld, float[] x, int m, int k, int j0, int j1, Output out) {
         int kv = k - k % L, quarter = (j1 - j0) / 4;
