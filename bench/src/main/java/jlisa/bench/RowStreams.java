@@ -2,6 +2,7 @@ package jlisa.bench;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import java.util.Arrays;
 import java.util.Locale;
@@ -42,7 +43,7 @@ public final class RowStreams {
         double sink = 0;
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment w = arena.allocate(bytes, 64);
-            for (long at = 0; at < bytes; at += 4) w.set(java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED, at, 1f);
+            for (long at = 0; at < bytes; at += 4) w.set(ValueLayout.JAVA_FLOAT_UNALIGNED, at, 1f);
             for (int r = 0; r < rounds; r++) {
                 for (int v = 0; v < ways.length; v++) {
                     long t0 = System.nanoTime();

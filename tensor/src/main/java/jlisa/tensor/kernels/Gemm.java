@@ -258,8 +258,9 @@ public final class Gemm {
      *
      * <p>Where the plan says so ({@link GemmPlan#aInPlace()}: the 6 × 4 kernel), an A held in an array with unit
      * column stride (row-major) or unit row stride (transposed) is not packed: the microkernel reads it where it lies.
-     * Packing would copy every element of A once per thread and column block, which in products with a long inner dimension and few columns (dx = dlogits · W, k = 50257) costs a
-     * fifth of the product; read in place, the same elements stream from L2 as fast as a packed block would.
+     * Packing would copy every element of A once per thread and column block, which in products with a long inner
+     * dimension and few columns (dx = dlogits · W, k = 50257) costs a fifth of the product; read in place, the same
+     * elements stream from L2 as fast as a packed block would.
      * A transposed A is read in place only while a depth block spans at most {@link #IN_PLACE_SPAN} floats: each
      * depth step reads another row, and rows 200 KB apart (dW of the LM head) would miss the TLB at every step.
      */

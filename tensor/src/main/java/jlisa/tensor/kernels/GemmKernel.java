@@ -3,6 +3,7 @@ package jlisa.tensor.kernels;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorSpecies;
+
 import jlisa.tensor.GemmPlan;
 
 /**
@@ -43,7 +44,6 @@ final class GemmKernel {
         if (NV == 4) tile6x4(kc, ap, ao, aStep, bp, bo, alpha, beta, c, co, ldc, rows, cols, tile);
         else tile5x2(kc, ap, ao, aStep, bp, bo, alpha, beta, c, co, ldc, rows, cols, tile);
     }
-
 
     /**
      * @param kc    depth of this block
@@ -136,7 +136,7 @@ final class GemmKernel {
      * there is no 5 × 2 twin.
      */
     static void tileRowsA(int kc, float[] a, int ao, int lda, float[] bp, int bo, float alpha, float beta,
-                     float[] c, int co, int ldc, int rows, int cols, float[] tile) {
+                          float[] c, int co, int ldc, int rows, int cols, float[] tile) {
         FloatVector c00 = FloatVector.zero(S); FloatVector c01 = FloatVector.zero(S); FloatVector c02 = FloatVector.zero(S); FloatVector c03 = FloatVector.zero(S);
         FloatVector c10 = FloatVector.zero(S); FloatVector c11 = FloatVector.zero(S); FloatVector c12 = FloatVector.zero(S); FloatVector c13 = FloatVector.zero(S);
         FloatVector c20 = FloatVector.zero(S); FloatVector c21 = FloatVector.zero(S); FloatVector c22 = FloatVector.zero(S); FloatVector c23 = FloatVector.zero(S);
