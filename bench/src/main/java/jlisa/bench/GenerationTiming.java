@@ -76,7 +76,13 @@ public final class GenerationTiming {
         return v.length % 2 == 1 ? v[v.length / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
     }
 
-    private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    /**
+     * 256-bit vectors, as the decoding kernels (jlisa.tensor.kernels.MatVec) use, even where the CPU has 512: on
+     * Zen 4 the same sum read memory at 23.9 GB/s with 256-bit loads and 20.4 with 512-bit ones (one thread,
+     * jlisa.bench.RowStreams), so the narrower loads give the higher, stricter floor.
+     */
+    private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED.vectorBitSize() > 256
+            ? FloatVector.SPECIES_256 : FloatVector.SPECIES_PREFERRED;
 
     /**
      * Bytes per second {@code threads} threads read from memory: the best of five passes summing 256 MiB (far

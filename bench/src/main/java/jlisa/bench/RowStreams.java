@@ -25,7 +25,8 @@ import jdk.incubator.vector.VectorSpecies;
 public final class RowStreams {
     private RowStreams() {}
 
-    private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    private static final VectorSpecies<Float> F = Integer.getInteger("rows.bits", 0) > 0
+            ? FloatVector.SPECIES_256 : FloatVector.SPECIES_PREFERRED;
     private static final int L = F.length();
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
 
@@ -38,7 +39,7 @@ public final class RowStreams {
         long callBytes = 4L * k * rows, bytes = callBytes * calls;
         float[] x = new float[k], y = new float[rows];
         Arrays.fill(x, 0.5f);
-        String[] ways = {"sum", "adjacent", "quarter"};
+        String[] ways = {"sum", "adjacent", "quarter", "one", "one4"};
         double[][] gbs = new double[ways.length][rounds];
         double sink = 0;
         try (Arena arena = Arena.ofConfined()) {
@@ -52,7 +53,9 @@ public final class RowStreams {
                         switch (v) {
                             case 0 -> sink += sum(m);
                             case 1 -> adjacent(m, 4L * k, x, k, rows, y);
-                            default -> quarter(m, 4L * k, x, k, rows, y);
+                            case 2 -> quarter(m, 4L * k, x, k, rows, y);
+                            case 3 -> one(m, 4L * k, x, k, rows, y);
+                            default -> one4(m, 4L * k, x, k, rows, y);
                         }
                     }
                     gbs[v][r] = bytes / ((System.nanoTime() - t0) / 1e9) / 1e9;
@@ -87,6 +90,30 @@ public final class RowStreams {
     private static void quarter(MemorySegment w, long ld, float[] x, int k, int n, float[] y) {
         int q = n / 4;
         for (int j = 0; j < q; j++) four(w, j * ld, q * ld, x, k, y, j, q);
+    }
+
+    /** One row at a time, one accumulator: a single sequential stream, the same operations per row as {@link #four}. */
+    private static void one(MemorySegment w, long ld, float[] x, int k, int n, float[] y) {
+        for (int j = 0; j < n; j++) {
+            long r0 = j * ld;
+            FloatVector a0 = FloatVector.zero(F);
+            for (int p = 0; p < k; p += L) a0 = FloatVector.fromMemorySegment(F, w, r0 + 4L * p, LE).fma(FloatVector.fromArray(F, x, p), a0);
+            y[j] = a0.lane(0);
+        }
+    }
+
+    private static void one4(MemorySegment w, long ld, float[] x, int k, int n, float[] y) {
+        for (int j = 0; j < n; j++) {
+            long r0 = j * ld;
+            FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
+            for (int p = 0; p < k; p += 4 * L) {
+                a0 = FloatVector.fromMemorySegment(F, w, r0 + 4L * p, LE).fma(FloatVector.fromArray(F, x, p), a0);
+                a1 = FloatVector.fromMemorySegment(F, w, r0 + 4L * p + 4 * L, LE).fma(FloatVector.fromArray(F, x, p + L), a1);
+                a2 = FloatVector.fromMemorySegment(F, w, r0 + 4L * p + 8 * L, LE).fma(FloatVector.fromArray(F, x, p + 2 * L), a2);
+                a3 = FloatVector.fromMemorySegment(F, w, r0 + 4L * p + 12 * L, LE).fma(FloatVector.fromArray(F, x, p + 3 * L), a3);
+            }
+            y[j] = a0.add(a1).add(a2).add(a3).lane(0);
+        }
     }
 
     /** Rows at r0, r0 + apart, r0 + 2·apart, r0 + 3·apart against x, into y[j], y[j + step], …: MatVec's loop. */

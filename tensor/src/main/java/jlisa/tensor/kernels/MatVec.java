@@ -46,8 +46,15 @@ final class MatVec {
     /** Most rows of A this path takes; beyond it a packed GEMM, which reuses each B element across rows, wins. */
     static final int MAX_ROWS = Integer.getInteger("jlisa.matvec.rows", 4);
 
-    private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
-    private static final int L = F.length();
+    /**
+     * 256-bit vectors even where the CPU has 512: these loops stream from memory, and on Zen 4 (AVX-512 executed as
+     * two 256-bit halves) 512-bit loads read it slower — one W row at a time at 10.6 GB/s against 24.3, four rows a
+     * quarter apart at 13.8 against 19.2 (k = 2048, jlisa.bench.RowStreams, one thread; bench/RESULTS.md). The
+     * arithmetic is two flops per four bytes read either way, far below what either width can do.
+     */
+    private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED.vectorBitSize() > 256
+            ? FloatVector.SPECIES_256 : FloatVector.SPECIES_PREFERRED;
+    static final int L = F.length();   // package-private: the tests build their expected bits from it
     /** L bf16 values: half of F's bits, widened lane for lane to F's shape. */
     private static final VectorSpecies<Short> H = VectorSpecies.of(short.class, VectorShape.forBitSize(F.vectorBitSize() / 2));
     private static final VectorSpecies<Integer> I = VectorSpecies.of(int.class, F.vectorShape());
@@ -122,6 +129,17 @@ final class MatVec {
         return MemorySegment.ofArray(((HeapStorage) b.storage()).bf16Bits());
     }
 
+    /**
+     * Sum of the lanes in lane order, as {@link Softmax#sumLanes} but for this class's species: a vector of another
+     * shape passed to that one makes its call sites see two vector classes, and C2 then boxes them (decoding ran
+     * four times slower, measured).
+     */
+    private static float sumLanes(FloatVector v) {
+        float s = 0f;
+        for (int k = 0; k < L; k++) s += v.lane(k);
+        return s;
+    }
+
     // ------------------------------------------------------------------------------------------ rows layout
 
     /**
@@ -151,10 +169,10 @@ final class MatVec {
                     a2 = FloatVector.fromMemorySegment(F, w, r2 + q, LE).fma(xv, a2);
                     a3 = FloatVector.fromMemorySegment(F, w, r3 + q, LE).fma(xv, a3);
                 }
-                out.put(i, j, tailF32(w, r0, x, xi, kv, k, Softmax.sumLanes(a0)));
-                out.put(i, j + quarter, tailF32(w, r1, x, xi, kv, k, Softmax.sumLanes(a1)));
-                out.put(i, j + 2 * quarter, tailF32(w, r2, x, xi, kv, k, Softmax.sumLanes(a2)));
-                out.put(i, j + 3 * quarter, tailF32(w, r3, x, xi, kv, k, Softmax.sumLanes(a3)));
+                out.put(i, j, tailF32(w, r0, x, xi, kv, k, sumLanes(a0)));
+                out.put(i, j + quarter, tailF32(w, r1, x, xi, kv, k, sumLanes(a1)));
+                out.put(i, j + 2 * quarter, tailF32(w, r2, x, xi, kv, k, sumLanes(a2)));
+                out.put(i, j + 3 * quarter, tailF32(w, r3, x, xi, kv, k, sumLanes(a3)));
             }
         }
         for (int j = j0 + 4 * quarter; j < j1; j++) {
@@ -165,7 +183,7 @@ final class MatVec {
                 for (int p = 0; p < kv; p += L) {
                     a0 = FloatVector.fromMemorySegment(F, w, r0 + 4L * p, LE).fma(FloatVector.fromArray(F, x, xi + p), a0);
                 }
-                out.put(i, j, tailF32(w, r0, x, xi, kv, k, Softmax.sumLanes(a0)));
+                out.put(i, j, tailF32(w, r0, x, xi, kv, k, sumLanes(a0)));
             }
         }
     }
@@ -190,10 +208,10 @@ final class MatVec {
                     a2 = FloatVector.fromArray(F, w, r2 + p).fma(xv, a2);
                     a3 = FloatVector.fromArray(F, w, r3 + p).fma(xv, a3);
                 }
-                out.put(i, j, tail(w, r0, x, xi, kv, k, Softmax.sumLanes(a0)));
-                out.put(i, j + quarter, tail(w, r1, x, xi, kv, k, Softmax.sumLanes(a1)));
-                out.put(i, j + 2 * quarter, tail(w, r2, x, xi, kv, k, Softmax.sumLanes(a2)));
-                out.put(i, j + 3 * quarter, tail(w, r3, x, xi, kv, k, Softmax.sumLanes(a3)));
+                out.put(i, j, tail(w, r0, x, xi, kv, k, sumLanes(a0)));
+                out.put(i, j + quarter, tail(w, r1, x, xi, kv, k, sumLanes(a1)));
+                out.put(i, j + 2 * quarter, tail(w, r2, x, xi, kv, k, sumLanes(a2)));
+                out.put(i, j + 3 * quarter, tail(w, r3, x, xi, kv, k, sumLanes(a3)));
             }
         }
         for (int j = j0 + 4 * quarter; j < j1; j++) {
@@ -202,7 +220,7 @@ final class MatVec {
                 int xi = i * k;
                 FloatVector a0 = FloatVector.zero(F);
                 for (int p = 0; p < kv; p += L) a0 = FloatVector.fromArray(F, w, r0 + p).fma(FloatVector.fromArray(F, x, xi + p), a0);
-                out.put(i, j, tail(w, r0, x, xi, kv, k, Softmax.sumLanes(a0)));
+                out.put(i, j, tail(w, r0, x, xi, kv, k, sumLanes(a0)));
             }
         }
     }
@@ -229,10 +247,10 @@ final class MatVec {
                     a2 = bf16(w, r2 + q).fma(xv, a2);
                     a3 = bf16(w, r3 + q).fma(xv, a3);
                 }
-                out.put(i, j, tailBf16(w, r0, x, xi, kv, k, Softmax.sumLanes(a0)));
-                out.put(i, j + quarter, tailBf16(w, r1, x, xi, kv, k, Softmax.sumLanes(a1)));
-                out.put(i, j + 2 * quarter, tailBf16(w, r2, x, xi, kv, k, Softmax.sumLanes(a2)));
-                out.put(i, j + 3 * quarter, tailBf16(w, r3, x, xi, kv, k, Softmax.sumLanes(a3)));
+                out.put(i, j, tailBf16(w, r0, x, xi, kv, k, sumLanes(a0)));
+                out.put(i, j + quarter, tailBf16(w, r1, x, xi, kv, k, sumLanes(a1)));
+                out.put(i, j + 2 * quarter, tailBf16(w, r2, x, xi, kv, k, sumLanes(a2)));
+                out.put(i, j + 3 * quarter, tailBf16(w, r3, x, xi, kv, k, sumLanes(a3)));
             }
         }
         for (int j = j0 + 4 * quarter; j < j1; j++) {
@@ -241,7 +259,7 @@ final class MatVec {
                 int xi = i * k;
                 FloatVector a0 = FloatVector.zero(F);
                 for (int p = 0; p < kv; p += L) a0 = bf16(w, r0 + 2L * p).fma(FloatVector.fromArray(F, x, xi + p), a0);
-                out.put(i, j, tailBf16(w, r0, x, xi, kv, k, Softmax.sumLanes(a0)));
+                out.put(i, j, tailBf16(w, r0, x, xi, kv, k, sumLanes(a0)));
             }
         }
     }

@@ -126,7 +126,7 @@ class MatVecTest {
      * the kernel: reduceLanes(ADD) leaves its order to the implementation, and C2's differs from the interpreter's.
      */
     @Test void bitsAreTheLaneOrderSumInEveryJitTier() {
-        int lanes = jdk.incubator.vector.FloatVector.SPECIES_PREFERRED.length();
+        int lanes = MatVec.L;
         int m = 2, n = 6, k = 3 * lanes + 5;
         Rng rng = new Rng(11);
         Tensor x = Tensor.randn(rng, m, k), w = Tensor.randn(rng, n, k);
