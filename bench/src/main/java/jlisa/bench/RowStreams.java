@@ -17,7 +17,9 @@ import jdk.incubator.vector.VectorSpecies;
  * <ul>
  *   <li>{@code sum}: a plain vector sum of the bytes, the floor's own loop;</li>
  *   <li>{@code adjacent}: dot products with x, four adjacent rows at a time (what MatVec did);</li>
- *   <li>{@code quarter}: the same with rows j, j + q, j + 2q, j + 3q (what it does now).</li>
+ *   <li>{@code quarter}: the same with rows j, j + q, j + 2q, j + 3q (what it does now);</li>
+ *   <li>{@code one}: one row at a time, one accumulator (the same operations per row as {@code quarter});</li>
+ *   <li>{@code one4}: one row at a time, four accumulators.</li>
  * </ul>
  * Command line: {@code RowStreams K [ROUNDS]} prints one line per way. The two dot-product loops are copies of the
  * kernel's inner loop, kept here so the comparison can be rerun after the kernel has changed.
@@ -25,7 +27,8 @@ import jdk.incubator.vector.VectorSpecies;
 public final class RowStreams {
     private RowStreams() {}
 
-    private static final VectorSpecies<Float> F = Integer.getInteger("rows.bits", 0) > 0
+    /** The CPU's widest vectors, or 256-bit ones with {@code -Djlisa.bench.rows256=true} (what MatVec streams with). */
+    private static final VectorSpecies<Float> F = Boolean.getBoolean("jlisa.bench.rows256")
             ? FloatVector.SPECIES_256 : FloatVector.SPECIES_PREFERRED;
     private static final int L = F.length();
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
@@ -33,7 +36,9 @@ public final class RowStreams {
     public static void main(String[] args) {
         if (args.length < 1) throw new IllegalArgumentException("usage: RowStreams K [ROUNDS]");
         int k = Integer.parseInt(args[0]), rounds = args.length > 1 ? Integer.parseInt(args[1]) : 11;
-        if (k < L || k % L != 0) throw new IllegalArgumentException("RowStreams: K must be a multiple of " + L + ", got " + k);
+        if (k < 4 * L || k % (4 * L) != 0) {   // one4 reads four vectors at a time
+            throw new IllegalArgumentException("RowStreams: K must be a multiple of " + 4 * L + ", got " + k);
+        }
         if (rounds < 4) throw new IllegalArgumentException("RowStreams: ROUNDS must be ≥ 4 (three are warm-up), got " + rounds);
         int rows = 1536, calls = (int) ((256L << 20) / (4L * k * rows));
         long callBytes = 4L * k * rows, bytes = callBytes * calls;
@@ -102,6 +107,7 @@ public final class RowStreams {
         }
     }
 
+    /** One row at a time, four accumulators over consecutive vectors, summed at the row's end. */
     private static void one4(MemorySegment w, long ld, float[] x, int k, int n, float[] y) {
         for (int j = 0; j < n; j++) {
             long r0 = j * ld;
