@@ -21,8 +21,8 @@ import jdk.incubator.vector.VectorSpecies;
  *   <li>{@code one}: one row at a time, one accumulator (the same operations per row as {@code quarter});</li>
  *   <li>{@code one4}: one row at a time, four accumulators.</li>
  * </ul>
- * Command line: {@code RowStreams K [ROUNDS]} prints one line per way. The two dot-product loops are copies of the
- * kernel's inner loop, kept here so the comparison can be rerun after the kernel has changed.
+ * Command line: {@code RowStreams K [ROUNDS]} prints one line per way. The {@code adjacent} and {@code quarter} loops
+ * are copies of the kernel's inner loop, kept here so the comparison can be rerun after the kernel has changed.
  */
 public final class RowStreams {
     private RowStreams() {}
@@ -102,7 +102,9 @@ public final class RowStreams {
         for (int j = 0; j < n; j++) {
             long r0 = j * ld;
             FloatVector a0 = FloatVector.zero(F);
-            for (int p = 0; p < k; p += L) a0 = FloatVector.fromMemorySegment(F, w, r0 + 4L * p, LE).fma(FloatVector.fromArray(F, x, p), a0);
+            for (int p = 0; p < k; p += L) {
+                a0 = FloatVector.fromMemorySegment(F, w, r0 + 4L * p, LE).fma(FloatVector.fromArray(F, x, p), a0);
+            }
             y[j] = a0.lane(0);
         }
     }
@@ -113,10 +115,11 @@ public final class RowStreams {
             long r0 = j * ld;
             FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
             for (int p = 0; p < k; p += 4 * L) {
-                a0 = FloatVector.fromMemorySegment(F, w, r0 + 4L * p, LE).fma(FloatVector.fromArray(F, x, p), a0);
-                a1 = FloatVector.fromMemorySegment(F, w, r0 + 4L * p + 4 * L, LE).fma(FloatVector.fromArray(F, x, p + L), a1);
-                a2 = FloatVector.fromMemorySegment(F, w, r0 + 4L * p + 8 * L, LE).fma(FloatVector.fromArray(F, x, p + 2 * L), a2);
-                a3 = FloatVector.fromMemorySegment(F, w, r0 + 4L * p + 12 * L, LE).fma(FloatVector.fromArray(F, x, p + 3 * L), a3);
+                long at = r0 + 4L * p;
+                a0 = FloatVector.fromMemorySegment(F, w, at, LE).fma(FloatVector.fromArray(F, x, p), a0);
+                a1 = FloatVector.fromMemorySegment(F, w, at + 4 * L, LE).fma(FloatVector.fromArray(F, x, p + L), a1);
+                a2 = FloatVector.fromMemorySegment(F, w, at + 8 * L, LE).fma(FloatVector.fromArray(F, x, p + 2 * L), a2);
+                a3 = FloatVector.fromMemorySegment(F, w, at + 12 * L, LE).fma(FloatVector.fromArray(F, x, p + 3 * L), a3);
             }
             y[j] = a0.add(a1).add(a2).add(a3).lane(0);
         }

@@ -48,8 +48,8 @@ final class MatVec {
 
     /**
      * 256-bit vectors even where the CPU has 512: these loops stream from memory, and on Zen 4 (AVX-512 executed as
-     * two 256-bit halves) 512-bit loads read it slower — one W row at a time at 10.6 GB/s against 24.3, four rows a
-     * quarter apart at 13.8 against 19.2 (k = 2048, jlisa.bench.RowStreams, one thread; bench/RESULTS.md). The
+     * two 256-bit halves) 512-bit loads read it slower — one W row at a time at 11.3 GB/s against 24.3, four rows a
+     * quarter apart at 15.8 against 19.2 (k = 2048, jlisa.bench.RowStreams, one thread; bench/RESULTS.md). The
      * arithmetic is two flops per four bytes read either way, far below what either width can do.
      */
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED.vectorBitSize() > 256
