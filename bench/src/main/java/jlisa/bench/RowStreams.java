@@ -11,18 +11,23 @@ import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * Why decoding's matrix-vector product reads four rows a quarter of the range apart (jlisa.tensor.kernels.MatVec):
- * read bandwidth from memory, one thread, of three ways through one 256 MiB F32 matrix of k-wide rows, in calls of
+ * Why decoding's matrix-vector product reads two rows half the range apart (jlisa.tensor.kernels.MatVec):
+ * read bandwidth from memory, one thread, of several ways through one 256 MiB F32 matrix of k-wide rows, in calls of
  * 1536 rows (a decoding product's size), alternating, median of the rounds after three warm-up ones:
  * <ul>
  *   <li>{@code sum}: a plain vector sum of the bytes, the floor's own loop;</li>
- *   <li>{@code adjacent}: dot products with x, four adjacent rows at a time (what MatVec did);</li>
- *   <li>{@code quarter}: the same with rows j, j + q, j + 2q, j + 3q (what it does now);</li>
+ *   <li>{@code adjacent}: dot products with x, four adjacent rows at a time (what MatVec did first);</li>
+ *   <li>{@code quarter}: the same with rows j, j + q, j + 2q, j + 3q (what it did, and does for BF16);</li>
  *   <li>{@code one}: one row at a time, one accumulator (the same operations per row as {@code quarter});</li>
- *   <li>{@code one4}: one row at a time, four accumulators.</li>
+ *   <li>{@code one4}: one row at a time, four accumulators;</li>
+ *   <li>{@code blocked}, {@code blocked1}: {@code quarter} and {@code one} with the reduction split into blocks of
+ *       {@code -Djlisa.bench.kblock} (default 2048) elements, so x's block stays in L1 (slower on Zen 4: the streams
+ *       restart every block);</li>
+ *   <li>{@code half}: two rows half the range apart (what MatVec does for F32 now).</li>
  * </ul>
- * Command line: {@code RowStreams K [ROUNDS]} prints one line per way. The {@code adjacent} and {@code quarter} loops
- * are copies of the kernel's inner loop, kept here so the comparison can be rerun after the kernel has changed.
+ * Command line: {@code RowStreams K [ROUNDS]} prints one line per way. The {@code adjacent}, {@code quarter} and
+ * {@code half} loops are copies of the kernel's inner loops, kept here so the comparison can be rerun after the
+ * kernel has changed.
  */
 public final class RowStreams {
     private RowStreams() {}
@@ -42,9 +47,9 @@ public final class RowStreams {
         if (rounds < 4) throw new IllegalArgumentException("RowStreams: ROUNDS must be ≥ 4 (three are warm-up), got " + rounds);
         int rows = 1536, calls = (int) ((256L << 20) / (4L * k * rows));
         long callBytes = 4L * k * rows, bytes = callBytes * calls;
-        float[] x = new float[k], y = new float[rows];
+        float[] x = new float[k], y = new float[rows], acc = new float[rows * L];
         Arrays.fill(x, 0.5f);
-        String[] ways = {"sum", "adjacent", "quarter", "one", "one4"};
+        String[] ways = {"sum", "adjacent", "quarter", "one", "one4", "blocked", "blocked1", "half"};
         double[][] gbs = new double[ways.length][rounds];
         double sink = 0;
         try (Arena arena = Arena.ofConfined()) {
@@ -60,6 +65,9 @@ public final class RowStreams {
                             case 1 -> adjacent(m, 4L * k, x, k, rows, y);
                             case 2 -> quarter(m, 4L * k, x, k, rows, y);
                             case 3 -> one(m, 4L * k, x, k, rows, y);
+                            case 5 -> blocked(m, 4L * k, x, k, rows, y, acc);
+                            case 6 -> blocked1(m, 4L * k, x, k, rows, y, acc);
+                            case 7 -> half(m, 4L * k, x, k, rows, y);
                             default -> one4(m, 4L * k, x, k, rows, y);
                         }
                     }
@@ -95,6 +103,73 @@ public final class RowStreams {
     private static void quarter(MemorySegment w, long ld, float[] x, int k, int n, float[] y) {
         int q = n / 4;
         for (int j = 0; j < q; j++) four(w, j * ld, q * ld, x, k, y, j, q);
+    }
+
+    /** Reduction blocked over k: this way's block of k. */
+    private static final int KB = Integer.getInteger("jlisa.bench.kblock", 2048);
+
+    /**
+     * {@link #quarter} with the reduction split into blocks of {@link #KB}: each block runs over all rows, each row's
+     * vector accumulator kept in {@code acc} between blocks (the same operations in the same order as quarter).
+     */
+    private static void blocked(MemorySegment w, long ld, float[] x, int k, int n, float[] y, float[] acc) {
+        int q = n / 4;
+        Arrays.fill(acc, 0f);
+        for (int p0 = 0; p0 < k; p0 += KB) {
+            int p1 = Math.min(k, p0 + KB);
+            for (int j = 0; j < q; j++) {
+                long r0 = j * ld, r1 = r0 + q * ld, r2 = r1 + q * ld, r3 = r2 + q * ld;
+                int c0 = j * L, c1 = (j + q) * L, c2 = (j + 2 * q) * L, c3 = (j + 3 * q) * L;
+                FloatVector a0 = FloatVector.fromArray(F, acc, c0), a1 = FloatVector.fromArray(F, acc, c1);
+                FloatVector a2 = FloatVector.fromArray(F, acc, c2), a3 = FloatVector.fromArray(F, acc, c3);
+                for (int p = p0; p < p1; p += L) {
+                    FloatVector xv = FloatVector.fromArray(F, x, p);
+                    long o = 4L * p;
+                    a0 = FloatVector.fromMemorySegment(F, w, r0 + o, LE).fma(xv, a0);
+                    a1 = FloatVector.fromMemorySegment(F, w, r1 + o, LE).fma(xv, a1);
+                    a2 = FloatVector.fromMemorySegment(F, w, r2 + o, LE).fma(xv, a2);
+                    a3 = FloatVector.fromMemorySegment(F, w, r3 + o, LE).fma(xv, a3);
+                }
+                a0.intoArray(acc, c0);
+                a1.intoArray(acc, c1);
+                a2.intoArray(acc, c2);
+                a3.intoArray(acc, c3);
+            }
+        }
+        for (int j = 0; j < n; j++) y[j] = acc[j * L];
+    }
+
+    /** {@link #one} with the reduction split into blocks of {@link #KB}, each over all rows. */
+    private static void blocked1(MemorySegment w, long ld, float[] x, int k, int n, float[] y, float[] acc) {
+        Arrays.fill(acc, 0f);
+        for (int p0 = 0; p0 < k; p0 += KB) {
+            int p1 = Math.min(k, p0 + KB);
+            for (int j = 0; j < n; j++) {
+                long r0 = j * ld;
+                FloatVector a0 = FloatVector.fromArray(F, acc, j * L);
+                for (int p = p0; p < p1; p += L) {
+                    a0 = FloatVector.fromMemorySegment(F, w, r0 + 4L * p, LE).fma(FloatVector.fromArray(F, x, p), a0);
+                }
+                a0.intoArray(acc, j * L);
+            }
+        }
+        for (int j = 0; j < n; j++) y[j] = acc[j * L];
+    }
+
+    /** Two rows at a time, half the range apart: two streams, two accumulator chains. */
+    private static void half(MemorySegment w, long ld, float[] x, int k, int n, float[] y) {
+        int h = n / 2;
+        for (int j = 0; j < h; j++) {
+            long r0 = j * ld, r1 = r0 + h * ld;
+            FloatVector a0 = FloatVector.zero(F), a1 = a0;
+            for (int p = 0; p < k; p += L) {
+                FloatVector xv = FloatVector.fromArray(F, x, p);
+                a0 = FloatVector.fromMemorySegment(F, w, r0 + 4L * p, LE).fma(xv, a0);
+                a1 = FloatVector.fromMemorySegment(F, w, r1 + 4L * p, LE).fma(xv, a1);
+            }
+            y[j] = a0.lane(0);
+            y[j + h] = a1.lane(0);
+        }
     }
 
     /** One row at a time, one accumulator: a single sequential stream, the same operations per row as {@link #four}. */

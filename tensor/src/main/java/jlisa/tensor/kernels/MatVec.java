@@ -27,7 +27,7 @@ import jlisa.tensor.Tensor;
  * <p>Two layouts of B, the two ways models store weights:
  * <ul>
  *   <li><b>rows</b> (B = Wᵀ for W (n × k) row-major, torch.nn.Linear's (out, in)): each C element is the dot product
- *       of an A row with a W row; {@link #dotRows} streams four W rows at once, a quarter of the range apart, against
+ *       of an A row with a W row; {@link #dotRows} streams two W rows at once, half the range apart (four a quarter apart for BF16), against
  *       the A row, which stays in L1.</li>
  *   <li><b>columns</b> (B (k × n) row-major, GPT-2's Conv1D (in, out)): {@link #axpyColumns} adds A[i, p] · B[p, :]
  *       into an accumulator row for p = 0, 1, …, streaming B row by row.</li>
@@ -143,39 +143,38 @@ final class MatVec {
     // ------------------------------------------------------------------------------------------ rows layout
 
     /**
-     * C[i, j] for j in [j0, j1): the dot product of x row i with W row j (F32 at byte w0 + j·ld). Four W rows share
-     * each load of x; each row has its own vector accumulator, reduced once, then the k mod L tail is added. The four
-     * rows are a quarter of the range apart (j, j + q, j + 2q, j + 3q for q a quarter of the range), so the loop reads
-     * four long sequential streams, which the hardware prefetchers follow. Four adjacent rows of a short-row matrix
-     * read as four streams of a few cache lines each, restarted every row: SmolLM's 576-wide rows streamed from memory
-     * at 6.8 GB/s that way and at 13.0 GB/s this way, a plain sum at 10.9 (jlisa.bench.RowStreams, Zen 3, one thread).
-     * The rows after the last four-row group run one at a time, in the same order of operations. (Peeling each row to
-     * a 64-byte boundary, since a mapped checkpoint's rows usually start off one, made it slower, measured: the scalar
-     * head cost more than the loads that span two cache lines.)
+     * C[i, j] for j in [j0, j1): the dot product of x row i with W row j (F32 at byte w0 + j·ld). Two W rows share
+     * each load of x; each row has its own vector accumulator, reduced once, then the k mod L tail is added. The two
+     * rows are half the range apart (j and j + h for h half the range), so the loop reads two long sequential
+     * streams, which the hardware prefetchers follow. Adjacent rows of a short-row matrix read as streams of a few
+     * cache lines each, restarted every row: SmolLM's 576-wide rows streamed from memory at 6.8 GB/s four adjacent
+     * rows at a time and at 13.0 GB/s four a quarter apart (a plain sum 10.9; jlisa.bench.RowStreams, Zen 3, one
+     * thread). On Zen 4 two rows half apart read faster than four a quarter apart where the rows are long — k = 2048
+     * 27.8–28.1 against 17.3–22.1 GB/s, 5632 20.2 against 16.2, a plain sum 26–28 — and about as fast at 576 (21.7
+     * against 25.7 in one run, 30.8 against 22.9 in the next; bench/RESULTS.md): fewer streams for the prefetchers to
+     * follow, and two accumulator chains are enough at memory speed. The row after the last pair runs alone, in the same order of
+     * operations. (Peeling each row to a 64-byte boundary, since a mapped checkpoint's rows usually start off one,
+     * made it slower, measured: the scalar head cost more than the loads that span two cache lines.)
      */
     static void dotRows(MemorySegment w, long w0, long ld, float[] x, int m, int k, int j0, int j1, Output out) {
-        int kv = k - k % L, quarter = (j1 - j0) / 4;
-        long apart = quarter * ld;
-        for (int j = j0; j < j0 + quarter; j++) {   // four long streams: rows j, j + q, j + 2q, j + 3q
-            long r0 = w0 + j * ld, r1 = r0 + apart, r2 = r1 + apart, r3 = r2 + apart;
+        int kv = k - k % L, half = (j1 - j0) / 2;
+        long apart = half * ld;
+        for (int j = j0; j < j0 + half; j++) {   // two long streams: rows j and j + h
+            long r0 = w0 + j * ld, r1 = r0 + apart;
             for (int i = 0; i < m; i++) {
                 int xi = i * k;
-                FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
+                FloatVector a0 = FloatVector.zero(F), a1 = a0;
                 for (int p = 0; p < kv; p += L) {
                     FloatVector xv = FloatVector.fromArray(F, x, xi + p);
                     long q = 4L * p;
                     a0 = FloatVector.fromMemorySegment(F, w, r0 + q, LE).fma(xv, a0);
                     a1 = FloatVector.fromMemorySegment(F, w, r1 + q, LE).fma(xv, a1);
-                    a2 = FloatVector.fromMemorySegment(F, w, r2 + q, LE).fma(xv, a2);
-                    a3 = FloatVector.fromMemorySegment(F, w, r3 + q, LE).fma(xv, a3);
                 }
                 out.put(i, j, tailF32(w, r0, x, xi, kv, k, sumLanes(a0)));
-                out.put(i, j + quarter, tailF32(w, r1, x, xi, kv, k, sumLanes(a1)));
-                out.put(i, j + 2 * quarter, tailF32(w, r2, x, xi, kv, k, sumLanes(a2)));
-                out.put(i, j + 3 * quarter, tailF32(w, r3, x, xi, kv, k, sumLanes(a3)));
+                out.put(i, j + half, tailF32(w, r1, x, xi, kv, k, sumLanes(a1)));
             }
         }
-        for (int j = j0 + 4 * quarter; j < j1; j++) {
+        for (int j = j0 + 2 * half; j < j1; j++) {
             long r0 = w0 + j * ld;
             for (int i = 0; i < m; i++) {
                 int xi = i * k;
@@ -195,26 +194,22 @@ final class MatVec {
 
     /** {@link #dotRows(MemorySegment, long, long, float[], int, int, int, int, Output)} for a heap F32 W at w[w0 + j·ld]. */
     static void dotRows(float[] w, int w0, int ld, float[] x, int m, int k, int j0, int j1, Output out) {
-        int kv = k - k % L, quarter = (j1 - j0) / 4, apart = quarter * ld;
-        for (int j = j0; j < j0 + quarter; j++) {
-            int r0 = w0 + j * ld, r1 = r0 + apart, r2 = r1 + apart, r3 = r2 + apart;
+        int kv = k - k % L, half = (j1 - j0) / 2, apart = half * ld;
+        for (int j = j0; j < j0 + half; j++) {
+            int r0 = w0 + j * ld, r1 = r0 + apart;
             for (int i = 0; i < m; i++) {
                 int xi = i * k;
-                FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
+                FloatVector a0 = FloatVector.zero(F), a1 = a0;
                 for (int p = 0; p < kv; p += L) {
                     FloatVector xv = FloatVector.fromArray(F, x, xi + p);
                     a0 = FloatVector.fromArray(F, w, r0 + p).fma(xv, a0);
                     a1 = FloatVector.fromArray(F, w, r1 + p).fma(xv, a1);
-                    a2 = FloatVector.fromArray(F, w, r2 + p).fma(xv, a2);
-                    a3 = FloatVector.fromArray(F, w, r3 + p).fma(xv, a3);
                 }
                 out.put(i, j, tail(w, r0, x, xi, kv, k, sumLanes(a0)));
-                out.put(i, j + quarter, tail(w, r1, x, xi, kv, k, sumLanes(a1)));
-                out.put(i, j + 2 * quarter, tail(w, r2, x, xi, kv, k, sumLanes(a2)));
-                out.put(i, j + 3 * quarter, tail(w, r3, x, xi, kv, k, sumLanes(a3)));
+                out.put(i, j + half, tail(w, r1, x, xi, kv, k, sumLanes(a1)));
             }
         }
-        for (int j = j0 + 4 * quarter; j < j1; j++) {
+        for (int j = j0 + 2 * half; j < j1; j++) {
             int r0 = w0 + j * ld;
             for (int i = 0; i < m; i++) {
                 int xi = i * k;
@@ -230,7 +225,11 @@ final class MatVec {
         return sum;
     }
 
-    /** {@link #dotRows} for BF16 W (byte w0 + j·ld), widened as loaded: 2 bytes a weight instead of 4. */
+    /**
+     * {@link #dotRows} for BF16 W (byte w0 + j·ld), widened as loaded: 2 bytes a weight instead of 4. Four rows a
+     * quarter apart here, not two: the widening needs more independent chains to overlap with (one row at a time ran
+     * a quarter slower than four, measured on Zen 4).
+     */
     static void dotRowsBf16(MemorySegment w, long w0, long ld, float[] x, int m, int k, int j0, int j1, Output out) {
         int kv = k - k % L, quarter = (j1 - j0) / 4;
         long apart = quarter * ld;
