@@ -27,8 +27,8 @@ import jlisa.tensor.Tensor;
  * <p>Two layouts of B, the two ways models store weights:
  * <ul>
  *   <li><b>rows</b> (B = Wᵀ for W (n × k) row-major, torch.nn.Linear's (out, in)): each C element is the dot product
- *       of an A row with a W row; {@link #dotRows} streams two W rows at once, half the range apart (four a quarter apart for BF16), against
- *       the A row, which stays in L1.</li>
+ *       of an A row with a W row; {@link #dotRows} streams two W rows at once, half the range apart (four a quarter
+ *       apart for BF16), against the A row, which stays in L1.</li>
  *   <li><b>columns</b> (B (k × n) row-major, GPT-2's Conv1D (in, out)): {@link #axpyColumns} adds A[i, p] · B[p, :]
  *       into an accumulator row for p = 0, 1, …, streaming B row by row.</li>
  * </ul>
@@ -152,9 +152,9 @@ final class MatVec {
      * thread). On Zen 4 two rows half apart read faster than four a quarter apart where the rows are long — k = 2048
      * 27.8–28.1 against 17.3–22.1 GB/s, 5632 20.2 against 16.2, a plain sum 26–28 — and about as fast at 576 (21.7
      * against 25.7 in one run, 30.8 against 22.9 in the next; bench/RESULTS.md): fewer streams for the prefetchers to
-     * follow, and two accumulator chains are enough at memory speed. The row after the last pair runs alone, in the same order of
-     * operations. (Peeling each row to a 64-byte boundary, since a mapped checkpoint's rows usually start off one,
-     * made it slower, measured: the scalar head cost more than the loads that span two cache lines.)
+     * follow, and two accumulator chains are enough at memory speed. The row after the last pair runs alone, in the
+     * same order of operations. (Peeling each row to a 64-byte boundary, since a mapped checkpoint's rows usually
+     * start off one, made it slower, measured: the scalar head cost more than the loads that span two cache lines.)
      */
     static void dotRows(MemorySegment w, long w0, long ld, float[] x, int m, int k, int j0, int j1, Output out) {
         int kv = k - k % L, half = (j1 - j0) / 2;
@@ -227,8 +227,8 @@ final class MatVec {
 
     /**
      * {@link #dotRows} for BF16 W (byte w0 + j·ld), widened as loaded: 2 bytes a weight instead of 4. Four rows a
-     * quarter apart here, not two: the widening needs more independent chains to overlap with (one row at a time ran
-     * a quarter slower than four, measured on Zen 4).
+     * quarter apart here, not two: the widening needs more independent chains to overlap with (on Zen 4 one row at a
+     * time ran a quarter slower than four, and two rows no faster, on SmolLM two threads slower: bench/RESULTS.md).
      */
     static void dotRowsBf16(MemorySegment w, long w0, long ld, float[] x, int m, int k, int j0, int j1, Output out) {
         int kv = k - k % L, quarter = (j1 - j0) / 4;
