@@ -36,6 +36,8 @@ public final class RowStreams {
     private static final VectorSpecies<Float> F = Boolean.getBoolean("jlisa.bench.rows256")
             ? FloatVector.SPECIES_256 : FloatVector.SPECIES_PREFERRED;
     private static final int L = F.length();
+    /** The block of k of the {@code blocked} ways ({@code -Djlisa.bench.kblock}, a multiple of L). */
+    private static final int KB = Integer.getInteger("jlisa.bench.kblock", 2048);
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
 
     public static void main(String[] args) {
@@ -43,6 +45,10 @@ public final class RowStreams {
         int k = Integer.parseInt(args[0]), rounds = args.length > 1 ? Integer.parseInt(args[1]) : 11;
         if (k < 4 * L || k % (4 * L) != 0) {   // one4 reads four vectors at a time
             throw new IllegalArgumentException("RowStreams: K must be a multiple of " + 4 * L + ", got " + k);
+        }
+        if (KB < L || KB % L != 0) {   // a block must end on a vector, or its last load reads into the next block
+            throw new IllegalArgumentException("RowStreams: jlisa.bench.kblock must be a positive multiple of " + L
+                    + ", got " + KB);
         }
         if (rounds < 4) throw new IllegalArgumentException("RowStreams: ROUNDS must be ≥ 4 (three are warm-up), got " + rounds);
         int rows = 1536, calls = (int) ((256L << 20) / (4L * k * rows));
@@ -104,9 +110,6 @@ public final class RowStreams {
         int q = n / 4;
         for (int j = 0; j < q; j++) four(w, j * ld, q * ld, x, k, y, j, q);
     }
-
-    /** Reduction blocked over k: this way's block of k. */
-    private static final int KB = Integer.getInteger("jlisa.bench.kblock", 2048);
 
     /**
      * {@link #quarter} with the reduction split into blocks of {@link #KB}: each block runs over all rows, each row's
