@@ -1,5 +1,6 @@
 package jlisa.tensor.kernels;
 
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 
 import jlisa.tensor.GemmPlan;
@@ -230,9 +231,14 @@ public final class Gemm {
     /** The calling thread's packed B for {@link #narrow}: read by the workers during the call, reused after it. */
     private static final ThreadLocal<float[]> NARROW_B = ThreadLocal.withInitial(() -> new float[0]);
 
-    /** Per-thread packing buffers, grown to the largest blocks seen and then reused. */
+    /**
+     * Per-thread packing buffers, grown to the largest blocks seen and then reused. The B panel is native memory
+     * aligned to 64 bytes (see {@link GemmKernel} for why); an automatic arena frees an outgrown one, and a thread's
+     * last, once the thread and its scratch are gone.
+     */
     private static final class Scratch {
-        float[] a = new float[0], b = new float[0], edge = new float[0];
+        float[] a = new float[0], edge = new float[0];
+        MemorySegment b = MemorySegment.NULL;
         final float[] tile = new float[MR * NR];
 
         float[] a(int size) {
@@ -240,8 +246,9 @@ public final class Gemm {
             return a;
         }
 
-        float[] b(int size) {
-            if (b.length < size) b = new float[size];
+        /** The packed B panel: at least {@code size} floats. */
+        MemorySegment b(int size) {
+            if (b.byteSize() < 4L * size) b = Arena.ofAuto().allocate(4L * size, 64);
             return b;
         }
 
@@ -276,7 +283,8 @@ public final class Gemm {
         boolean rowsInPlace = A_IN_PLACE && aArr != null && acs == 1;
         boolean columnsInPlace = A_IN_PLACE && aArr != null && !rowsInPlace && ars == 1 && (long) kcStep * acs <= IN_PLACE_SPAN;
         Scratch s = SCRATCH.get();
-        float[] ap = rowsInPlace || columnsInPlace ? null : s.a(mcStep * kcStep), bp = s.b(kcStep * ncStep);
+        float[] ap = rowsInPlace || columnsInPlace ? null : s.a(mcStep * kcStep);
+        MemorySegment bp = s.b(kcStep * ncStep);
         float[] edge = columnsInPlace ? s.edge(MR * kcStep) : null;
         for (int jc = n0; jc < n1; jc += ncStep) {
             int ncb = Math.min(ncStep, n1 - jc);
@@ -314,7 +322,7 @@ public final class Gemm {
      * micro-panel comes from {@code edge} (packed, depth step MR) when given.
      */
     private static void macro(int mcb, int ncb, int kcb, float alpha, float[] a, int ao, int panelStep, int aStep,
-                              float[] edge, float[] bp, float beta, float[] c, int co, int ldc, float[] tile) {
+                              float[] edge, MemorySegment bp, float beta, float[] c, int co, int ldc, float[] tile) {
         if (A_PANEL_OUTER) {
             for (int ir = 0; ir < mcb; ir += MR)
                 for (int jr = 0; jr < ncb; jr += NR)
@@ -328,24 +336,24 @@ public final class Gemm {
 
     /** The tile of {@link #macro} at row ir, column jr of the block. */
     private static void macroTile(int ir, int jr, int mcb, int ncb, int kcb, float alpha, float[] a, int ao,
-                                  int panelStep, int aStep, float[] edge, float[] bp, float beta, float[] c, int co,
+                                  int panelStep, int aStep, float[] edge, MemorySegment bp, float beta, float[] c, int co,
                                   int ldc, float[] tile) {
         int rows = Math.min(MR, mcb - ir), cols = Math.min(NR, ncb - jr), cij = co + ir * ldc + jr;
         if (rows < MR && edge != null) {
-            GemmKernel.tile(kcb, edge, 0, MR, bp, jr * kcb, alpha, beta, c, cij, ldc, rows, cols, tile);
+            GemmKernel.tile(kcb, edge, 0, MR, bp, 4L * jr * kcb, alpha, beta, c, cij, ldc, rows, cols, tile);
         } else {
-            GemmKernel.tile(kcb, a, ao + ir / MR * panelStep, aStep, bp, jr * kcb, alpha, beta, c, cij, ldc,
+            GemmKernel.tile(kcb, a, ao + ir / MR * panelStep, aStep, bp, 4L * jr * kcb, alpha, beta, c, cij, ldc,
                     rows, cols, tile);
         }
     }
 
     /** {@link #macro} for a row-major A read in place: row i of the block at {@code a[ao + i·lda]}. */
-    private static void macroRowMajorA(int mcb, int ncb, int kcb, float alpha, float[] a, int ao, int lda, float[] bp,
+    private static void macroRowMajorA(int mcb, int ncb, int kcb, float alpha, float[] a, int ao, int lda, MemorySegment bp,
                                        float beta, float[] c, int co, int ldc, float[] tile) {
         for (int jr = 0; jr < ncb; jr += NR) {
             int cols = Math.min(NR, ncb - jr);
             for (int ir = 0; ir < mcb; ir += MR) {
-                GemmKernel.tileRowsA(kcb, a, ao + ir * lda, lda, bp, jr * kcb, alpha, beta, c, co + ir * ldc + jr,
+                GemmKernel.tileRowsA(kcb, a, ao + ir * lda, lda, bp, 4L * jr * kcb, alpha, beta, c, co + ir * ldc + jr,
                         ldc, Math.min(MR, mcb - ir), cols, tile);
             }
         }

@@ -1,5 +1,8 @@
 package jlisa.tensor.kernels;
 
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
+
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorSpecies;
@@ -18,7 +21,11 @@ import jlisa.tensor.GemmPlan;
  * accumulator is a plain local; no vector is passed to or returned from a call.
  *
  * <p>A is read from a packed micro-panel or, when it is an array in a plain layout, where it lies (see
- * {@link Gemm}); B always from its packed micro-panel.
+ * {@link Gemm}); B always from its packed micro-panel, which lies in native memory aligned to 64 bytes so that
+ * every B vector is one whole cache line: a float[]'s elements start wherever the heap put the object (a multiple of
+ * 8 bytes), and unless that is a multiple of 64 every 64-byte load straddles two lines. On an Intel Xeon (Ice Lake,
+ * AVX-512) the tile alone in L1 ran at 100–110 GFLOP/s from such a panel and 150–160 from an aligned one, the same
+ * code in the same JVM (bench/RESULTS.md).
  *
  * <p>Full tiles are written straight into C; edge tiles (fewer than MR rows or NR columns left) go through
  * {@code tile} and a scalar loop, with the same fma per element, so the bits do not depend on where a tile sits.
@@ -37,9 +44,12 @@ final class GemmKernel {
     static final int NV = GemmPlan.CHOSEN.vectorsPerRow();
     /** Columns of a tile: NV vectors. */
     static final int NR = NV * L;
+    /** Bytes of one vector, and of one depth step of a packed B micro-panel. */
+    static final int VB = 4 * L, NR_BYTES = 4 * NR;
+    private static final ByteOrder NATIVE = ByteOrder.nativeOrder();
 
     /** One MR × NR tile (see the parameters of {@link #tile6x4}); the branch on a constant folds away. */
-    static void tile(int kc, float[] ap, int ao, int aStep, float[] bp, int bo, float alpha, float beta,
+    static void tile(int kc, float[] ap, int ao, int aStep, MemorySegment bp, long bo, float alpha, float beta,
                      float[] c, int co, int ldc, int rows, int cols, float[] tile) {
         if (NV == 4) tile6x4(kc, ap, ao, aStep, bp, bo, alpha, beta, c, co, ldc, rows, cols, tile);
         else tile5x2(kc, ap, ao, aStep, bp, bo, alpha, beta, c, co, ldc, rows, cols, tile);
@@ -50,12 +60,13 @@ final class GemmKernel {
      * @param ap    A's micro-panel at {@code ao}: element (r, p) at ao + p·aStep + r — packed (aStep = MR), or
      *              read in place from a transposed A whose MR rows are adjacent (aStep = its column stride)
      * @param aStep distance between depth steps in {@code ap}
-     * @param bp    packed B, micro-panel at {@code bo}: element (p, j) at bo + p·NR + j
+     * @param bp    packed B ({@link Gemm#packedB}: native memory, 64-byte aligned), micro-panel at byte {@code bo}:
+     *              element (p, j) at byte bo + 4·(p·NR + j)
      * @param beta  0 overwrites C without reading it
      * @param rows  rows of C to write (≤ MR); cols columns (≤ NR)
      * @param tile  scratch of MR·NR floats for edge tiles
      */
-    private static void tile6x4(int kc, float[] ap, int ao, int aStep, float[] bp, int bo, float alpha, float beta,
+    private static void tile6x4(int kc, float[] ap, int ao, int aStep, MemorySegment bp, long bo, float alpha, float beta,
                      float[] c, int co, int ldc, int rows, int cols, float[] tile) {
         FloatVector c00 = FloatVector.zero(S); FloatVector c01 = FloatVector.zero(S); FloatVector c02 = FloatVector.zero(S); FloatVector c03 = FloatVector.zero(S);
         FloatVector c10 = FloatVector.zero(S); FloatVector c11 = FloatVector.zero(S); FloatVector c12 = FloatVector.zero(S); FloatVector c13 = FloatVector.zero(S);
@@ -64,11 +75,11 @@ final class GemmKernel {
         FloatVector c40 = FloatVector.zero(S); FloatVector c41 = FloatVector.zero(S); FloatVector c42 = FloatVector.zero(S); FloatVector c43 = FloatVector.zero(S);
         FloatVector c50 = FloatVector.zero(S); FloatVector c51 = FloatVector.zero(S); FloatVector c52 = FloatVector.zero(S); FloatVector c53 = FloatVector.zero(S);
         for (int p = 0; p < kc; p++) {
-            int bi = bo + p * NR, ai = ao + p * aStep;
-            FloatVector b0 = FloatVector.fromArray(S, bp, bi);
-            FloatVector b1 = FloatVector.fromArray(S, bp, bi + L);
-            FloatVector b2 = FloatVector.fromArray(S, bp, bi + 2 * L);
-            FloatVector b3 = FloatVector.fromArray(S, bp, bi + 3 * L);
+            long bi = bo + (long) p * NR_BYTES; int ai = ao + p * aStep;
+            FloatVector b0 = FloatVector.fromMemorySegment(S, bp, bi, NATIVE);
+            FloatVector b1 = FloatVector.fromMemorySegment(S, bp, bi + VB, NATIVE);
+            FloatVector b2 = FloatVector.fromMemorySegment(S, bp, bi + 2 * VB, NATIVE);
+            FloatVector b3 = FloatVector.fromMemorySegment(S, bp, bi + 3 * VB, NATIVE);
             FloatVector a0 = FloatVector.broadcast(S, ap[ai]);
             c00 = a0.fma(b0, c00); c01 = a0.fma(b1, c01); c02 = a0.fma(b2, c02); c03 = a0.fma(b3, c03);
             FloatVector a1 = FloatVector.broadcast(S, ap[ai + 1]);
@@ -135,7 +146,7 @@ final class GemmKernel {
      * comment. Only the 6 × 4 plan reads A in place ({@link GemmPlan} refuses any other with {@code aInPlace}), so
      * there is no 5 × 2 twin.
      */
-    static void tileRowsA(int kc, float[] a, int ao, int lda, float[] bp, int bo, float alpha, float beta,
+    static void tileRowsA(int kc, float[] a, int ao, int lda, MemorySegment bp, long bo, float alpha, float beta,
                           float[] c, int co, int ldc, int rows, int cols, float[] tile) {
         FloatVector c00 = FloatVector.zero(S); FloatVector c01 = FloatVector.zero(S); FloatVector c02 = FloatVector.zero(S); FloatVector c03 = FloatVector.zero(S);
         FloatVector c10 = FloatVector.zero(S); FloatVector c11 = FloatVector.zero(S); FloatVector c12 = FloatVector.zero(S); FloatVector c13 = FloatVector.zero(S);
@@ -148,11 +159,11 @@ final class GemmKernel {
         int r0 = ao, r1 = ao + Math.min(1, last) * lda, r2 = ao + Math.min(2, last) * lda;
         int r3 = ao + Math.min(3, last) * lda, r4 = ao + Math.min(4, last) * lda, r5 = ao + Math.min(5, last) * lda;
         for (int p = 0; p < kc; p++) {
-            int bi = bo + p * NR;
-            FloatVector b0 = FloatVector.fromArray(S, bp, bi);
-            FloatVector b1 = FloatVector.fromArray(S, bp, bi + L);
-            FloatVector b2 = FloatVector.fromArray(S, bp, bi + 2 * L);
-            FloatVector b3 = FloatVector.fromArray(S, bp, bi + 3 * L);
+            long bi = bo + (long) p * NR_BYTES;
+            FloatVector b0 = FloatVector.fromMemorySegment(S, bp, bi, NATIVE);
+            FloatVector b1 = FloatVector.fromMemorySegment(S, bp, bi + VB, NATIVE);
+            FloatVector b2 = FloatVector.fromMemorySegment(S, bp, bi + 2 * VB, NATIVE);
+            FloatVector b3 = FloatVector.fromMemorySegment(S, bp, bi + 3 * VB, NATIVE);
             FloatVector a0 = FloatVector.broadcast(S, a[r0 + p]);
             c00 = a0.fma(b0, c00); c01 = a0.fma(b1, c01); c02 = a0.fma(b2, c02); c03 = a0.fma(b3, c03);
             FloatVector a1 = FloatVector.broadcast(S, a[r1 + p]);
@@ -218,7 +229,7 @@ final class GemmKernel {
      * and the broadcasts C2 schedules ahead fit without a spill. 6 × 2 (12 accumulators) spilled one accumulator to the
      * stack on every step and ran at 43 GFLOP/s in L1 on Zen 3, against 99 for this shape (bench/RESULTS.md).
      */
-    private static void tile5x2(int kc, float[] ap, int ao, int aStep, float[] bp, int bo, float alpha, float beta,
+    private static void tile5x2(int kc, float[] ap, int ao, int aStep, MemorySegment bp, long bo, float alpha, float beta,
                                 float[] c, int co, int ldc, int rows, int cols, float[] tile) {
         FloatVector c00 = FloatVector.zero(S); FloatVector c01 = FloatVector.zero(S);
         FloatVector c10 = FloatVector.zero(S); FloatVector c11 = FloatVector.zero(S);
@@ -226,9 +237,9 @@ final class GemmKernel {
         FloatVector c30 = FloatVector.zero(S); FloatVector c31 = FloatVector.zero(S);
         FloatVector c40 = FloatVector.zero(S); FloatVector c41 = FloatVector.zero(S);
         for (int p = 0; p < kc; p++) {
-            int bi = bo + p * NR, ai = ao + p * aStep;
-            FloatVector b0 = FloatVector.fromArray(S, bp, bi);
-            FloatVector b1 = FloatVector.fromArray(S, bp, bi + L);
+            long bi = bo + (long) p * NR_BYTES; int ai = ao + p * aStep;
+            FloatVector b0 = FloatVector.fromMemorySegment(S, bp, bi, NATIVE);
+            FloatVector b1 = FloatVector.fromMemorySegment(S, bp, bi + VB, NATIVE);
             FloatVector a0 = FloatVector.broadcast(S, ap[ai]);
             c00 = a0.fma(b0, c00); c01 = a0.fma(b1, c01);
             FloatVector a1 = FloatVector.broadcast(S, ap[ai + 1]);

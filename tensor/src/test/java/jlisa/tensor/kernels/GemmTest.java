@@ -215,9 +215,10 @@ class GemmTest {
 
     @Test
     void memorySegmentSourcesGiveTheSameBitsAsArrays() {
-        for (int layout = 0; layout < 4; layout++) {
+        // n below one tile's width, and two full tiles and a partial one (the packing's whole-panel paths)
+        for (int[] s : new int[][] {{67, 45, 290}, {29, 2 * Gemm.NR + 5, 70}}) for (int layout = 0; layout < 4; layout++) {
             boolean ta = (layout & 1) != 0, tb = (layout & 2) != 0;
-            Case cs = new Case(layout, 67, 45, 290, ta, tb, 1f, 0.5f, 3);
+            Case cs = new Case(layout, s[0], s[1], s[2], ta, tb, 1f, 0.5f, 3);
             float[] expected = cs.runFloat();
             try (Arena arena = Arena.ofConfined()) {
                 MemorySegment a = arena.allocateFrom(ValueLayout.JAVA_FLOAT, cs.a.data);
@@ -372,5 +373,7 @@ class GemmTest {
         assertThat(GemmKernel.MR + "x" + GemmKernel.NV)
                 .isEqualTo(forced != null ? forced : GemmPlan.CHOSEN.rows() + "x" + GemmPlan.CHOSEN.vectorsPerRow());
         assertThat(GemmKernel.NR).isEqualTo(GemmKernel.NV * GemmKernel.L);
+        String inPlace = System.getProperty("jlisa.gemm.ainplace");
+        if (inPlace != null) assertThat(Gemm.A_IN_PLACE).isEqualTo(Boolean.parseBoolean(inPlace));
     }
 }
