@@ -266,11 +266,12 @@ class GemmTest {
 
     @Test
     void resultsAreBitwiseIdenticalForAnyThreadCount() {
-        int[][] shapes = {{300, 257, 290}, {65, 700, 33}, {700, 17, 129}, {2, 2, 2}};
+        // the last splits C's columns and the depth into two blocks each (threads share each packed B panel)
+        int[][] shapes = {{300, 257, 290}, {65, 700, 33}, {700, 17, 129}, {2, 2, 2}, {Gemm.MC + 50, Gemm.NC + 70, Gemm.KC + 33}};
         for (int[] s : shapes) {
             for (int layout = 0; layout < 4; layout++) {
                 boolean ta = (layout & 1) != 0, tb = (layout & 2) != 0;
-                Case cs = new Case(layout, s[0], s[1], s[2], ta, tb, 1f, 1f, 1);
+                Case cs = new Case(layout, s[0], s[1], s[2], ta, tb, 1f, 0.5f, 1);   // beta ≠ 1: the first depth block scales C
                 float[][] out = new float[4][];
                 for (int t = 1; t <= 3; t++) {
                     int threads = t;
