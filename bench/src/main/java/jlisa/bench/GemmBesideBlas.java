@@ -24,7 +24,8 @@ import jlisa.tensor.kernels.Gemm;
  * the other see different machines, and these slices see nearly the same one. The library is called through the
  * FFM API ({@code cblas_sgemm}, row-major, on native copies of the same inputs); nothing of it is a dependency.
  *
- * <p>Command line: {@code GemmBesideBlas LIBRARY N LAYOUTS THREADS ROUNDS}, e.g. numpy's
+ * <p>Command line: {@code GemmBesideBlas LIBRARY SIZE LAYOUTS THREADS ROUNDS}, SIZE n (square) or m×n×k as
+ * {@code MxNxK}, e.g. with numpy's
  * {@code libscipy_openblas64_*.so} (its ILP64 names {@code scipy_cblas_sgemm64_} and
  * {@code scipy_openblas_set_num_threads64_} are found, or plain {@code cblas_sgemm} and
  * {@code openblas_set_num_threads} with 32-bit integers). Prints every slice, then per layout the median GFLOP/s of
@@ -56,29 +57,36 @@ public final class GemmBesideBlas {
             threads.invokeExact(t);
         }
 
-        /** C = op(A)·op(B), n × n, row-major; lda/ldb = n. */
-        void gemm(boolean ta, boolean tb, int n, MemorySegment a, MemorySegment b, MemorySegment c) throws Throwable {
-            int oa = ta ? TRANS : NO_TRANS, ob = tb ? TRANS : NO_TRANS;
-            if (ilp64) sgemm.invokeExact(ROW_MAJOR, oa, ob, (long) n, (long) n, (long) n, 1f, a, (long) n, b, (long) n, 0f, c, (long) n);
-            else sgemm.invokeExact(ROW_MAJOR, oa, ob, n, n, n, 1f, a, n, b, n, 0f, c, n);
+        /** C (m × n) = op(A)·op(B), row-major, A stored m × k (k × m when ta), B k × n (n × k when tb), packed. */
+        void gemm(boolean ta, boolean tb, int m, int n, int k, MemorySegment a, MemorySegment b, MemorySegment c)
+                throws Throwable {
+            int oa = ta ? TRANS : NO_TRANS, ob = tb ? TRANS : NO_TRANS, lda = ta ? m : k, ldb = tb ? k : n;
+            if (ilp64) sgemm.invokeExact(ROW_MAJOR, oa, ob, (long) m, (long) n, (long) k, 1f, a, (long) lda, b, (long) ldb, 0f, c, (long) n);
+            else sgemm.invokeExact(ROW_MAJOR, oa, ob, m, n, k, 1f, a, lda, b, ldb, 0f, c, n);
         }
     }
 
     public static void main(String[] args) throws Throwable {
         if (args.length != 5) {
-            System.err.println("usage: GemmBesideBlas LIBRARY N LAYOUTS(NN,NT,TN,TT) THREADS ROUNDS");
+            System.err.println("usage: GemmBesideBlas LIBRARY N|MxNxK LAYOUTS(NN,NT,TN,TT) THREADS ROUNDS");
             System.exit(2);
         }
-        int n = Integer.parseInt(args[1]), threads = Integer.parseInt(args[3]), rounds = Integer.parseInt(args[4]);
+        String[] dims = args[1].toLowerCase(Locale.ROOT).split("x");
+        if (dims.length != 1 && dims.length != 3)
+            throw new IllegalArgumentException("expected a size n or MxNxK, got " + args[1]);
+        int m = Integer.parseInt(dims[0]), n = dims.length == 3 ? Integer.parseInt(dims[1]) : m;
+        int k = dims.length == 3 ? Integer.parseInt(dims[2]) : m;
+        String size = dims.length == 3 ? m + "x" + n + "x" + k : Integer.toString(n);
+        int threads = Integer.parseInt(args[3]), rounds = Integer.parseInt(args[4]);
         String[] layouts = args[2].toUpperCase(Locale.ROOT).split(",");
         for (String l : layouts)
             if (!l.matches("[NT][NT]")) throw new IllegalArgumentException("expected layouts NN, NT, TN or TT, got " + l);
         try (Arena arena = Arena.ofConfined()) {
             Blas blas = Blas.load(Path.of(args[0]), arena);
             blas.setThreads(threads);
-            float[] a = random(n * n, 1), b = random(n * n, 2), c = new float[n * n];
-            MemorySegment na = arena.allocate(4L * n * n, 64), nb = arena.allocate(4L * n * n, 64);
-            MemorySegment nc = arena.allocate(4L * n * n, 64);
+            float[] a = random(m * k, 1), b = random(k * n, 2), c = new float[m * n];
+            MemorySegment na = arena.allocate(4L * a.length, 64), nb = arena.allocate(4L * b.length, 64);
+            MemorySegment nc = arena.allocate(4L * c.length, 64);
             MemorySegment.copy(a, 0, na, ValueLayout.JAVA_FLOAT, 0, a.length);
             MemorySegment.copy(b, 0, nb, ValueLayout.JAVA_FLOAT, 0, b.length);
             Map<String, List<double[]>> results = new LinkedHashMap<>();
@@ -86,21 +94,21 @@ public final class GemmBesideBlas {
                 for (String layout : layouts) {
                     boolean ta = layout.charAt(0) == 'T', tb = layout.charAt(1) == 'T';
                     double[] jl = new double[1];
-                    Parallel.withThreads(threads, () -> jl[0] = slice(() -> Gemm.sgemm(n, n, n, 1f,
-                            a, 0, ta ? 1 : n, ta ? n : 1, b, 0, tb ? 1 : n, tb ? n : 1, 0f, c, 0, n), n));
+                    Parallel.withThreads(threads, () -> jl[0] = slice(() -> Gemm.sgemm(m, n, k, 1f,
+                            a, 0, ta ? 1 : k, ta ? m : 1, b, 0, tb ? 1 : n, tb ? k : 1, 0f, c, 0, n), m, n, k));
                     Thread.sleep(100);                              // let the other side's threads go idle
                     double ob = slice(() -> {
                         try {
-                            blas.gemm(ta, tb, n, na, nb, nc);
+                            blas.gemm(ta, tb, m, n, k, na, nb, nc);
                         } catch (Throwable e) {
                             throw new IllegalStateException(e);
                         }
-                    }, n);
+                    }, m, n, k);
                     Thread.sleep(100);
                     if (round < 0) continue;
-                    results.computeIfAbsent(layout, k -> new ArrayList<>()).add(new double[] {jl[0], ob});
-                    System.out.printf(Locale.ROOT, "slice n=%d layout=%s threads=%d round=%d jlisa=%.1f openblas=%.1f%n",
-                            n, layout, threads, round + 1, jl[0], ob);
+                    results.computeIfAbsent(layout, key -> new ArrayList<>()).add(new double[] {jl[0], ob});
+                    System.out.printf(Locale.ROOT, "slice n=%s layout=%s threads=%d round=%d jlisa=%.1f openblas=%.1f%n",
+                            size, layout, threads, round + 1, jl[0], ob);
                 }
             }
             for (var e : results.entrySet()) {
@@ -108,22 +116,22 @@ public final class GemmBesideBlas {
                 double[] jl = r.stream().mapToDouble(x -> x[0]).sorted().toArray();
                 double[] ob = r.stream().mapToDouble(x -> x[1]).sorted().toArray();
                 double[] ratio = r.stream().mapToDouble(x -> x[0] / x[1]).sorted().toArray();
-                System.out.printf(Locale.ROOT, "summary n=%d layout=%s threads=%d rounds=%d jlisa=%.1f openblas=%.1f "
-                                + "ratio=%.2f ratio_min=%.2f ratio_max=%.2f%n", n, e.getKey(), threads, r.size(),
+                System.out.printf(Locale.ROOT, "summary n=%s layout=%s threads=%d rounds=%d jlisa=%.1f openblas=%.1f "
+                                + "ratio=%.2f ratio_min=%.2f ratio_max=%.2f%n", size, e.getKey(), threads, r.size(),
                         median(jl), median(ob), median(ratio), ratio[0], ratio[ratio.length - 1]);
             }
         }
     }
 
-    /** GFLOP/s of {@code product} repeated for about 0.3 s. */
-    private static double slice(Runnable product, int n) {
+    /** GFLOP/s of an m × n × k {@code product} repeated for about 0.3 s. */
+    private static double slice(Runnable product, int m, int n, int k) {
         long t0 = System.nanoTime(), t;
         int reps = 0;
         do {
             product.run();
             reps++;
         } while ((t = System.nanoTime()) - t0 < SLICE_NS);
-        return 2.0 * n * n * n * reps / (t - t0);
+        return 2.0 * m * n * k * reps / (t - t0);
     }
 
     private static double median(double[] sorted) {
