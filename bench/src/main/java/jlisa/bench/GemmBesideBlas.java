@@ -90,12 +90,14 @@ public final class GemmBesideBlas {
             MemorySegment.copy(a, 0, na, ValueLayout.JAVA_FLOAT, 0, a.length);
             MemorySegment.copy(b, 0, nb, ValueLayout.JAVA_FLOAT, 0, b.length);
             Map<String, List<double[]>> results = new LinkedHashMap<>();
-            for (int round = -1; round < rounds; round++) {          // round -1 warms both up
+            for (int round = -1; round < rounds; round++) {          // round -1 warms both up, uncounted
                 for (String layout : layouts) {
                     boolean ta = layout.charAt(0) == 'T', tb = layout.charAt(1) == 'T';
                     double[] jl = new double[1];
+                    // the warm-up round gives C2 1.5 s (and its recompiles) before anything is counted
+                    long nanos = round < 0 ? 5 * SLICE_NS : SLICE_NS;
                     Parallel.withThreads(threads, () -> jl[0] = slice(() -> Gemm.sgemm(m, n, k, 1f,
-                            a, 0, ta ? 1 : k, ta ? m : 1, b, 0, tb ? 1 : n, tb ? k : 1, 0f, c, 0, n), m, n, k));
+                            a, 0, ta ? 1 : k, ta ? m : 1, b, 0, tb ? 1 : n, tb ? k : 1, 0f, c, 0, n), m, n, k, nanos));
                     Thread.sleep(100);                              // let the other side's threads go idle
                     double ob = slice(() -> {
                         try {
@@ -103,7 +105,7 @@ public final class GemmBesideBlas {
                         } catch (Throwable e) {
                             throw new IllegalStateException(e);
                         }
-                    }, m, n, k);
+                    }, m, n, k, nanos);
                     Thread.sleep(100);
                     if (round < 0) continue;
                     results.computeIfAbsent(layout, key -> new ArrayList<>()).add(new double[] {jl[0], ob});
@@ -123,14 +125,14 @@ public final class GemmBesideBlas {
         }
     }
 
-    /** GFLOP/s of an m × n × k {@code product} repeated for about 0.3 s. */
-    private static double slice(Runnable product, int m, int n, int k) {
+    /** GFLOP/s of an m × n × k {@code product} repeated for about {@code nanos}. */
+    private static double slice(Runnable product, int m, int n, int k, long nanos) {
         long t0 = System.nanoTime(), t;
         int reps = 0;
         do {
             product.run();
             reps++;
-        } while ((t = System.nanoTime()) - t0 < SLICE_NS);
+        } while ((t = System.nanoTime()) - t0 < nanos);
         return 2.0 * m * n * k * reps / (t - t0);
     }
 

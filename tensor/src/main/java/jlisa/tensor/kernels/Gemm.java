@@ -18,8 +18,10 @@ import jlisa.tensor.Parallel;
  *         for jr, ir: {@link GemmKernel}   MR × NR tile of C in registers
  * </pre>
  * B is read only by the packing loop, through its strides, and A too unless it lies in an array row-major or
- * transposed, where the microkernel reads it in place; so NN, NT, TN and TT are just stride choices. Packed
- * buffers are thread-local scratch, reused across calls.
+ * transposed and the plan says so, where the microkernel reads it in place; so NN, NT, TN and TT are just stride
+ * choices. Packed buffers are thread-local scratch, reused across calls; the B panel is native memory aligned to 64
+ * bytes. Where the plan packs A, several threads share one packed B panel and take A blocks in turn
+ * ({@link #sharedB}); otherwise each packs its own columns of B.
  * Every element of C is computed by the same sequence of fmas whatever the thread count or its position in a
  * tile, so results are bitwise identical for any parallelism. Products with at most one vector's width of columns
  * (a LoRA adapter's, at rank ≤ 16 with AVX-512) take a narrow kernel instead, see {@link #narrow}. The tile's shape,
