@@ -49,7 +49,8 @@ public final class GemmBesideBlas {
                     new IllegalArgumentException(lib + " has neither scipy_cblas_sgemm64_ nor cblas_sgemm"));
             MemorySegment thr = l.find(ilp64 ? "scipy_openblas_set_num_threads64_" : "openblas_set_num_threads")
                     .orElseThrow(() -> new IllegalArgumentException(lib + " has no openblas set_num_threads"));
-            return new Blas(linker.downcallHandle(gemm, FunctionDescriptor.ofVoid(E, E, E, I, I, I, F, P, I, P, I, F, P, I)),
+            var gemmType = FunctionDescriptor.ofVoid(E, E, E, I, I, I, F, P, I, P, I, F, P, I);
+            return new Blas(linker.downcallHandle(gemm, gemmType),
                     linker.downcallHandle(thr, FunctionDescriptor.ofVoid(ValueLayout.JAVA_INT)), ilp64);
         }
 
@@ -57,11 +58,13 @@ public final class GemmBesideBlas {
             threads.invokeExact(t);
         }
 
-        /** C (m × n) = op(A)·op(B), row-major, A stored m × k (k × m when ta), B k × n (n × k when tb), packed. */
+        /** C (m × n) = op(A)·op(B), row-major, A stored m × k (k × m when ta), B k × n (n × k when tb). */
         void gemm(boolean ta, boolean tb, int m, int n, int k, MemorySegment a, MemorySegment b, MemorySegment c)
                 throws Throwable {
             int oa = ta ? TRANS : NO_TRANS, ob = tb ? TRANS : NO_TRANS, lda = ta ? m : k, ldb = tb ? k : n;
-            if (ilp64) sgemm.invokeExact(ROW_MAJOR, oa, ob, (long) m, (long) n, (long) k, 1f, a, (long) lda, b, (long) ldb, 0f, c, (long) n);
+            if (ilp64)
+                sgemm.invokeExact(ROW_MAJOR, oa, ob, (long) m, (long) n, (long) k, 1f, a, (long) lda, b, (long) ldb, 0f,
+                        c, (long) n);
             else sgemm.invokeExact(ROW_MAJOR, oa, ob, m, n, k, 1f, a, lda, b, ldb, 0f, c, n);
         }
     }
@@ -80,7 +83,8 @@ public final class GemmBesideBlas {
         int threads = Integer.parseInt(args[3]), rounds = Integer.parseInt(args[4]);
         String[] layouts = args[2].toUpperCase(Locale.ROOT).split(",");
         for (String l : layouts)
-            if (!l.matches("[NT][NT]")) throw new IllegalArgumentException("expected layouts NN, NT, TN or TT, got " + l);
+            if (!l.matches("[NT][NT]"))
+                throw new IllegalArgumentException("expected layouts NN, NT, TN or TT, got " + l);
         try (Arena arena = Arena.ofConfined()) {
             Blas blas = Blas.load(Path.of(args[0]), arena);
             blas.setThreads(threads);
@@ -109,7 +113,8 @@ public final class GemmBesideBlas {
                     Thread.sleep(100);
                     if (round < 0) continue;
                     results.computeIfAbsent(layout, key -> new ArrayList<>()).add(new double[] {jl[0], ob});
-                    System.out.printf(Locale.ROOT, "slice n=%s layout=%s threads=%d round=%d jlisa=%.1f openblas=%.1f%n",
+                    System.out.printf(Locale.ROOT,
+                            "slice n=%s layout=%s threads=%d round=%d jlisa=%.1f openblas=%.1f%n",
                             size, layout, threads, round + 1, jl[0], ob);
                 }
             }

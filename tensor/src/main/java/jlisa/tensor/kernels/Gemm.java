@@ -212,8 +212,9 @@ public final class Gemm {
      * out among the threads, and then the threads take A blocks (MC rows of C) one at a time until none is left, each
      * packing its own. Split by C's columns instead (the other path), every thread packed all of A, and the two halves
      * ended together or not at all. On an Ice Lake Xeon (n = 1024, NN, two threads, seven runs of five rounds beside
-     * OpenBLAS) this path ran at a median 172 GFLOP/s and 0.88 of OpenBLAS, the column split at 145 and 0.82. The blocks' height (MC or less, so that each thread gets at
-     * least two) does not change the sums, so the bits are those of one thread.
+     * OpenBLAS) this path ran at a median 172 GFLOP/s and 0.88 of OpenBLAS, the column split at 145 and 0.82. The
+     * blocks' height (MC or less, so that each thread gets at least two) does not change the sums, so the bits are
+     * those of one thread.
      */
     private static void sharedB(int m, int n, int k, float alpha, float[] aArr, MemorySegment aSeg, long aOff, int ars,
                                 int acs, float[] bArr, MemorySegment bSeg, boolean bBf16, long bOff, int brs, int bcs,
@@ -389,8 +390,8 @@ public final class Gemm {
 
     /** The tile of {@link #macro} at row ir, column jr of the block. */
     private static void macroTile(int ir, int jr, int mcb, int ncb, int kcb, float alpha, float[] a, int ao,
-                                  int panelStep, int aStep, float[] edge, MemorySegment bp, float beta, float[] c, int co,
-                                  int ldc, float[] tile) {
+                                  int panelStep, int aStep, float[] edge, MemorySegment bp, float beta, float[] c,
+                                  int co, int ldc, float[] tile) {
         int rows = Math.min(MR, mcb - ir), cols = Math.min(NR, ncb - jr), cij = co + ir * ldc + jr;
         if (rows < MR && edge != null) {
             GemmKernel.tile(kcb, edge, 0, MR, bp, 4L * jr * kcb, alpha, beta, c, cij, ldc, rows, cols, tile);
@@ -401,8 +402,8 @@ public final class Gemm {
     }
 
     /** {@link #macro} for a row-major A read in place: row i of the block at {@code a[ao + i·lda]}. */
-    private static void macroRowMajorA(int mcb, int ncb, int kcb, float alpha, float[] a, int ao, int lda, MemorySegment bp,
-                                       float beta, float[] c, int co, int ldc, float[] tile) {
+    private static void macroRowMajorA(int mcb, int ncb, int kcb, float alpha, float[] a, int ao, int lda,
+                                       MemorySegment bp, float beta, float[] c, int co, int ldc, float[] tile) {
         for (int jr = 0; jr < ncb; jr += NR) {
             int cols = Math.min(NR, ncb - jr);
             for (int ir = 0; ir < mcb; ir += MR) {

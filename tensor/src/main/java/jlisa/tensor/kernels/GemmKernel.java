@@ -60,8 +60,8 @@ final class GemmKernel {
      * @param ap    A's micro-panel at {@code ao}: element (r, p) at ao + p·aStep + r — packed (aStep = MR), or
      *              read in place from a transposed A whose MR rows are adjacent (aStep = its column stride)
      * @param aStep distance between depth steps in {@code ap}
-     * @param bp    packed B ({@link Gemm#packedB}: native memory, 64-byte aligned), micro-panel at byte {@code bo}:
-     *              element (p, j) at byte bo + 4·(p·NR + j)
+     * @param bp    packed B (native memory aligned to 64 bytes, see the class comment), micro-panel at byte
+     *              {@code bo}: element (p, j) at byte bo + 4·(p·NR + j)
      * @param beta  0 overwrites C without reading it
      * @param rows  rows of C to write (≤ MR); cols columns (≤ NR)
      * @param tile  scratch of MR·NR floats for edge tiles

@@ -20,8 +20,8 @@ import jlisa.tensor.DType;
  *
  * <ul>
  *   <li>A block (mcb × kcb) → micro-panels of MR rows; element (r, p) of panel ir at ir·kcb + p·MR + r.</li>
- *   <li>B panel (kcb × ncb) → micro-panels of NR columns; element (p, j) of panel jr at jr·kcb + p·NR + j, in native
- *       memory aligned to 64 bytes (see {@link GemmKernel}).</li>
+ *   <li>B panel (kcb × ncb) → micro-panels of NR columns; element (p, j) of panel jr at jr·kcb + p·NR + j, in
+ *       native memory aligned to 64 bytes (see {@link GemmKernel}).</li>
  * </ul>
  * {@link Gemm} reads an array A with a unit stride in place and packs only the rest: other strides, a transposed A
  * whose rows lie too far apart ({@link Gemm#IN_PLACE_SPAN}) and the zero-padded last micro-panel of one read in
@@ -125,7 +125,8 @@ final class GemmPack {
                 for (int jv = 0; jv < NR; jv += L) {
                     int s = src + jv * cs;
                     for (int p = 0; p < kcb; p++)
-                        FloatVector.fromArray(S, b, s + p, runs, 0).intoMemorySegment(bp, 4L * (dst + p * NR + jv), NATIVE);
+                        FloatVector.fromArray(S, b, s + p, runs, 0)
+                                .intoMemorySegment(bp, 4L * (dst + p * NR + jv), NATIVE);
                 }
             } else {
                 for (int p = 0; p < kcb; p++) {
@@ -152,10 +153,10 @@ final class GemmPack {
     }
 
     /**
-     * Segment version of {@link #packB(float[], int, int, int, int, int, MemorySegment)}, base in elements, F32 or (with
-     * {@code bf16}) bfloat16 bits widened as they are packed. Runs of B that are contiguous in the segment — a row
-     * of NR columns, or a weight's column over the block's depth (B = Wᵀ) — are copied in bulk first: reading them
-     * element by element paid a bounds check per float.
+     * Segment version of {@link #packB(float[], int, int, int, int, int, MemorySegment)}, base in elements, F32 or
+     * (with {@code bf16}) bfloat16 bits widened as they are packed. Runs of B that are contiguous in the segment — a
+     * row of NR columns, or a weight's column over the block's depth (B = Wᵀ) — are copied in bulk first: reading
+     * them element by element paid a bounds check per float.
      */
     static void packB(MemorySegment b, boolean bf16, long base, int rs, int cs, int kcb, int ncb, MemorySegment bp) {
         long esize = bf16 ? 2 : 4;
@@ -186,11 +187,13 @@ final class GemmPack {
                 }
                 for (int jv = 0; jv < NR; jv += L) {
                     for (int l = 0; l < L; l++) {
-                        if (jv + l < cols) read(b, bf16, (src + (long) (jv + l) * cs) * esize, kcb, bits, stage, l * kcb);
+                        long at = (src + (long) (jv + l) * cs) * esize;
+                        if (jv + l < cols) read(b, bf16, at, kcb, bits, stage, l * kcb);
                         else Arrays.fill(stage, l * kcb, (l + 1) * kcb, 0f);
                     }
                     for (int p = 0; p < kcb; p++)
-                        FloatVector.fromArray(S, stage, p, runs, 0).intoMemorySegment(bp, 4L * (dst + p * NR + jv), NATIVE);
+                        FloatVector.fromArray(S, stage, p, runs, 0)
+                                .intoMemorySegment(bp, 4L * (dst + p * NR + jv), NATIVE);
                 }
             } else {
                 for (int p = 0; p < kcb; p++) {
@@ -198,7 +201,8 @@ final class GemmPack {
                     long s = src + (long) p * rs;
                     for (int j = 0; j < cols; j++) {
                         long at = s + (long) j * cs;
-                        bp.setAtIndex(PANEL, d + j, bf16 ? DType.bf16ToFloat(b.getAtIndex(BF16, at)) : b.getAtIndex(F32, at));
+                        float v = bf16 ? DType.bf16ToFloat(b.getAtIndex(BF16, at)) : b.getAtIndex(F32, at);
+                        bp.setAtIndex(PANEL, d + j, v);
                     }
                     for (int j = cols; j < NR; j++) bp.setAtIndex(PANEL, d + j, 0f);
                 }
