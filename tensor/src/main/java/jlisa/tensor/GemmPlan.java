@@ -51,8 +51,8 @@ public record GemmPlan(int rows, int vectorsPerRow, int kc, int mc, int nc, bool
 
     /** The plan in use, fixed when this class loads. */
     public static final GemmPlan CHOSEN = choose(FloatVector.SPECIES_PREFERRED.vectorBitSize(),
-            System.getProperty("os.arch", ""), vendor(), cacheBytes(1, "Data"), cacheBytes(2, "Unified"), cacheBytes(3, "Unified"),
-            System.getProperties());
+            System.getProperty("os.arch", ""), vendor(), cacheBytes(1, "Data"), cacheBytes(2, "Unified"),
+            cacheBytes(3, "Unified"), System.getProperties());
 
     /** Only the two kernels exist, and only the 6 × 4 one has a twin that reads A in place. */
     public GemmPlan {

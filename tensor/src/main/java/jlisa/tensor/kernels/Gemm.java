@@ -219,8 +219,7 @@ public final class Gemm {
     private static void sharedB(int m, int n, int k, float alpha, float[] aArr, MemorySegment aSeg, long aOff, int ars,
                                 int acs, float[] bArr, MemorySegment bSeg, boolean bBf16, long bOff, int brs, int bcs,
                                 float beta, float[] c, int cOff, int ldc, int threads) {
-        int kcStep = ceilDiv(k, ceilDiv(k, KC));
-        int ncStep = roundUp(ceilDiv(n, ceilDiv(n, NC)), NR);
+        int kcStep = depthStep(k), ncStep = columnStep(n);
         int mc = Math.min(MC, roundUp(ceilDiv(m, 2 * threads), MR)), blocks = ceilDiv(m, mc);
         MemorySegment bp = SCRATCH.get().b(kcStep * ncStep);
         for (int jc = 0; jc < n; jc += ncStep) {
@@ -232,8 +231,7 @@ public final class Gemm {
                     int from = lo * NR, cols = Math.min(ncb, hi * NR) - from;
                     long bBase = bOff + (long) p0 * brs + (long) (j0 + from) * bcs;
                     MemorySegment part = bp.asSlice(4L * from * kcb);   // micro-panel jr starts at jr·kcb floats
-                    if (bArr != null) GemmPack.packB(bArr, (int) bBase, brs, bcs, kcb, cols, part);
-                    else GemmPack.packB(bSeg, bBf16, bBase, brs, bcs, kcb, cols, part);
+                    GemmPack.packB(bArr, bSeg, bBf16, bBase, brs, bcs, kcb, cols, part);
                 });
                 AtomicInteger next = new AtomicInteger();
                 Parallel.forRange(0, threads, 1, (lo, hi) -> {
@@ -242,8 +240,7 @@ public final class Gemm {
                     for (int blk; (blk = next.getAndIncrement()) < blocks; ) {
                         int ic = blk * mc, mcb = Math.min(mc, m - ic);
                         long aBase = aOff + (long) ic * ars + (long) p0 * acs;
-                        if (aArr != null) GemmPack.packA(aArr, (int) aBase, ars, acs, mcb, kcb, ap);
-                        else GemmPack.packA(aSeg, aBase, ars, acs, mcb, kcb, ap);
+                        GemmPack.packA(aArr, aSeg, aBase, ars, acs, mcb, kcb, ap);
                         macro(mcb, ncb, kcb, alpha, ap, 0, MR * kcb, MR, null, bp, betaBlock, c, cOff + ic * ldc + j0,
                                 ldc, s.tile);
                     }
@@ -329,10 +326,7 @@ public final class Gemm {
                                 float[] aArr, MemorySegment aSeg, long aOff, int ars, int acs,
                                 float[] bArr, MemorySegment bSeg, boolean bBf16, long bOff, int brs, int bcs,
                                 float beta, float[] c, int cOff, int ldc) {
-        // Equal blocks no larger than KC / NC: k = 1536 is two depth blocks of 768, not 1024 + 512.
-        // The depth blocking depends on k alone, so each C element sees the same fma sequence for any thread split.
-        int kcStep = ceilDiv(k, ceilDiv(k, KC));
-        int ncStep = roundUp(ceilDiv(n1 - n0, ceilDiv(n1 - n0, NC)), NR);
+        int kcStep = depthStep(k), ncStep = columnStep(n1 - n0);
         int mcStep = Math.min(MC, roundUp(m1 - m0, MR));
         boolean rowsInPlace = A_IN_PLACE && aArr != null && acs == 1;
         boolean columnsInPlace = A_IN_PLACE && aArr != null && !rowsInPlace && ars == 1 && (long) kcStep * acs <= IN_PLACE_SPAN;
@@ -346,8 +340,7 @@ public final class Gemm {
                 int kcb = Math.min(kcStep, k - pc);
                 float betaBlock = pc == 0 ? beta : 1f;
                 long bBase = bOff + (long) pc * brs + (long) jc * bcs;
-                if (bArr != null) GemmPack.packB(bArr, (int) bBase, brs, bcs, kcb, ncb, bp);
-                else GemmPack.packB(bSeg, bBf16, bBase, brs, bcs, kcb, ncb, bp);
+                GemmPack.packB(bArr, bSeg, bBf16, bBase, brs, bcs, kcb, ncb, bp);
                 for (int ic = m0; ic < m1; ic += MC) {
                     int mcb = Math.min(MC, m1 - ic);
                     long aBase = aOff + (long) ic * ars + (long) pc * acs;
@@ -361,13 +354,25 @@ public final class Gemm {
                         if (full < mcb) GemmPack.packA(aArr, (int) aBase + full, 1, acs, mcb - full, kcb, edge);
                         macro(mcb, ncb, kcb, alpha, aArr, (int) aBase, MR, acs, edge, bp, betaBlock, c, co, ldc, s.tile);
                     } else {
-                        if (aArr != null) GemmPack.packA(aArr, (int) aBase, ars, acs, mcb, kcb, ap);
-                        else GemmPack.packA(aSeg, aBase, ars, acs, mcb, kcb, ap);
+                        GemmPack.packA(aArr, aSeg, aBase, ars, acs, mcb, kcb, ap);
                         macro(mcb, ncb, kcb, alpha, ap, 0, MR * kcb, MR, null, bp, betaBlock, c, co, ldc, s.tile);
                     }
                 }
             }
         }
+    }
+
+    /**
+     * Depth of the blocks k is cut into: equal blocks no larger than KC (k = 1536 is two of 768, not 1024 + 512). It
+     * depends on k alone, so each C element sees the same fma sequence for any thread split and either path.
+     */
+    private static int depthStep(int k) {
+        return ceilDiv(k, ceilDiv(k, KC));
+    }
+
+    /** Width of the column blocks n columns are cut into: equal, no wider than NC, whole micro-panels. */
+    private static int columnStep(int n) {
+        return roundUp(ceilDiv(n, ceilDiv(n, NC)), NR);
     }
 
     /**

@@ -46,7 +46,7 @@ final class GemmKernel {
     static final int NR = NV * L;
     /** Bytes of one vector, and of one depth step of a packed B micro-panel. */
     static final int VB = 4 * L, NR_BYTES = 4 * NR;
-    private static final ByteOrder NATIVE = ByteOrder.nativeOrder();
+    static final ByteOrder NATIVE = ByteOrder.nativeOrder();
 
     /** One MR × NR tile (see the parameters of {@link #tile6x4}); the branch on a constant folds away. */
     static void tile(int kc, float[] ap, int ao, int aStep, MemorySegment bp, long bo, float alpha, float beta,

@@ -1,13 +1,13 @@
 package jlisa.tensor.kernels;
 
-import static jlisa.tensor.kernels.GemmKernel.MR;
 import static jlisa.tensor.kernels.GemmKernel.L;
+import static jlisa.tensor.kernels.GemmKernel.MR;
+import static jlisa.tensor.kernels.GemmKernel.NATIVE;
 import static jlisa.tensor.kernels.GemmKernel.NR;
 import static jlisa.tensor.kernels.GemmKernel.S;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.nio.ByteOrder;
 import java.util.Arrays;
 
 import jdk.incubator.vector.FloatVector;
@@ -34,8 +34,20 @@ final class GemmPack {
     private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED;
     /** The packed B panel's elements: native order, aligned (the panel is allocated 64-byte aligned). */
     private static final ValueLayout.OfFloat PANEL = ValueLayout.JAVA_FLOAT;
-    private static final ByteOrder NATIVE = ByteOrder.nativeOrder();
     private static final ValueLayout.OfShort BF16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN);
+
+    /** Packs A from whichever of {@code arr} and {@code seg} is not null (base in elements). */
+    static void packA(float[] arr, MemorySegment seg, long base, int rs, int cs, int mcb, int kcb, float[] ap) {
+        if (arr != null) packA(arr, (int) base, rs, cs, mcb, kcb, ap);
+        else packA(seg, base, rs, cs, mcb, kcb, ap);
+    }
+
+    /** Packs B from whichever of {@code arr} and {@code seg} (F32, or BF16 bits with {@code bf16}) is not null. */
+    static void packB(float[] arr, MemorySegment seg, boolean bf16, long base, int rs, int cs, int kcb, int ncb,
+                      MemorySegment bp) {
+        if (arr != null) packB(arr, (int) base, rs, cs, kcb, ncb, bp);
+        else packB(seg, bf16, base, rs, cs, kcb, ncb, bp);
+    }
 
     /** Packs A[i, p] = a[base + i·rs + p·cs], i < mcb, p < kcb. */
     static void packA(float[] a, int base, int rs, int cs, int mcb, int kcb, float[] ap) {
@@ -122,12 +134,7 @@ final class GemmPack {
                 // 1024 B on Ice Lake, an eighth of the product.
                 int[] runs = new int[L];
                 for (int l = 0; l < L; l++) runs[l] = l * cs;
-                for (int jv = 0; jv < NR; jv += L) {
-                    int s = src + jv * cs;
-                    for (int p = 0; p < kcb; p++)
-                        FloatVector.fromArray(S, b, s + p, runs, 0)
-                                .intoMemorySegment(bp, 4L * (dst + p * NR + jv), NATIVE);
-                }
+                for (int jv = 0; jv < NR; jv += L) gatherRuns(b, src + jv * cs, runs, kcb, bp, dst + jv);
             } else {
                 for (int p = 0; p < kcb; p++) {
                     int d = dst + p * NR, s = src + p * rs;
@@ -191,9 +198,7 @@ final class GemmPack {
                         if (jv + l < cols) read(b, bf16, at, kcb, bits, stage, l * kcb);
                         else Arrays.fill(stage, l * kcb, (l + 1) * kcb, 0f);
                     }
-                    for (int p = 0; p < kcb; p++)
-                        FloatVector.fromArray(S, stage, p, runs, 0)
-                                .intoMemorySegment(bp, 4L * (dst + p * NR + jv), NATIVE);
+                    gatherRuns(stage, 0, runs, kcb, bp, dst + jv);
                 }
             } else {
                 for (int p = 0; p < kcb; p++) {
@@ -208,6 +213,15 @@ final class GemmPack {
                 }
             }
         }
+    }
+
+    /**
+     * Element p of L runs of {@code src} (run l starts at {@code from + runs[l]}) as one vector, for p < kcb, stored
+     * at float {@code to + p·NR} of the panel: L columns of a B micro-panel from L contiguous columns of B.
+     */
+    private static void gatherRuns(float[] src, int from, int[] runs, int kcb, MemorySegment bp, int to) {
+        for (int p = 0; p < kcb; p++)
+            FloatVector.fromArray(S, src, from + p, runs, 0).intoMemorySegment(bp, 4L * (to + p * NR), NATIVE);
     }
 
     /** {@code count} floats from byte {@code at} of {@code b} (F32, or BF16 widened through {@code bits}) into dst[off..]. */
